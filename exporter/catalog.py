@@ -1,0 +1,216 @@
+"""Every metric family, defined once.
+
+The catalog is the public contract (see DESIGN.md): the recorder, the exposition, the
+sidecar's collectors, dashboards, alerts and the README table all read it from here.
+Names are stored without the namespace prefix where the family is namespaced, so
+``LLMMetrics(namespace="acme")`` renames ``llm_requests_total`` to ``acme_requests_total``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Kind = Literal["counter", "gauge", "histogram", "info"]
+
+#: Request-level label set R. Histograms drop ``team`` to keep series counts sane.
+REQUEST_LABELS = ("provider", "model", "tier", "team")
+
+#: ``token_type`` values. They partition a request's tokens: ``input`` is the uncached
+#: input, ``output`` the non-reasoning output, so a sum over token_type is the total.
+TOKEN_TYPES = ("input", "cache_read", "cache_write", "output", "reasoning")
+
+STATUSES = ("success", "error")
+ERROR_TYPES = ("rate_limit", "timeout", "server_error", "client_error", "content_filter", "other")
+CACHE_RESULTS = ("hit", "miss")
+CIRCUIT_STATES = ("closed", "half_open", "open")
+EVENT_RESULTS = ("accepted", "rejected")
+
+#: 0.01 s doubling to 81.92 s (the GenAI semconv list), then 163.84 and 327.68 s for long
+#: reasoning calls. client_python's defaults stop at 10 s, far too short for LLM calls.
+DURATION_BUCKETS = tuple(0.01 * 2**k for k in range(16))
+#: GenAI semconv ``gen_ai.server.time_to_first_token`` list, plus 20, 40 and 80 s.
+TTFT_BUCKETS = (0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0,
+                2.5, 5.0, 7.5, 10.0, 20.0, 40.0, 80.0)
+#: GenAI semconv ``gen_ai.server.time_per_output_token`` list.
+TPOT_BUCKETS = (0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5)
+#: GenAI semconv ``gen_ai.client.token.usage`` list: 1, 4, 16 ... 4**13.
+TOKEN_BUCKETS = tuple(float(4**k) for k in range(14))
+CACHE_LOOKUP_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                        0.1, 0.25, 0.5, 1.0)
+SIMILARITY_BUCKETS = (0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.925, 0.95, 0.975, 0.99, 1.0)
+ROUTING_DURATION_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                            0.5, 1.0, 2.5, 5.0)
+COMPLEXITY_SCORE_BUCKETS = (0.25, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 7.5, 10.0)
+BATCH_SIZE_BUCKETS = (1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0,
+                      5000.0, 10000.0, 50000.0)
+
+
+@dataclass(frozen=True)
+class Family:
+    """One metric family of the contract."""
+
+    key: str
+    """Stable identifier used by code (``"requests"``), independent of the namespace."""
+    name: str
+    """Full name with the default namespace, as scraped (``llm_requests_total``)."""
+    kind: Kind
+    help: str
+    labels: tuple[str, ...]
+    unit: str = ""
+    buckets: tuple[float, ...] = ()
+    namespaced: bool = True
+    """Whether ``namespace`` replaces the leading ``llm`` (false for system_/gpu_ families)."""
+
+    def full_name(self, namespace: str = "llm") -> str:
+        if not self.namespaced or namespace == "llm":
+            return self.name
+        return namespace + self.name[len("llm"):]
+
+    def base_name(self, namespace: str = "llm") -> str:
+        """The name OpenMetrics puts on ``# TYPE``: counters lose ``_total``."""
+        name = self.full_name(namespace)
+        if self.kind == "counter" and name.endswith("_total"):
+            return name[: -len("_total")]
+        return name
+
+
+def _f(key: str, name: str, kind: Kind, help: str, labels: tuple[str, ...] = (),
+       unit: str = "", buckets: tuple[float, ...] = (), namespaced: bool = True) -> Family:
+    return Family(key, name, kind, help, labels, unit, buckets, namespaced)
+
+
+_R = REQUEST_LABELS
+
+LLM_FAMILIES: tuple[Family, ...] = (
+    _f("requests", "llm_requests_total", "counter",
+       "LLM requests by outcome.", _R + ("status",)),
+    _f("request_errors", "llm_request_errors_total", "counter",
+       "Failed LLM requests by bounded error type.", ("provider", "model", "error_type")),
+    _f("tokens", "llm_tokens_total", "counter",
+       "Tokens by type; token_type values partition the total (input is uncached input, "
+       "output is non-reasoning output).", _R + ("token_type",)),
+    _f("cost", "llm_cost_usd_total", "counter",
+       "Cost in USD from the price catalog, split like llm_tokens_total.",
+       _R + ("token_type",), unit="usd"),
+    _f("cost_savings", "llm_cost_savings_usd_total", "counter",
+       "Cost the same usage would have had on the baseline model, minus the actual cost "
+       "(never negative).", _R, unit="usd"),
+    _f("unpriced_requests", "llm_unpriced_requests_total", "counter",
+       "Requests whose model has no known price: their cost is counted as 0.",
+       ("provider", "model")),
+    _f("request_duration", "llm_request_duration_seconds", "histogram",
+       "End-to-end LLM request duration.", ("provider", "model", "tier", "status"),
+       unit="seconds", buckets=DURATION_BUCKETS),
+    _f("ttft", "llm_time_to_first_token_seconds", "histogram",
+       "Time to the first streamed token.", ("provider", "model", "tier"),
+       unit="seconds", buckets=TTFT_BUCKETS),
+    _f("tpot", "llm_time_per_output_token_seconds", "histogram",
+       "Time per output token after the first (streaming requests).",
+       ("provider", "model", "tier"), unit="seconds", buckets=TPOT_BUCKETS),
+    _f("request_tokens", "llm_request_tokens", "histogram",
+       "Tokens per request, by token type.", ("provider", "model", "token_type"),
+       buckets=TOKEN_BUCKETS),
+    _f("in_flight", "llm_requests_in_flight", "gauge",
+       "LLM requests started and not yet finished.", ("provider", "model")),
+    _f("cache_lookups", "llm_cache_lookups_total", "counter",
+       "Cache lookups by result; a request's cache_hit counts under cache=\"response\".",
+       ("cache", "result")),
+    _f("cache_lookup_duration", "llm_cache_lookup_duration_seconds", "histogram",
+       "Cache lookup duration.", ("cache",), unit="seconds", buckets=CACHE_LOOKUP_BUCKETS),
+    _f("cache_similarity", "llm_cache_similarity", "histogram",
+       "Similarity score of semantic-cache matches (0..1).", ("cache",),
+       buckets=SIMILARITY_BUCKETS),
+    _f("cache_size", "llm_cache_size_bytes", "gauge",
+       "Memory used by a cache.", ("cache",), unit="bytes"),
+    _f("vector_index_size", "llm_vector_index_size_bytes", "gauge",
+       "Size of a vector index.", ("index",), unit="bytes"),
+    _f("routing_decisions", "llm_routing_decisions_total", "counter",
+       "Routing decisions by query complexity, chosen tier and fallback.",
+       ("complexity", "tier", "fallback")),
+    _f("routing_duration", "llm_routing_decision_duration_seconds", "histogram",
+       "Time taken to make a routing decision.", ("tier",), unit="seconds",
+       buckets=ROUTING_DURATION_BUCKETS),
+    _f("routing_score", "llm_routing_complexity_score", "histogram",
+       "Complexity score computed by the router.", ("complexity",),
+       buckets=COMPLEXITY_SCORE_BUCKETS),
+    _f("tier_available", "llm_tier_models_available", "gauge",
+       "Models of a tier currently available.", ("tier",)),
+    _f("tier_total", "llm_tier_models_total", "gauge",
+       "Models configured in a tier.", ("tier",)),
+    _f("provider_up", "llm_provider_up", "gauge",
+       "1 if the provider is healthy, 0 if not.", ("provider",)),
+    _f("provider_circuit", "llm_provider_circuit_state", "gauge",
+       "Circuit breaker state per provider: the current state is 1, the others 0.",
+       ("provider", "state")),
+    _f("batches", "llm_batches_total", "counter",
+       "Batch jobs by outcome; their tokens and cost also go to the request counters.",
+       ("provider", "model", "team", "status")),
+    _f("batch_size", "llm_batch_size", "histogram",
+       "Requests per batch.", ("provider", "model"), buckets=BATCH_SIZE_BUCKETS),
+    _f("pool_active", "llm_worker_pool_active", "gauge",
+       "Workers of a pool busy now.", ("pool",)),
+    _f("pool_queued", "llm_worker_pool_queued", "gauge",
+       "Tasks waiting for a worker of a pool.", ("pool",)),
+)
+
+EXPORTER_FAMILIES: tuple[Family, ...] = (
+    _f("build_info", "llm_exporter_build_info", "gauge",
+       "Build information; always 1.", ("version",)),
+    _f("events", "llm_exporter_events_total", "counter",
+       "Ingested events by result.", ("result",)),
+    _f("label_overflow", "llm_exporter_label_overflow_total", "counter",
+       "Recorded events whose label value was folded into \"other\" by a cap.", ("label",)),
+    _f("collector_success", "llm_exporter_collector_success", "gauge",
+       "1 if the collector's last run succeeded, 0 if it failed.", ("collector",)),
+    _f("collector_duration", "llm_exporter_collector_duration_seconds", "gauge",
+       "Duration of the collector's last run.", ("collector",), unit="seconds"),
+)
+
+RESOURCE_FAMILIES: tuple[Family, ...] = (
+    _f("cpu_time", "system_cpu_time_seconds_total", "counter",
+       "CPU time by mode.", ("mode",), unit="seconds", namespaced=False),
+    _f("cpu_utilization", "system_cpu_utilization_ratio", "gauge",
+       "CPU utilization since the previous scrape (0..1).", namespaced=False),
+    _f("cpu_count", "system_cpu_count", "gauge", "Logical CPUs.", namespaced=False),
+    _f("memory_used", "system_memory_used_bytes", "gauge", "Memory in use.",
+       unit="bytes", namespaced=False),
+    _f("memory_total", "system_memory_total_bytes", "gauge", "Total memory.",
+       unit="bytes", namespaced=False),
+    _f("disk_io", "system_disk_io_bytes_total", "counter", "Disk bytes by direction.",
+       ("direction",), unit="bytes", namespaced=False),
+    _f("network_io", "system_network_io_bytes_total", "counter",
+       "Network bytes by direction.", ("direction",), unit="bytes", namespaced=False),
+    _f("network_connections", "system_network_connections", "gauge",
+       "Open network connections.", namespaced=False),
+    _f("gpu_utilization", "gpu_utilization_ratio", "gauge", "GPU utilization (0..1).",
+       ("gpu", "uuid", "name"), namespaced=False),
+    _f("gpu_memory_used", "gpu_memory_used_bytes", "gauge", "GPU memory in use.",
+       ("gpu", "uuid", "name"), unit="bytes", namespaced=False),
+    _f("gpu_memory_total", "gpu_memory_total_bytes", "gauge", "GPU memory in all.",
+       ("gpu", "uuid", "name"), unit="bytes", namespaced=False),
+    _f("gpu_temperature", "gpu_temperature_celsius", "gauge", "GPU temperature.",
+       ("gpu", "uuid", "name"), unit="celsius", namespaced=False),
+    _f("gpu_power", "gpu_power_usage_watts", "gauge", "GPU power draw.",
+       ("gpu", "uuid", "name"), unit="watts", namespaced=False),
+    _f("gpu_power_limit", "gpu_power_limit_watts", "gauge", "GPU power limit.",
+       ("gpu", "uuid", "name"), unit="watts", namespaced=False),
+    _f("gpu_energy", "gpu_energy_joules_total", "counter", "GPU energy since driver load.",
+       ("gpu", "uuid", "name"), unit="joules", namespaced=False),
+    _f("gpu_process_memory", "gpu_process_memory_used_bytes", "gauge",
+       "GPU memory used per process (opt-in).", ("gpu", "pid", "process"), unit="bytes",
+       namespaced=False),
+)
+
+ALL_FAMILIES: tuple[Family, ...] = LLM_FAMILIES + EXPORTER_FAMILIES + RESOURCE_FAMILIES
+BY_KEY: dict[str, Family] = {f.key: f for f in ALL_FAMILIES}
+
+
+def family(key: str) -> Family:
+    """The family with this key; KeyError names the key when it is not in the catalog."""
+    return BY_KEY[key]
+
+
+def metric_name(key: str, namespace: str = "llm") -> str:
+    """The scraped name of a family, for dashboards and rules that must not retype it."""
+    return BY_KEY[key].full_name(namespace)

@@ -1,0 +1,176 @@
+"""Settings: one YAML (or JSON) file, overridden by ``LLM_EXPORTER_*`` environment
+variables, validated once at start-up with errors that name the offending key."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .labels import DEFAULT_CAPS, normalise_model, normalise_provider
+from .pricing import PriceBook, PriceOverride
+
+#: Environment variables read by :meth:`Settings.load`, with what each one sets.
+ENVIRONMENT: Mapping[str, str] = {
+    "LLM_EXPORTER_CONFIG": "path of the YAML/JSON settings file",
+    "LLM_EXPORTER_NAMESPACE": "metric name prefix (default llm)",
+    "LLM_EXPORTER_PRICES_FILE": "YAML/JSON file with a list of price overrides",
+    "LLM_EXPORTER_PRICE_CATALOG": "true/false: use genai-prices' bundled catalog",
+    "LLM_EXPORTER_BASELINE": "provider/model whose price savings are measured against",
+    "LLM_EXPORTER_CAP_<LABEL>": "cap on distinct values of a label, e.g. LLM_EXPORTER_CAP_MODEL=100",
+}
+
+_TOP_KEYS = {"namespace", "labels", "pricing"}
+_PRICING_KEYS = {"catalog", "baseline", "overrides", "overrides_file"}
+_LABEL_KEYS = {"caps"}
+
+
+class ConfigError(ValueError):
+    """A setting is missing, unknown or of the wrong type; the message names it."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    namespace: str = "llm"
+    label_caps: Mapping[str, int] = field(default_factory=dict)
+    price_overrides: tuple[PriceOverride, ...] = ()
+    price_catalog: bool = True
+    baseline: tuple[str, str] | None = None
+    source: str = "defaults"
+
+    @classmethod
+    def load(cls, path: str | Path | None = None,
+             env: Mapping[str, str] | None = None) -> Settings:
+        """Settings from ``path`` (or ``$LLM_EXPORTER_CONFIG``), then the environment."""
+        env = os.environ if env is None else env
+        path = path or env.get("LLM_EXPORTER_CONFIG") or None
+        raw: dict[str, Any] = _read(Path(path), "config") if path else {}
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{path}: the top level must be a mapping")
+        _no_unknown(raw, _TOP_KEYS, "")
+        labels = _mapping(raw.get("labels", {}), "labels")
+        _no_unknown(labels, _LABEL_KEYS, "labels.")
+        pricing = _mapping(raw.get("pricing", {}), "pricing")
+        _no_unknown(pricing, _PRICING_KEYS, "pricing.")
+
+        namespace = env.get("LLM_EXPORTER_NAMESPACE") or raw.get("namespace", "llm")
+        if not isinstance(namespace, str) or not namespace or not \
+                namespace.replace("_", "a").isalnum() or namespace[0].isdigit():
+            raise ConfigError(f"namespace must match [a-zA-Z_][a-zA-Z0-9_]*, got {namespace!r}")
+
+        caps = dict(_mapping(labels.get("caps", {}), "labels.caps"))
+        for key, value in env.items():
+            if key.startswith("LLM_EXPORTER_CAP_"):
+                caps[key[len("LLM_EXPORTER_CAP_"):].lower()] = _int(value, key)
+        for label, cap in caps.items():
+            where = f"labels.caps.{label}"
+            if label not in DEFAULT_CAPS:
+                raise ConfigError(f"{where}: unknown label; capped labels are "
+                                  f"{', '.join(sorted(DEFAULT_CAPS))}")
+            if isinstance(cap, bool) or not isinstance(cap, int) or cap < 1:
+                raise ConfigError(f"{where}: must be a positive integer, got {cap!r}")
+
+        catalog = pricing.get("catalog", True)
+        if "LLM_EXPORTER_PRICE_CATALOG" in env:
+            catalog = _bool(env["LLM_EXPORTER_PRICE_CATALOG"], "LLM_EXPORTER_PRICE_CATALOG")
+        if not isinstance(catalog, bool):
+            raise ConfigError(f"pricing.catalog: must be true or false, got {catalog!r}")
+
+        overrides_raw = pricing.get("overrides", [])
+        files = [f for f in (pricing.get("overrides_file"),
+                             env.get("LLM_EXPORTER_PRICES_FILE")) if f]
+        if not isinstance(overrides_raw, list):
+            raise ConfigError("pricing.overrides: must be a list")
+        overrides = [_override(o, f"pricing.overrides[{i}]") for i, o in enumerate(overrides_raw)]
+        for f in files:
+            data = _read(Path(f), "prices file")
+            items = data.get("prices", data.get("overrides")) if isinstance(data, dict) else data
+            if not isinstance(items, list):
+                raise ConfigError(f"{f}: expected a list of prices (or a 'prices:' list)")
+            overrides += [_override(o, f"{f}[{i}]") for i, o in enumerate(items)]
+
+        baseline_raw = env.get("LLM_EXPORTER_BASELINE") or pricing.get("baseline")
+        return cls(namespace=namespace, label_caps=caps, price_overrides=tuple(overrides),
+                   price_catalog=catalog, baseline=_baseline(baseline_raw),
+                   source=str(path) if path else "defaults")
+
+    def price_book(self) -> PriceBook:
+        return PriceBook(self.price_overrides, use_catalog=self.price_catalog)
+
+
+def _read(path: Path, what: str) -> Any:
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(f"cannot read {what} {path}: {exc.strerror}") from None
+    if path.suffix == ".json":
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{path}: invalid JSON: {exc}") from None
+    try:
+        import yaml
+    except ImportError:
+        raise ConfigError(f"{path}: reading YAML needs PyYAML "
+                          "(pip install 'llm-exporter[pricing]'), or use a .json file") from None
+    try:
+        return yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: invalid YAML: {exc}") from None
+
+
+def _mapping(value: Any, where: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{where}: must be a mapping, got {type(value).__name__}")
+    return value
+
+
+def _no_unknown(raw: Mapping[str, Any], allowed: set[str], prefix: str) -> None:
+    unknown = set(raw) - allowed
+    if unknown:
+        raise ConfigError(f"unknown setting(s): {', '.join(prefix + k for k in sorted(unknown))}"
+                          f" (allowed: {', '.join(sorted(allowed))})")
+
+
+def _int(value: str, name: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise ConfigError(f"{name}: must be an integer, got {value!r}") from None
+
+
+def _bool(value: str, name: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name}: must be true or false, got {value!r}")
+
+
+def _override(raw: Any, where: str) -> PriceOverride:
+    try:
+        return PriceOverride.from_mapping(raw, where)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def _baseline(raw: Any) -> tuple[str, str] | None:
+    if raw is None:
+        return None
+    if isinstance(raw, str):
+        provider, sep, model = raw.partition("/")
+        if not sep:
+            raise ConfigError(f"pricing.baseline: expected provider/model, got {raw!r}")
+    elif isinstance(raw, Mapping):
+        provider, model = raw.get("provider"), raw.get("model")
+    else:
+        raise ConfigError(f"pricing.baseline: expected provider/model, got {raw!r}")
+    try:
+        p = normalise_provider(provider)
+        return p, normalise_model(p, model)
+    except ValueError as exc:
+        raise ConfigError(f"pricing.baseline: {exc}") from None

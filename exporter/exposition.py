@@ -1,0 +1,117 @@
+"""Render the recorder's state: Prometheus text 0.0.4, OpenMetrics 1.0, or
+prometheus_client ``Metric`` objects for apps that serve client_python's registry.
+
+All three read the same :class:`~exporter.state.FamilyState` objects, so they give the
+same samples. Sample-line prefixes are cached per series; a scrape formats numbers
+and joins strings.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Iterator
+
+from .state import FamilyState
+
+TEXT_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+OPENMETRICS_CONTENT_TYPE = "application/openmetrics-text; version=1.0.0; charset=utf-8"
+
+
+def _help_text(text: str, openmetrics: bool) -> str:
+    text = text.replace("\\", r"\\").replace("\n", r"\n")
+    return text.replace('"', r"\"") if openmetrics else text
+
+
+def render(states: Iterable[FamilyState], lock: threading.Lock, *,
+           openmetrics: bool = False, created: bool = False) -> bytes:
+    """The exposition of ``states``. ``created`` adds ``_created`` samples (OpenMetrics
+    only: the text format would need separate gauge families for them)."""
+    out: list[str] = []
+    add = out.append
+    created = created and openmetrics
+    for st in states:
+        fam = st.family
+        kind = fam.kind
+        name = st.name
+        header = name[: -len("_total")] if openmetrics and kind == "counter" \
+            and name.endswith("_total") else name
+        if kind == "info":
+            kind = "gauge"
+        add(f"# HELP {header} {_help_text(fam.help, openmetrics)}")
+        add(f"# TYPE {header} {kind}")
+        if openmetrics and fam.unit:
+            add(f"# UNIT {header} {fam.unit}")
+        labels, le = fam.labels, st.le
+        with lock:
+            if kind == "histogram":
+                n = len(le)
+                for s in st.series.values():
+                    pre = s.line_prefixes(name, labels, "histogram", le)
+                    v = s.values
+                    acc = 0
+                    for i in range(n):
+                        acc += v[i]
+                        add(pre[i] + str(acc))
+                    add(pre[n] + str(acc))
+                    add(pre[n + 1] + str(v[n]))
+                    if created:
+                        add(pre[n + 2] + str(s.created))
+            else:
+                for s in st.series.values():
+                    value = s.values[s.index]
+                    if value is None:
+                        continue
+                    pre = s.line_prefixes(name, labels, kind, le)
+                    add(pre[0] + str(value))
+                    if created and kind == "counter":
+                        add(pre[1] + str(s.created))
+    if openmetrics:
+        add("# EOF")
+    add("")
+    return "\n".join(out).encode()
+
+
+def metric_families(states: Iterable[FamilyState], lock: threading.Lock,
+                    created: bool = False) -> Iterator:
+    """The same samples as prometheus_client Metric objects (for ``registry.collect``)."""
+    from prometheus_client.metrics_core import Metric
+
+    for st in states:
+        fam = st.family
+        kind = "gauge" if fam.kind == "info" else fam.kind
+        name = st.name
+        base = name[: -len("_total")] if kind == "counter" and name.endswith("_total") else name
+        metric = Metric(base, fam.help, kind, fam.unit)
+        labels = fam.labels
+        with lock:
+            rows = [(s.labels, list(s.values) if kind == "histogram" else s.values[s.index],
+                     s.created) for s in st.series.values()]
+        for values, v, ts in rows:
+            lab = dict(zip(labels, values))
+            if kind == "histogram":
+                acc = 0
+                for bound, count in zip(st.le, v):
+                    acc += count
+                    metric.add_sample(name + "_bucket", {**lab, "le": bound}, acc)
+                metric.add_sample(name + "_count", lab, acc)
+                metric.add_sample(name + "_sum", lab, v[-1])
+                if created:
+                    metric.add_sample(name + "_created", lab, ts)
+            elif v is not None:
+                metric.add_sample(name, lab, v)
+                if created and kind == "counter":
+                    metric.add_sample(base + "_created", lab, ts)
+        yield metric
+
+
+def describe(states: Iterable[FamilyState]) -> list:
+    """Empty Metric objects naming each family, so a registry can detect clashes."""
+    from prometheus_client.metrics_core import Metric
+
+    out = []
+    for st in states:
+        kind = "gauge" if st.family.kind == "info" else st.family.kind
+        name = st.name
+        base = name[: -len("_total")] if kind == "counter" and name.endswith("_total") else name
+        out.append(Metric(base, st.family.help, kind, st.family.unit))
+    return out

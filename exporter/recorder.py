@@ -1,0 +1,702 @@
+"""The recording API: :class:`LLMMetrics` and its ``track()`` context manager.
+
+``record_request`` is the hot path. It validates numbers with a handful of integer
+operations, finds the request's row with one dict lookup keyed by the raw label values
+(the row was built, with labels normalised, capped and priced, the first time that key
+was seen), computes the cost with pre-resolved rates and bumps list slots under one
+lock. It never calls the price catalog, never builds label strings, never allocates a
+metric object.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from bisect import bisect_left
+from collections.abc import Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from . import catalog
+from .catalog import (
+    DURATION_BUCKETS,
+    ERROR_TYPES,
+    STATUSES,
+    TOKEN_BUCKETS,
+    TOKEN_TYPES,
+    TPOT_BUCKETS,
+    TTFT_BUCKETS,
+)
+from .errors import classify
+from .exposition import describe, metric_families, render
+from .labels import LabelCaps, normalise_model, normalise_optional, normalise_provider
+from .pricing import PriceBook, Rates
+from .state import FamilyState, Series
+
+if TYPE_CHECKING:
+    from prometheus_client.registry import CollectorRegistry
+
+    from .config import Settings
+
+log = logging.getLogger(__name__)
+
+_DEFAULT = object()
+_INF = float("inf")
+#: Raw label keys cached per recorder; beyond this, new keys still work but take the
+#: slow path every time (only reachable with label values that are being capped).
+_MAX_CACHED_KEYS = 50_000
+_CIRCUIT_STATES = catalog.CIRCUIT_STATES
+
+
+class _Row:
+    """Everything one (provider, model, tier, team, status) request updates."""
+
+    __slots__ = ("requests", "usage", "duration", "ttft", "tpot", "tokens", "hit", "miss",
+                 "unpriced", "errors", "rates", "baseline", "overflow", "provider", "model",
+                 "batch", "labels")
+
+    requests: list
+    usage: list
+    duration: list
+    ttft: list
+    tpot: list
+    tokens: tuple[list, list, list, list, list]
+    hit: list
+    miss: list
+    unpriced: list
+    errors: dict[str, list]
+    rates: Rates
+    baseline: Rates | None
+    overflow: tuple[list, ...]
+    provider: str
+    model: str
+    batch: bool
+    labels: tuple[str, str]
+    """The admitted (provider, model) label values."""
+
+
+def _check_tokens(**tokens: Any) -> None:
+    for name, value in tokens.items():
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"{name} must be an int, got {value!r}")
+        if value < 0:
+            raise ValueError(f"{name} must be >= 0, got {value}")
+    if tokens["cache_read_tokens"] + tokens["cache_write_tokens"] > tokens["input_tokens"]:
+        raise ValueError(
+            "cache_read_tokens + cache_write_tokens must not exceed input_tokens "
+            f"({tokens['cache_read_tokens']} + {tokens['cache_write_tokens']} > "
+            f"{tokens['input_tokens']}): input_tokens counts all input, cached included "
+            "(convert Anthropic usage with exporter.usage.from_anthropic)")
+    if tokens["reasoning_tokens"] > tokens["output_tokens"]:
+        raise ValueError(
+            f"reasoning_tokens must not exceed output_tokens ({tokens['reasoning_tokens']} > "
+            f"{tokens['output_tokens']}): output_tokens counts all output, reasoning included")
+
+
+def _check_seconds(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < _INF:
+        raise ValueError(f"{name} must be a finite number of seconds >= 0, got {value!r}")
+
+
+class LLMMetrics:
+    """Records LLM requests, cache lookups, routing and batches as Prometheus series.
+
+    One instance per process is the norm. It registers itself on ``registry`` (the
+    default prometheus_client registry unless told otherwise; ``registry=None`` skips
+    registration) and can also render its own series with :meth:`exposition`.
+    """
+
+    def __init__(self, registry: CollectorRegistry | None | object = _DEFAULT, *,
+                 namespace: str | None = None, config: Settings | str | Path | None = None,
+                 prices: PriceBook | None = None,
+                 label_caps: Mapping[str, int] | None = None,
+                 created_series: bool = False) -> None:
+        from .config import Settings
+
+        if config is None or isinstance(config, (str, Path)):
+            settings = Settings.load(config)
+        else:
+            settings = config
+        self.settings = settings
+        self.namespace = namespace or settings.namespace
+        if not self.namespace.replace("_", "a").isalnum() or self.namespace[0].isdigit():
+            raise ValueError(f"namespace must match [a-zA-Z_][a-zA-Z0-9_]*, got {self.namespace!r}")
+        self._prices = prices if prices is not None else settings.price_book()
+        self._baseline = settings.baseline
+        self._caps = LabelCaps({**settings.label_caps, **(label_caps or {})})
+        self._created_series = created_series
+        self._lock = threading.Lock()
+        self._build_lock = threading.RLock()
+        self._families = {f.key: FamilyState(f, self.namespace)
+                          for f in catalog.LLM_FAMILIES + catalog.EXPORTER_FAMILIES
+                          if f.key not in ("collector_success", "collector_duration")}
+        self._rows: dict[tuple, _Row] = {}
+        self._batch_rows: dict[tuple, _Row] = {}
+        self._cells: dict[tuple, list] = {}
+        from . import __version__
+
+        self._series("build_info", (__version__,))[0] = 1
+        for result in catalog.EVENT_RESULTS:
+            self._series("events", (result,))
+        self._overflow = {label: self._series("label_overflow", (label,))
+                          for label in sorted(self._caps.caps)}
+        self._registry = None
+        if registry is _DEFAULT:
+            from prometheus_client import REGISTRY
+
+            registry = REGISTRY
+        if registry is not None:
+            registry.register(self)  # type: ignore[attr-defined]
+            self._registry = registry
+
+    # ----------------------------------------------------------------- hot path
+
+    def record_request(self, *, provider: str, model: str, input_tokens: int = 0,
+                       output_tokens: int = 0, cache_read_tokens: int = 0,
+                       cache_write_tokens: int = 0, reasoning_tokens: int = 0,
+                       duration_seconds: float | None = None,
+                       ttft_seconds: float | None = None, status: str = "success",
+                       error_type: str | None = None, cache_hit: bool | None = None,
+                       team: str | None = None, tier: str | None = None) -> float:
+        """Record one finished LLM request and return its cost in USD.
+
+        Token counts follow OpenAI's usage and the GenAI semantic conventions:
+        ``input_tokens`` is all input, cached included; ``cache_read_tokens`` and
+        ``cache_write_tokens`` say how many of them hit or filled the prompt cache;
+        ``output_tokens`` is all output, ``reasoning_tokens`` how many were reasoning.
+        ``cache_hit`` is your own response cache (counted under cache="response").
+        Raises ValueError for a programmer error (negative tokens, unknown status).
+        """
+        uncached = input_tokens - cache_read_tokens - cache_write_tokens
+        visible = output_tokens - reasoning_tokens
+        try:
+            bad = (uncached | visible | cache_read_tokens | cache_write_tokens
+                   | reasoning_tokens) < 0
+        except TypeError:
+            bad = True
+        if bad:
+            _check_tokens(input_tokens=input_tokens, output_tokens=output_tokens,
+                          cache_read_tokens=cache_read_tokens,
+                          cache_write_tokens=cache_write_tokens,
+                          reasoning_tokens=reasoning_tokens)
+        if duration_seconds is not None:
+            try:
+                ok = 0.0 <= duration_seconds < _INF
+            except TypeError:
+                ok = False
+            if not ok:
+                _check_seconds("duration_seconds", duration_seconds)
+        row = self._rows.get((provider, model, tier, team, status))
+        if row is None:
+            row = self._request_row(provider, model, tier, team, status, batch=False)
+        rates = row.rates
+        if rates.expires is not None and time.time() >= rates.expires:
+            rates = row.rates = self._prices.rates(row.provider, row.model)
+        costs = rates.costs(uncached, cache_read_tokens, cache_write_tokens, visible,
+                            reasoning_tokens, input_tokens, duration_seconds)
+        cost = costs[0] + costs[1] + costs[2] + costs[3] + costs[4]
+        saved = 0.0
+        if row.baseline is not None:
+            b = row.baseline.costs(uncached, cache_read_tokens, cache_write_tokens, visible,
+                                   reasoning_tokens, input_tokens, duration_seconds)
+            saved = b[0] + b[1] + b[2] + b[3] + b[4] - cost
+        tpot = None
+        if ttft_seconds is not None:
+            try:
+                ok = 0.0 <= ttft_seconds < _INF
+            except TypeError:
+                ok = False
+            if not ok:
+                _check_seconds("ttft_seconds", ttft_seconds)
+            if output_tokens > 1 and duration_seconds is not None \
+                    and duration_seconds >= ttft_seconds:
+                tpot = (duration_seconds - ttft_seconds) / (output_tokens - 1)
+        errors = None
+        if status == "error":
+            errors = row.errors.get(error_type or "other")
+            if errors is None:
+                errors = self._error_cell(row, error_type)
+        elif error_type is not None:
+            raise ValueError("error_type is only valid with status='error'")
+        with self._lock:
+            row.requests[0] += 1
+            u = row.usage
+            u[0] += uncached
+            u[1] += cache_read_tokens
+            u[2] += cache_write_tokens
+            u[3] += visible
+            u[4] += reasoning_tokens
+            u[5] += costs[0]
+            u[6] += costs[1]
+            u[7] += costs[2]
+            u[8] += costs[3]
+            u[9] += costs[4]
+            if saved > 0.0:
+                u[10] += saved
+            t = row.tokens
+            h = t[0]
+            h[bisect_left(TOKEN_BUCKETS, uncached)] += 1
+            h[-1] += uncached
+            h = t[3]
+            h[bisect_left(TOKEN_BUCKETS, visible)] += 1
+            h[-1] += visible
+            if cache_read_tokens:
+                h = t[1]
+                h[bisect_left(TOKEN_BUCKETS, cache_read_tokens)] += 1
+                h[-1] += cache_read_tokens
+            if cache_write_tokens:
+                h = t[2]
+                h[bisect_left(TOKEN_BUCKETS, cache_write_tokens)] += 1
+                h[-1] += cache_write_tokens
+            if reasoning_tokens:
+                h = t[4]
+                h[bisect_left(TOKEN_BUCKETS, reasoning_tokens)] += 1
+                h[-1] += reasoning_tokens
+            if duration_seconds is not None:
+                h = row.duration
+                h[bisect_left(DURATION_BUCKETS, duration_seconds)] += 1
+                h[-1] += duration_seconds
+            if ttft_seconds is not None:
+                h = row.ttft
+                h[bisect_left(TTFT_BUCKETS, ttft_seconds)] += 1
+                h[-1] += ttft_seconds
+                if tpot is not None:
+                    h = row.tpot
+                    h[bisect_left(TPOT_BUCKETS, tpot)] += 1
+                    h[-1] += tpot
+            if cache_hit is not None:
+                (row.hit if cache_hit else row.miss)[0] += 1
+            if not rates.priced:
+                row.unpriced[0] += 1
+            if errors is not None:
+                errors[0] += 1
+            for cell in row.overflow:
+                cell[0] += 1
+        return cost
+
+    # ---------------------------------------------------------------- slow path
+
+    def _series(self, key: str, labels: tuple[str, ...], values: list | None = None,
+                index: int = 0) -> list:
+        """The value list behind a series, created (zero) on first use."""
+        st = self._families[key]
+        s = st.series.get(labels)
+        if s is None:
+            with self._lock:
+                s = st.series.get(labels)
+                if s is None:
+                    s = Series(labels, values if values is not None else st.new_values(),
+                               index, time.time())
+                    st.series[labels] = s
+        return s.values
+
+    def _usage(self, r: tuple[str, ...]) -> list:
+        """The list behind the tokens, cost and savings series of one label set R."""
+        tok = self._families["tokens"].series.get(r + ("input",))
+        if tok is not None:
+            return tok.values
+        usage = [0, 0, 0, 0, 0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+        for i, token_type in enumerate(TOKEN_TYPES):
+            self._series("tokens", r + (token_type,), usage, i)
+            self._series("cost", r + (token_type,), usage, 5 + i)
+        self._series("cost_savings", r, usage, 10)
+        return usage
+
+    def _admit(self, label: str, value: str, folded: list[str]) -> str:
+        admitted, was_folded = self._caps.admit(label, value)
+        if was_folded:
+            folded.append(label)
+        return admitted
+
+    def _request_row(self, provider_raw: Any, model_raw: Any, tier_raw: Any, team_raw: Any,
+                     status: Any, *, batch: bool) -> _Row:
+        with self._build_lock:
+            return self._build_row(provider_raw, model_raw, tier_raw, team_raw, status, batch)
+
+    def _build_row(self, provider_raw: Any, model_raw: Any, tier_raw: Any, team_raw: Any,
+                   status: Any, batch: bool) -> _Row:
+        if status not in STATUSES:
+            raise ValueError(f"status must be one of {', '.join(STATUSES)}, got {status!r}")
+        canonical_provider = normalise_provider(provider_raw)
+        canonical_model = normalise_model(canonical_provider, model_raw)
+        folded: list[str] = []
+        provider = self._admit("provider", canonical_provider, folded)
+        model = self._admit("model", canonical_model, folded)
+        tier = self._admit("tier", normalise_optional("tier", tier_raw), folded)
+        team = self._admit("team", normalise_optional("team", team_raw), folded)
+        row = _Row()
+        row.provider, row.model, row.batch = canonical_provider, canonical_model, batch
+        row.labels = (provider, model)
+        r = (provider, model, tier, team)
+        row.usage = self._usage(r)
+        if not batch:
+            row.requests = self._series("requests", r + (status,))
+            row.duration = self._series("request_duration", (provider, model, tier, status))
+            row.ttft = self._series("ttft", (provider, model, tier))
+            row.tpot = self._series("tpot", (provider, model, tier))
+            row.tokens = tuple(self._series("request_tokens", (provider, model, t))  # type: ignore[assignment]
+                               for t in TOKEN_TYPES)
+            row.hit = self._series("cache_lookups", ("response", "hit"))
+            row.miss = self._series("cache_lookups", ("response", "miss"))
+            row.unpriced = self._series("unpriced_requests", (provider, model))
+            row.errors = {}
+        else:
+            row.requests = self._series("batches", (provider, model, team, status))
+            row.duration = self._series("batch_size", (provider, model))
+            row.unpriced = self._series("unpriced_requests", (provider, model))
+        row.rates = self._prices.rates(canonical_provider, canonical_model, batch=batch)
+        row.baseline = None
+        if self._baseline is not None and self._baseline != (canonical_provider, canonical_model):
+            row.baseline = self._prices.rates(*self._baseline, batch=batch)
+            if not row.baseline.priced:
+                row.baseline = None
+        row.overflow = tuple(self._overflow[label] for label in folded)
+        rows = self._batch_rows if batch else self._rows
+        if not folded and len(rows) < _MAX_CACHED_KEYS:
+            rows[(provider_raw, model_raw, tier_raw, team_raw, status)] = row
+        return row
+
+    def _error_cell(self, row: _Row, error_type: str | None) -> list:
+        error_type = error_type or "other"
+        if error_type not in ERROR_TYPES:
+            raise ValueError(f"error_type must be one of {', '.join(ERROR_TYPES)}, "
+                             f"got {error_type!r}")
+        cell = self._series("request_errors", row.labels + (error_type,))
+        row.errors[error_type] = cell
+        return cell
+
+    def _labels(self, key: tuple, build: Any) -> tuple:
+        """Cells for a non-request recording, cached by its raw label values."""
+        cells = self._cells.get(key)
+        if cells is None:
+            with self._build_lock:
+                folded: list[str] = []
+                cells = build(folded)
+                cells = (*cells, tuple(self._overflow[label] for label in folded))
+                if not folded and len(self._cells) < _MAX_CACHED_KEYS:
+                    self._cells[key] = cells
+        return cells
+
+    def _optional(self, label: str, raw: Any, folded: list[str]) -> str:
+        return self._admit(label, normalise_optional(label, raw), folded)
+
+    # ------------------------------------------------------- the rest of the API
+
+    def track(self, *, provider: str, model: str, team: str | None = None,
+              tier: str | None = None, cache_hit: bool | None = None) -> Call:
+        """Time one call: in-flight gauge, duration, TTFT via ``first_token()``, tokens via
+        ``usage()``, and on an exception status="error" with a mapped error_type (the
+        exception propagates untouched). Usable with ``with`` and ``async with``."""
+        return Call(self, provider, model, team, tier, cache_hit)
+
+    def record_cache_lookup(self, *, cache: str, hit: bool,
+                            duration_seconds: float | None = None,
+                            similarity: float | None = None) -> None:
+        """One lookup in a cache of yours (e.g. cache="semantic"). ``similarity`` is the
+        score the cache computed for its best candidate, 0..1."""
+        if duration_seconds is not None:
+            _check_seconds("duration_seconds", duration_seconds)
+        if similarity is not None and (isinstance(similarity, bool)
+                                       or not isinstance(similarity, (int, float))
+                                       or not 0.0 <= similarity <= 1.0):
+            raise ValueError(f"similarity must be a number in 0..1, got {similarity!r}")
+        if not isinstance(hit, bool):
+            raise ValueError(f"hit must be a bool, got {hit!r}")
+
+        def build(folded: list[str]) -> tuple:
+            name = self._optional("cache", cache, folded)
+            return (self._series("cache_lookups", (name, "hit")),
+                    self._series("cache_lookups", (name, "miss")),
+                    self._series("cache_lookup_duration", (name,)),
+                    self._series("cache_similarity", (name,)))
+
+        hits, misses, durations, similarities, overflow = self._labels(("cache", cache), build)
+        with self._lock:
+            (hits if hit else misses)[0] += 1
+            if duration_seconds is not None:
+                durations[bisect_left(catalog.CACHE_LOOKUP_BUCKETS, duration_seconds)] += 1
+                durations[-1] += duration_seconds
+            if similarity is not None:
+                similarities[bisect_left(catalog.SIMILARITY_BUCKETS, similarity)] += 1
+                similarities[-1] += similarity
+            for cell in overflow:
+                cell[0] += 1
+
+    def record_routing(self, *, complexity: str, tier: str, score: float | None = None,
+                       duration_seconds: float | None = None, fallback: bool = False) -> None:
+        """One routing decision: which tier a query of this complexity went to."""
+        if duration_seconds is not None:
+            _check_seconds("duration_seconds", duration_seconds)
+        if score is not None and (isinstance(score, bool) or not isinstance(score, (int, float))
+                                  or not -_INF < score < _INF):
+            raise ValueError(f"score must be a finite number, got {score!r}")
+        if not isinstance(fallback, bool):
+            raise ValueError(f"fallback must be a bool, got {fallback!r}")
+
+        def build(folded: list[str]) -> tuple:
+            c = self._optional("complexity", complexity, folded)
+            t = self._optional("tier", tier, folded)
+            return (self._series("routing_decisions", (c, t, "true")),
+                    self._series("routing_decisions", (c, t, "false")),
+                    self._series("routing_duration", (t,)),
+                    self._series("routing_score", (c,)))
+
+        yes, no, durations, scores, overflow = self._labels(("route", complexity, tier), build)
+        with self._lock:
+            (yes if fallback else no)[0] += 1
+            if duration_seconds is not None:
+                durations[bisect_left(catalog.ROUTING_DURATION_BUCKETS, duration_seconds)] += 1
+                durations[-1] += duration_seconds
+            if score is not None:
+                scores[bisect_left(catalog.COMPLEXITY_SCORE_BUCKETS, score)] += 1
+                scores[-1] += score
+            for cell in overflow:
+                cell[0] += 1
+
+    def set_tier_models(self, *, tier: str, available: int, total: int) -> None:
+        """How many models of a tier are available now, out of how many configured."""
+        for name, value in (("available", available), ("total", total)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"{name} must be an int >= 0, got {value!r}")
+        if available > total:
+            raise ValueError(f"available ({available}) must not exceed total ({total})")
+
+        def build(folded: list[str]) -> tuple:
+            t = self._optional("tier", tier, folded)
+            return self._series("tier_available", (t,)), self._series("tier_total", (t,))
+
+        avail, tot, overflow = self._labels(("tier", tier), build)
+        with self._lock:
+            avail[0] = available
+            tot[0] = total
+            for cell in overflow:
+                cell[0] += 1
+
+    def set_provider_state(self, *, provider: str, up: bool | None = None,
+                           circuit: str | None = None) -> None:
+        """Health of a provider and its circuit breaker state (closed, half_open, open)."""
+        if up is not None and not isinstance(up, bool):
+            raise ValueError(f"up must be a bool, got {up!r}")
+        if circuit is not None and circuit not in _CIRCUIT_STATES:
+            raise ValueError(f"circuit must be one of {', '.join(_CIRCUIT_STATES)}, "
+                             f"got {circuit!r}")
+
+        def build(folded: list[str]) -> tuple:
+            p = self._admit("provider", normalise_provider(provider), folded)
+            up_cell = self._new_gauge("provider_up", (p,))
+            states = tuple(self._new_gauge("provider_circuit", (p, st)) for st in _CIRCUIT_STATES)
+            return up_cell, states
+
+        up_cell, states, overflow = self._labels(("provider", provider), build)
+        with self._lock:
+            if up is not None:
+                up_cell[0] = int(up)
+            if circuit is not None:
+                for st, cell in zip(_CIRCUIT_STATES, states):
+                    cell[0] = int(st == circuit)
+            for cell in overflow:
+                cell[0] += 1
+
+    def set_cache_size(self, *, cache: str, size_bytes: float) -> None:
+        """Memory used by a cache (e.g. Redis ``used_memory`` of the semantic cache)."""
+        self._set_gauge("cache_size", "cache", cache, size_bytes, "size_bytes")
+
+    def set_vector_index_size(self, *, index: str, size_bytes: float) -> None:
+        """Size of a vector index (e.g. a FAISS index file)."""
+        self._set_gauge("vector_index_size", "index", index, size_bytes, "size_bytes")
+
+    def set_worker_pool(self, *, pool: str, active: int | None = None,
+                        queued: int | None = None) -> None:
+        """Busy workers and queued tasks of a worker pool."""
+        if active is not None:
+            self._set_gauge("pool_active", "pool", pool, active, "active")
+        if queued is not None:
+            self._set_gauge("pool_queued", "pool", pool, queued, "queued")
+
+    def _new_gauge(self, key: str, labels: tuple[str, ...]) -> list:
+        """A gauge series that stays hidden until first set (its value is None)."""
+        st = self._families[key]
+        s = st.series.get(labels)
+        if s is not None:
+            return s.values
+        return self._series(key, labels, [None])
+
+    def _set_gauge(self, key: str, label: str, raw: Any, value: Any, field: str) -> None:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                or not 0 <= value < _INF:
+            raise ValueError(f"{field} must be a finite number >= 0, got {value!r}")
+
+        def build(folded: list[str]) -> tuple:
+            return (self._new_gauge(key, (self._optional(label, raw, folded),)),)
+
+        cell, overflow = self._labels((key, raw), build)
+        with self._lock:
+            cell[0] = value
+            for c in overflow:
+                c[0] += 1
+
+    def record_batch(self, *, provider: str, model: str, size: int, team: str | None = None,
+                     tier: str | None = None, input_tokens: int = 0, output_tokens: int = 0,
+                     cache_read_tokens: int = 0, cache_write_tokens: int = 0,
+                     reasoning_tokens: int = 0, duration_seconds: float | None = None,
+                     status: str = "success") -> float:
+        """One batch job of ``size`` requests; its tokens and cost (at the provider's
+        batch price where the catalog has one) go to the request counters too. Returns
+        the cost in USD."""
+        _check_tokens(input_tokens=input_tokens, output_tokens=output_tokens,
+                      cache_read_tokens=cache_read_tokens,
+                      cache_write_tokens=cache_write_tokens, reasoning_tokens=reasoning_tokens)
+        if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+            raise ValueError(f"size must be an int >= 0, got {size!r}")
+        if duration_seconds is not None:
+            _check_seconds("duration_seconds", duration_seconds)
+        row = self._batch_rows.get((provider, model, tier, team, status))
+        if row is None:
+            row = self._request_row(provider, model, tier, team, status, batch=True)
+        rates = row.rates
+        if rates.expires is not None and time.time() >= rates.expires:
+            rates = row.rates = self._prices.rates(row.provider, row.model, batch=True)
+        uncached = input_tokens - cache_read_tokens - cache_write_tokens
+        visible = output_tokens - reasoning_tokens
+        costs = rates.costs(uncached, cache_read_tokens, cache_write_tokens, visible,
+                            reasoning_tokens, input_tokens, duration_seconds)
+        cost = sum(costs)
+        saved = 0.0
+        if row.baseline is not None:
+            saved = sum(row.baseline.costs(uncached, cache_read_tokens, cache_write_tokens,
+                                           visible, reasoning_tokens, input_tokens,
+                                           duration_seconds)) - cost
+        tokens = (uncached, cache_read_tokens, cache_write_tokens, visible, reasoning_tokens)
+        with self._lock:
+            row.requests[0] += 1
+            h = row.duration
+            h[bisect_left(catalog.BATCH_SIZE_BUCKETS, size)] += 1
+            h[-1] += size
+            u = row.usage
+            for i in range(5):
+                u[i] += tokens[i]
+                u[5 + i] += costs[i]
+            if saved > 0.0:
+                u[10] += saved
+            if not rates.priced:
+                row.unpriced[0] += 1
+            for cell in row.overflow:
+                cell[0] += 1
+        return cost
+
+    def record_events(self, *, accepted: int = 0, rejected: int = 0) -> None:
+        """Count ingested events (the sidecar calls this for every event it answers)."""
+        acc = self._families["events"].series[("accepted",)].values
+        rej = self._families["events"].series[("rejected",)].values
+        with self._lock:
+            acc[0] += accepted
+            rej[0] += rejected
+
+    # ------------------------------------------------------------- exposition
+
+    def exposition(self, openmetrics: bool = False) -> bytes:
+        """Our series in Prometheus text format, or OpenMetrics (ending in ``# EOF``)."""
+        return render(self._families.values(), self._lock, openmetrics=openmetrics,
+                      created=self._created_series)
+
+    def collect(self) -> Any:
+        """prometheus_client's collector protocol: the same samples as exposition()."""
+        return metric_families(self._families.values(), self._lock, self._created_series)
+
+    def describe(self) -> list:
+        return describe(self._families.values())
+
+    def close(self) -> None:
+        """Unregister from the registry given at construction (tests, reconfiguration)."""
+        if self._registry is not None:
+            self._registry.unregister(self)  # type: ignore[attr-defined]
+            self._registry = None
+
+
+class Call:
+    """One tracked LLM call; see :meth:`LLMMetrics.track`."""
+
+    __slots__ = ("_metrics", "provider", "model", "team", "tier", "cache_hit", "_start",
+                 "_ttft", "_usage", "_in_flight", "error_type", "cost")
+
+    def __init__(self, metrics: LLMMetrics, provider: str, model: str, team: str | None,
+                 tier: str | None, cache_hit: bool | None) -> None:
+        self._metrics = metrics
+        self.provider, self.model, self.team, self.tier = provider, model, team, tier
+        self.cache_hit = cache_hit
+        self._ttft: float | None = None
+        self._usage: dict[str, int] = {}
+        self.error_type: str | None = None
+        self.cost: float | None = None
+        """The call's cost in USD, set when the call ends."""
+
+    def first_token(self) -> None:
+        """Mark the first streamed token; later calls are ignored."""
+        if self._ttft is None:
+            self._ttft = time.perf_counter() - self._start
+
+    def usage(self, *, input_tokens: int = 0, output_tokens: int = 0,
+              cache_read_tokens: int = 0, cache_write_tokens: int = 0,
+              reasoning_tokens: int = 0) -> None:
+        """The call's token usage (same meaning as in record_request); a later call
+        replaces an earlier one, so a stream can report its final usage chunk."""
+        _check_tokens(input_tokens=input_tokens, output_tokens=output_tokens,
+                      cache_read_tokens=cache_read_tokens,
+                      cache_write_tokens=cache_write_tokens, reasoning_tokens=reasoning_tokens)
+        self._usage = {"input_tokens": input_tokens, "output_tokens": output_tokens,
+                       "cache_read_tokens": cache_read_tokens,
+                       "cache_write_tokens": cache_write_tokens,
+                       "reasoning_tokens": reasoning_tokens}
+
+    def fail(self, error_type: str = "other") -> None:
+        """Mark the call failed without raising (e.g. an error returned in a response)."""
+        if error_type not in ERROR_TYPES:
+            raise ValueError(f"error_type must be one of {', '.join(ERROR_TYPES)}, "
+                             f"got {error_type!r}")
+        self.error_type = error_type
+
+    def __enter__(self) -> Call:
+        m = self._metrics
+
+        def build(folded: list[str]) -> tuple:
+            provider = m._admit("provider", normalise_provider(self.provider), folded)
+            model = m._admit("model", normalise_model(provider, self.model), folded)
+            return (m._series("in_flight", (provider, model)),)
+
+        cell, _ = m._labels(("in_flight", self.provider, self.model), build)
+        self._in_flight = cell
+        with m._lock:
+            cell[0] += 1
+        self._start = time.perf_counter()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        duration = time.perf_counter() - self._start
+        m = self._metrics
+        with m._lock:
+            self._in_flight[0] -= 1
+        if exc is not None and self.error_type is None:
+            try:
+                self.error_type = classify(exc)
+            except Exception:  # never mask the caller's exception
+                self.error_type = "other"
+        try:
+            self.cost = m.record_request(
+                provider=self.provider, model=self.model, team=self.team, tier=self.tier,
+                duration_seconds=duration, ttft_seconds=self._ttft,
+                status="error" if self.error_type is not None else "success",
+                error_type=self.error_type, cache_hit=self.cache_hit, **self._usage)
+        except Exception:
+            if exc is None:
+                raise
+            log.exception("could not record a failed LLM call")
+
+    async def __aenter__(self) -> Call:
+        return self.__enter__()
+
+    async def __aexit__(self, exc_type: type[BaseException] | None,
+                        exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.__exit__(exc_type, exc, tb)

@@ -1,0 +1,86 @@
+"""Series state owned by the recorder: plain lists of numbers, no per-metric objects.
+
+Each family keeps a dict from its label values to a :class:`Series`. A series points at
+a slot of a list that may be shared: a request row's eleven usage numbers (five token
+types, five costs, savings) sit in one list that backs fifteen series of three
+families, so the hot path updates them by index after one dict lookup.
+
+Histograms keep non-cumulative bucket counts followed by the sum; cumulative counts
+are computed at scrape time, as client_python does.
+"""
+
+from __future__ import annotations
+
+from .catalog import Family
+
+
+def escape_label_value(value: str) -> str:
+    return value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
+
+
+def go_float(value: float) -> str:
+    """Prometheus' canonical float text for ``le`` values (as client_python renders)."""
+    if value == float("inf"):
+        return "+Inf"
+    s = repr(float(value))
+    dot = s.find(".")
+    if value > 0 and dot > 6:
+        mantissa = f"{s[0]}.{s[1:dot]}{s[dot + 1:]}".rstrip("0.")
+        return f"{mantissa}e+{dot - 1:02d}"
+    return s
+
+
+class Series:
+    """One label set of one family. ``values[index]`` is a counter or gauge value; for a
+    histogram ``values`` is [bucket counts..., +Inf count, sum]."""
+
+    __slots__ = ("labels", "values", "index", "created", "_lines")
+
+    def __init__(self, labels: tuple[str, ...], values: list, index: int, created: float) -> None:
+        self.labels = labels
+        self.values = values
+        self.index = index
+        self.created = created
+        self._lines: tuple[str, ...] | None = None
+
+    def line_prefixes(self, name: str, label_names: tuple[str, ...], kind: str,
+                      le: tuple[str, ...]) -> tuple[str, ...]:
+        """Sample-line prefixes (``name{labels} ``), rendered once per series."""
+        lines = self._lines
+        if lines is None:
+            pairs = ",".join(f'{k}="{escape_label_value(v)}"'
+                             for k, v in zip(label_names, self.labels))
+            if kind == "histogram":
+                sep = "," if pairs else ""
+                lines = tuple(f'{name}_bucket{{{pairs}{sep}le="{b}"}} ' for b in le) + (
+                    f"{name}_count{{{pairs}}} " if pairs else f"{name}_count ",
+                    f"{name}_sum{{{pairs}}} " if pairs else f"{name}_sum ",
+                    f"{name}_created{{{pairs}}} " if pairs else f"{name}_created ")
+            else:
+                created = name[: -len("_total")] if name.endswith("_total") else name
+                lines = (f"{name}{{{pairs}}} " if pairs else f"{name} ",
+                         f"{created}_created{{{pairs}}} " if pairs else f"{created}_created ")
+            self._lines = lines
+        return lines
+
+    def value(self) -> float:
+        return self.values[self.index]
+
+
+class FamilyState:
+    """All series of one family, in creation order."""
+
+    __slots__ = ("family", "name", "series", "le")
+
+    def __init__(self, family: Family, namespace: str) -> None:
+        self.family = family
+        self.name = family.full_name(namespace)
+        self.series: dict[tuple[str, ...], Series] = {}
+        self.le = tuple(go_float(b) for b in family.buckets) + ("+Inf",) \
+            if family.kind == "histogram" else ()
+
+    def new_values(self) -> list:
+        """A fresh value list for one series of this family."""
+        if self.family.kind == "histogram":
+            return [0] * (len(self.family.buckets) + 1) + [0.0]
+        return [0]
