@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-Kind = Literal["counter", "gauge", "histogram", "info"]
+Kind = Literal["counter", "gauge", "histogram"]
 
 #: Request-level label set R. Histograms drop ``team`` to keep series counts sane.
 REQUEST_LABELS = ("provider", "model", "tier", "team")

@@ -35,8 +35,6 @@ def render(states: Iterable[FamilyState], lock: threading.Lock, *,
         name = st.name
         header = name[: -len("_total")] if openmetrics and kind == "counter" \
             and name.endswith("_total") else name
-        if kind == "info":
-            kind = "gauge"
         add(f"# HELP {header} {_help_text(fam.help, openmetrics)}")
         add(f"# TYPE {header} {kind}")
         if openmetrics and fam.unit:
@@ -46,7 +44,7 @@ def render(states: Iterable[FamilyState], lock: threading.Lock, *,
             if kind == "histogram":
                 n = len(le)
                 for s in st.series.values():
-                    pre = s.line_prefixes(name, labels, "histogram", le)
+                    pre = s.prefix or s.histogram_prefixes(name, labels, le)
                     v = s.values
                     acc = 0
                     for i in range(n):
@@ -55,16 +53,15 @@ def render(states: Iterable[FamilyState], lock: threading.Lock, *,
                     add(pre[n] + str(acc))
                     add(pre[n + 1] + str(v[n]))
                     if created:
-                        add(pre[n + 2] + str(s.created))
+                        add(s.created_prefix(name, labels) + str(s.created))
             else:
                 for s in st.series.values():
                     value = s.values[s.index]
                     if value is None:
                         continue
-                    pre = s.line_prefixes(name, labels, kind, le)
-                    add(pre[0] + str(value))
+                    add((s.prefix or s.line_prefix(name, labels)) + str(value))
                     if created and kind == "counter":
-                        add(pre[1] + str(s.created))
+                        add(s.created_prefix(name, labels) + str(s.created))
     if openmetrics:
         add("# EOF")
     add("")
@@ -78,7 +75,7 @@ def metric_families(states: Iterable[FamilyState], lock: threading.Lock,
 
     for st in states:
         fam = st.family
-        kind = "gauge" if fam.kind == "info" else fam.kind
+        kind = fam.kind
         name = st.name
         base = name[: -len("_total")] if kind == "counter" and name.endswith("_total") else name
         metric = Metric(base, fam.help, kind, fam.unit)
@@ -110,7 +107,7 @@ def describe(states: Iterable[FamilyState]) -> list:
 
     out = []
     for st in states:
-        kind = "gauge" if st.family.kind == "info" else st.family.kind
+        kind = st.family.kind
         name = st.name
         base = name[: -len("_total")] if kind == "counter" and name.endswith("_total") else name
         out.append(Metric(base, st.family.help, kind, st.family.unit))

@@ -49,6 +49,14 @@ class Rates:
     """Unix time at which these rates stop being valid; None if they never change."""
     priced: bool = True
     source: str = "catalog"
+    flat: tuple[float, float, float, float, float, float] | None = field(
+        init=False, default=None, compare=False)
+    """(five per-token prices, request fee) when costing is plain multiplication (no
+    tiers, no GPU time), so the recorder can inline it; None otherwise."""
+
+    def __post_init__(self) -> None:
+        if not self.tiers and not self.per_second:
+            object.__setattr__(self, "flat", (*self.base, self.request_fee))
 
     def costs(self, uncached: int, cache_read: int, cache_write: int, output: int,
               reasoning: int, input_total: int, duration: float | None) -> Vector:

@@ -48,14 +48,21 @@ _INF = float("inf")
 #: slow path every time (only reachable with label values that are being capped).
 _MAX_CACHED_KEYS = 50_000
 _CIRCUIT_STATES = catalog.CIRCUIT_STATES
+#: Slots of histogram lists (buckets, +Inf, sum): positive indices keep CPython's
+#: specialised list subscript on the fast path.
+_TOK_INF = len(TOKEN_BUCKETS)
+_TOK_SUM = _TOK_INF + 1
+_DURATION_SUM = len(DURATION_BUCKETS) + 1
+_TTFT_SUM = len(TTFT_BUCKETS) + 1
+_TPOT_SUM = len(TPOT_BUCKETS) + 1
 
 
 class _Row:
     """Everything one (provider, model, tier, team, status) request updates."""
 
     __slots__ = ("requests", "usage", "duration", "ttft", "tpot", "tokens", "hit", "miss",
-                 "unpriced", "errors", "rates", "baseline", "overflow", "provider", "model",
-                 "batch", "labels")
+                 "tok_in", "tok_out", "unpriced", "unpriced_cell", "errors", "rates", "baseline", "overflow", "provider", "model",
+                 "batch", "labels", "flat", "expires")
 
     requests: list
     usage: list
@@ -63,9 +70,13 @@ class _Row:
     ttft: list
     tpot: list
     tokens: tuple[list, list, list, list, list]
+    tok_in: list
+    tok_out: list
     hit: list
     miss: list
-    unpriced: list
+    unpriced: list | None
+    """The unpriced-requests counter while the model has no price, else None."""
+    unpriced_cell: list
     errors: dict[str, list]
     rates: Rates
     baseline: Rates | None
@@ -75,6 +86,9 @@ class _Row:
     batch: bool
     labels: tuple[str, str]
     """The admitted (provider, model) label values."""
+    flat: tuple[float, ...] | None
+    expires: float | None
+    """Copies of rates.flat and rates.expires, one attribute load closer."""
 
 
 def _check_tokens(**tokens: Any) -> None:
@@ -174,45 +188,50 @@ class LLMMetrics:
         try:
             bad = (uncached | visible | cache_read_tokens | cache_write_tokens
                    | reasoning_tokens) < 0
-        except TypeError:
+            # request_tokens buckets are powers of 4: the bucket index is arithmetic
+            i_in = ((uncached - 1).bit_length() + 1) >> 1 if uncached > 1 else 0
+            i_out = ((visible - 1).bit_length() + 1) >> 1 if visible > 1 else 0
+            if duration_seconds is not None and not 0.0 <= duration_seconds < _INF:
+                bad = True
+            if ttft_seconds is not None and not 0.0 <= ttft_seconds < _INF:
+                bad = True
+        except (TypeError, AttributeError):
             bad = True
         if bad:
             _check_tokens(input_tokens=input_tokens, output_tokens=output_tokens,
                           cache_read_tokens=cache_read_tokens,
                           cache_write_tokens=cache_write_tokens,
                           reasoning_tokens=reasoning_tokens)
-        if duration_seconds is not None:
-            try:
-                ok = 0.0 <= duration_seconds < _INF
-            except TypeError:
-                ok = False
-            if not ok:
-                _check_seconds("duration_seconds", duration_seconds)
+            for name, value in (("duration_seconds", duration_seconds),
+                                ("ttft_seconds", ttft_seconds)):
+                if value is not None:
+                    _check_seconds(name, value)
         row = self._rows.get((provider, model, tier, team, status))
         if row is None:
             row = self._request_row(provider, model, tier, team, status, batch=False)
-        rates = row.rates
-        if rates.expires is not None and time.time() >= rates.expires:
-            rates = row.rates = self._prices.rates(row.provider, row.model)
-        costs = rates.costs(uncached, cache_read_tokens, cache_write_tokens, visible,
-                            reasoning_tokens, input_tokens, duration_seconds)
-        cost = costs[0] + costs[1] + costs[2] + costs[3] + costs[4]
+        if row.expires is not None and time.time() >= row.expires:
+            self._refresh(row)
+        p = row.flat
+        if p is not None:
+            c0 = uncached * p[0] + p[5]
+            c1 = cache_read_tokens * p[1]
+            c2 = cache_write_tokens * p[2]
+            c3 = visible * p[3]
+            c4 = reasoning_tokens * p[4]
+        else:
+            c0, c1, c2, c3, c4 = row.rates.costs(uncached, cache_read_tokens, cache_write_tokens,
+                                                 visible, reasoning_tokens, input_tokens,
+                                                 duration_seconds)
+        cost = c0 + c1 + c2 + c3 + c4
         saved = 0.0
         if row.baseline is not None:
-            b = row.baseline.costs(uncached, cache_read_tokens, cache_write_tokens, visible,
-                                   reasoning_tokens, input_tokens, duration_seconds)
-            saved = b[0] + b[1] + b[2] + b[3] + b[4] - cost
+            saved = sum(row.baseline.costs(uncached, cache_read_tokens, cache_write_tokens,
+                                           visible, reasoning_tokens, input_tokens,
+                                           duration_seconds)) - cost
         tpot = None
-        if ttft_seconds is not None:
-            try:
-                ok = 0.0 <= ttft_seconds < _INF
-            except TypeError:
-                ok = False
-            if not ok:
-                _check_seconds("ttft_seconds", ttft_seconds)
-            if output_tokens > 1 and duration_seconds is not None \
-                    and duration_seconds >= ttft_seconds:
-                tpot = (duration_seconds - ttft_seconds) / (output_tokens - 1)
+        if ttft_seconds is not None and output_tokens > 1 and duration_seconds is not None \
+                and duration_seconds >= ttft_seconds:
+            tpot = (duration_seconds - ttft_seconds) / (output_tokens - 1)
         errors = None
         if status == "error":
             errors = row.errors.get(error_type or "other")
@@ -220,61 +239,73 @@ class LLMMetrics:
                 errors = self._error_cell(row, error_type)
         elif error_type is not None:
             raise ValueError("error_type is only valid with status='error'")
-        with self._lock:
+        lock = self._lock
+        lock.acquire()
+        try:
             row.requests[0] += 1
             u = row.usage
             u[0] += uncached
-            u[1] += cache_read_tokens
-            u[2] += cache_write_tokens
             u[3] += visible
-            u[4] += reasoning_tokens
-            u[5] += costs[0]
-            u[6] += costs[1]
-            u[7] += costs[2]
-            u[8] += costs[3]
-            u[9] += costs[4]
+            u[5] += c0
+            u[8] += c3
             if saved > 0.0:
                 u[10] += saved
-            t = row.tokens
-            h = t[0]
-            h[bisect_left(TOKEN_BUCKETS, uncached)] += 1
-            h[-1] += uncached
-            h = t[3]
-            h[bisect_left(TOKEN_BUCKETS, visible)] += 1
-            h[-1] += visible
-            if cache_read_tokens:
-                h = t[1]
+            h = row.tok_in
+            h[i_in if i_in <= _TOK_INF else _TOK_INF] += 1
+            h[_TOK_SUM] += uncached
+            h = row.tok_out
+            h[i_out if i_out <= _TOK_INF else _TOK_INF] += 1
+            h[_TOK_SUM] += visible
+            if cache_read_tokens:  # zero-token types cost nothing to skip
+                u[1] += cache_read_tokens
+                u[6] += c1
+                h = row.tokens[1]
                 h[bisect_left(TOKEN_BUCKETS, cache_read_tokens)] += 1
-                h[-1] += cache_read_tokens
+                h[_TOK_SUM] += cache_read_tokens
             if cache_write_tokens:
-                h = t[2]
+                u[2] += cache_write_tokens
+                u[7] += c2
+                h = row.tokens[2]
                 h[bisect_left(TOKEN_BUCKETS, cache_write_tokens)] += 1
-                h[-1] += cache_write_tokens
+                h[_TOK_SUM] += cache_write_tokens
             if reasoning_tokens:
-                h = t[4]
+                u[4] += reasoning_tokens
+                u[9] += c4
+                h = row.tokens[4]
                 h[bisect_left(TOKEN_BUCKETS, reasoning_tokens)] += 1
-                h[-1] += reasoning_tokens
+                h[_TOK_SUM] += reasoning_tokens
             if duration_seconds is not None:
                 h = row.duration
                 h[bisect_left(DURATION_BUCKETS, duration_seconds)] += 1
-                h[-1] += duration_seconds
+                h[_DURATION_SUM] += duration_seconds
             if ttft_seconds is not None:
                 h = row.ttft
                 h[bisect_left(TTFT_BUCKETS, ttft_seconds)] += 1
-                h[-1] += ttft_seconds
+                h[_TTFT_SUM] += ttft_seconds
                 if tpot is not None:
                     h = row.tpot
                     h[bisect_left(TPOT_BUCKETS, tpot)] += 1
-                    h[-1] += tpot
+                    h[_TPOT_SUM] += tpot
             if cache_hit is not None:
                 (row.hit if cache_hit else row.miss)[0] += 1
-            if not rates.priced:
+            if row.unpriced is not None:
                 row.unpriced[0] += 1
             if errors is not None:
                 errors[0] += 1
-            for cell in row.overflow:
-                cell[0] += 1
+            if row.overflow:
+                for cell in row.overflow:
+                    cell[0] += 1
+        finally:
+            lock.release()
         return cost
+
+    def _refresh(self, row: _Row) -> Rates:
+        """(Re-)resolve a row's rates: at creation, after a dated price change or when a
+        time-of-day tariff window ends."""
+        rates = row.rates = self._prices.rates(row.provider, row.model, batch=row.batch)
+        row.flat, row.expires = rates.flat, rates.expires
+        row.unpriced = None if rates.priced else row.unpriced_cell
+        return rates
 
     # ---------------------------------------------------------------- slow path
 
@@ -288,7 +319,7 @@ class LLMMetrics:
                 s = st.series.get(labels)
                 if s is None:
                     s = Series(labels, values if values is not None else st.new_values(),
-                               index, time.time())
+                               index, time.time() if self._created_series else None)
                     st.series[labels] = s
         return s.values
 
@@ -299,8 +330,9 @@ class LLMMetrics:
             return tok.values
         usage = [0, 0, 0, 0, 0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
         for i, token_type in enumerate(TOKEN_TYPES):
-            self._series("tokens", r + (token_type,), usage, i)
-            self._series("cost", r + (token_type,), usage, 5 + i)
+            labels = r + (token_type,)  # one tuple shared by both families
+            self._series("tokens", labels, usage, i)
+            self._series("cost", labels, usage, 5 + i)
         self._series("cost_savings", r, usage, 10)
         return usage
 
@@ -338,15 +370,15 @@ class LLMMetrics:
             row.tpot = self._series("tpot", (provider, model, tier))
             row.tokens = tuple(self._series("request_tokens", (provider, model, t))  # type: ignore[assignment]
                                for t in TOKEN_TYPES)
+            row.tok_in, row.tok_out = row.tokens[0], row.tokens[3]
             row.hit = self._series("cache_lookups", ("response", "hit"))
             row.miss = self._series("cache_lookups", ("response", "miss"))
-            row.unpriced = self._series("unpriced_requests", (provider, model))
             row.errors = {}
         else:
             row.requests = self._series("batches", (provider, model, team, status))
             row.duration = self._series("batch_size", (provider, model))
-            row.unpriced = self._series("unpriced_requests", (provider, model))
-        row.rates = self._prices.rates(canonical_provider, canonical_model, batch=batch)
+        row.unpriced_cell = self._series("unpriced_requests", (provider, model))
+        self._refresh(row)
         row.baseline = None
         if self._baseline is not None and self._baseline != (canonical_provider, canonical_model):
             row.baseline = self._prices.rates(*self._baseline, batch=batch)
@@ -556,8 +588,8 @@ class LLMMetrics:
         if row is None:
             row = self._request_row(provider, model, tier, team, status, batch=True)
         rates = row.rates
-        if rates.expires is not None and time.time() >= rates.expires:
-            rates = row.rates = self._prices.rates(row.provider, row.model, batch=True)
+        if row.expires is not None and time.time() >= row.expires:
+            rates = self._refresh(row)
         uncached = input_tokens - cache_read_tokens - cache_write_tokens
         visible = output_tokens - reasoning_tokens
         costs = rates.costs(uncached, cache_read_tokens, cache_write_tokens, visible,
@@ -580,7 +612,7 @@ class LLMMetrics:
                 u[5 + i] += costs[i]
             if saved > 0.0:
                 u[10] += saved
-            if not rates.priced:
+            if row.unpriced is not None:
                 row.unpriced[0] += 1
             for cell in row.overflow:
                 cell[0] += 1

@@ -34,34 +34,46 @@ class Series:
     """One label set of one family. ``values[index]`` is a counter or gauge value; for a
     histogram ``values`` is [bucket counts..., +Inf count, sum]."""
 
-    __slots__ = ("labels", "values", "index", "created", "_lines")
+    __slots__ = ("labels", "values", "index", "created", "prefix")
 
-    def __init__(self, labels: tuple[str, ...], values: list, index: int, created: float) -> None:
+    def __init__(self, labels: tuple[str, ...], values: list, index: int,
+                 created: float | None) -> None:
         self.labels = labels
         self.values = values
         self.index = index
         self.created = created
-        self._lines: tuple[str, ...] | None = None
+        self.prefix: str | tuple[str, ...] | None = None
+        """Cached sample-line prefix (``name{labels} ``); a tuple of them for histograms."""
 
-    def line_prefixes(self, name: str, label_names: tuple[str, ...], kind: str,
-                      le: tuple[str, ...]) -> tuple[str, ...]:
-        """Sample-line prefixes (``name{labels} ``), rendered once per series."""
-        lines = self._lines
-        if lines is None:
-            pairs = ",".join(f'{k}="{escape_label_value(v)}"'
-                             for k, v in zip(label_names, self.labels))
-            if kind == "histogram":
-                sep = "," if pairs else ""
-                lines = tuple(f'{name}_bucket{{{pairs}{sep}le="{b}"}} ' for b in le) + (
-                    f"{name}_count{{{pairs}}} " if pairs else f"{name}_count ",
-                    f"{name}_sum{{{pairs}}} " if pairs else f"{name}_sum ",
-                    f"{name}_created{{{pairs}}} " if pairs else f"{name}_created ")
-            else:
-                created = name[: -len("_total")] if name.endswith("_total") else name
-                lines = (f"{name}{{{pairs}}} " if pairs else f"{name} ",
-                         f"{created}_created{{{pairs}}} " if pairs else f"{created}_created ")
-            self._lines = lines
-        return lines
+    def pairs(self, label_names: tuple[str, ...]) -> str:
+        return ",".join(f'{k}="{escape_label_value(v)}"' for k, v in zip(label_names, self.labels))
+
+    def line_prefix(self, name: str, label_names: tuple[str, ...]) -> str:
+        """``name{labels} `` for a counter or gauge, rendered once per series."""
+        prefix = self.prefix
+        if prefix is None:
+            pairs = self.pairs(label_names)
+            prefix = self.prefix = f"{name}{{{pairs}}} " if pairs else f"{name} "
+        return prefix  # type: ignore[return-value]
+
+    def histogram_prefixes(self, name: str, label_names: tuple[str, ...],
+                           le: tuple[str, ...]) -> tuple[str, ...]:
+        """Bucket prefixes for each ``le``, then ``_count`` and ``_sum``."""
+        prefixes = self.prefix
+        if prefixes is None:
+            pairs = self.pairs(label_names)
+            sep = "," if pairs else ""
+            braces = f"{{{pairs}}}" if pairs else ""
+            prefixes = self.prefix = tuple(
+                f'{name}_bucket{{{pairs}{sep}le="{b}"}} ' for b in le) + (
+                f"{name}_count{braces} ", f"{name}_sum{braces} ")
+        return prefixes  # type: ignore[return-value]
+
+    def created_prefix(self, name: str, label_names: tuple[str, ...]) -> str:
+        """``<name>_created{labels} ``, rendered on demand (created series are opt-in)."""
+        base = name[: -len("_total")] if name.endswith("_total") else name
+        pairs = self.pairs(label_names)
+        return f"{base}_created{{{pairs}}} " if pairs else f"{base}_created "
 
     def value(self) -> float:
         return self.values[self.index]
