@@ -136,8 +136,9 @@ LLM_FAMILIES: tuple[Family, ...] = (
        buckets=COMPLEXITY_SCORE_BUCKETS),
     _f("tier_available", "llm_tier_models_available", "gauge",
        "Models of a tier currently available.", ("tier",)),
-    _f("tier_total", "llm_tier_models_total", "gauge",
-       "Models configured in a tier.", ("tier",)),
+    _f("tier_total", "llm_tier_models", "gauge",
+       "Models configured in a tier (DESIGN.md called it llm_tier_models_total; a gauge must "
+       "not end in _total).", ("tier",)),
     _f("provider_up", "llm_provider_up", "gauge",
        "1 if the provider is healthy, 0 if not.", ("provider",)),
     _f("provider_circuit", "llm_provider_circuit_state", "gauge",

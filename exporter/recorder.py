@@ -371,6 +371,7 @@ class LLMMetrics:
             row.tokens = tuple(self._series("request_tokens", (provider, model, t))  # type: ignore[assignment]
                                for t in TOKEN_TYPES)
             row.tok_in, row.tok_out = row.tokens[0], row.tokens[3]
+            self._series("in_flight", (provider, model))  # 0 until track() is used
             row.hit = self._series("cache_lookups", ("response", "hit"))
             row.miss = self._series("cache_lookups", ("response", "miss"))
             row.errors = {}
