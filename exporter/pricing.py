@@ -28,6 +28,7 @@ SELF_HOSTED_PROVIDERS = frozenset(
      "triton", "localai", "self-hosted", "selfhosted"})
 
 _PER_MTOK = 1_000_000.0
+_MAX_WARNINGS = 50
 _ZERO5 = (0.0, 0.0, 0.0, 0.0, 0.0)
 
 Vector = tuple[float, float, float, float, float]
@@ -158,9 +159,11 @@ class PriceBook:
     overrides: Iterable[PriceOverride] = ()
     use_catalog: bool = True
     cache_size: int = 4096
+    """Distinct (provider, model) pairs resolved from the catalog, at most."""
     _overrides: dict[tuple[str, str], PriceOverride] = field(init=False)
     _cache: dict[tuple[str, str, str | None], Rates] = field(init=False, default_factory=dict)
     _warned: set[tuple[str, str]] = field(init=False, default_factory=set)
+    _full_warned: bool = field(init=False, default=False)
     _lock: threading.Lock = field(init=False, default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
@@ -182,27 +185,41 @@ class PriceBook:
         rates = self._cache.get(key)
         if rates is not None and (rates.expires is None or rates.expires > _now()):
             return rates
+        if rates is None and len(self._cache) >= self.cache_size:
+            # Model names are caller-supplied: past this many, stop growing our cache
+            # (and the catalog's own lookup caches) and price only overrides.
+            if not self._full_warned:
+                self._full_warned = True
+                log.warning("more than %d distinct models priced: new models are priced "
+                            "from overrides only", self.cache_size)
+            override = self._override(provider, model)
+            return override.rates() if override is not None else UNPRICED
         rates = self._resolve(provider, model, batch, datetime.now(tz=timezone.utc))
         with self._lock:
-            if len(self._cache) >= self.cache_size:
-                self._cache.clear()
             self._cache[key] = rates
         return rates
 
+    def _override(self, provider: str, model: str) -> PriceOverride | None:
+        return self._overrides.get((provider, model)) or self._overrides.get((provider, "*"))
+
     def _resolve(self, provider: str, model: str, batch: bool, at: datetime) -> Rates:
-        override = self._overrides.get((provider, model)) or self._overrides.get((provider, "*"))
+        override = self._override(provider, model)
         if override is not None:
             return override.rates()
         if self._catalog is not None:
             rates = _catalog_rates(self._catalog, provider, model, batch, at)
             if rates is not None:
                 return rates
-        if (provider, model) not in self._warned and len(self._warned) < self.cache_size:
+        if (provider, model) not in self._warned:
             self._warned.add((provider, model))
-            why = "" if self._catalog is not None else " (genai-prices is not installed)"
-            log.warning("no price known for provider=%s model=%s%s: its cost counts as 0 "
-                        "and llm_unpriced_requests_total counts it; add a price override",
-                        provider, model, why)
+            if len(self._warned) <= _MAX_WARNINGS:
+                why = "" if self._catalog is not None else " (genai-prices is not installed)"
+                log.warning("no price known for provider=%s model=%s%s: its cost counts as 0 "
+                            "and llm_unpriced_requests_total counts it; add a price override",
+                            provider, model, why)
+            elif len(self._warned) == _MAX_WARNINGS + 1:
+                log.warning("more than %d models without a price: no longer logging each "
+                            "(llm_unpriced_requests_total still counts them)", _MAX_WARNINGS)
         return UNPRICED
 
 

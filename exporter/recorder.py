@@ -183,9 +183,9 @@ class LLMMetrics:
         ``cache_hit`` is your own response cache (counted under cache="response").
         Raises ValueError for a programmer error (negative tokens, unknown status).
         """
-        uncached = input_tokens - cache_read_tokens - cache_write_tokens
-        visible = output_tokens - reasoning_tokens
         try:
+            uncached = input_tokens - cache_read_tokens - cache_write_tokens
+            visible = output_tokens - reasoning_tokens
             bad = (uncached | visible | cache_read_tokens | cache_write_tokens
                    | reasoning_tokens) < 0
             # request_tokens buckets are powers of 4: the bucket index is arithmetic
@@ -206,6 +206,7 @@ class LLMMetrics:
                                 ("ttft_seconds", ttft_seconds)):
                 if value is not None:
                     _check_seconds(name, value)
+            raise ValueError("token counts must be ints")  # an int-like without bit_length
         row = self._rows.get((provider, model, tier, team, status))
         if row is None:
             row = self._request_row(provider, model, tier, team, status, batch=False)
