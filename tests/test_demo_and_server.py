@@ -1,0 +1,107 @@
+"""The demo workload, the /metrics server and the CLI, over real loopback HTTP."""
+
+from __future__ import annotations
+
+import gzip
+import subprocess
+import sys
+import threading
+import urllib.request
+
+from prometheus_client import CollectorRegistry
+from prometheus_client.openmetrics.parser import text_string_to_metric_families
+
+from exporter import LLMMetrics, catalog
+from exporter.cli import catalog_markdown
+from exporter.demo import DEMO_SETTINGS, Workload
+from exporter.metrics_server import start_metrics_server
+
+
+def test_demo_workload_fills_every_family() -> None:
+    registry = CollectorRegistry()
+    llm = LLMMetrics(registry, config=DEMO_SETTINGS)
+    workload = Workload(llm, seed=3)
+    workload.run(rate=1e9, stop=threading.Event(), max_requests=400)
+    names = {m.name for m in registry.collect() if m.samples}
+    for fam in catalog.LLM_FAMILIES:
+        if fam.key in ("in_flight", "unpriced_requests"):
+            # zero until track() is used / every demo model has a price
+            assert fam.base_name() in names
+            continue
+        assert fam.base_name() in names, fam.name
+        assert any(s.value > 0 for m in registry.collect() if m.name == fam.base_name()
+                   for s in m.samples), f"{fam.name} has only zeros"
+    assert workload.cost > 0
+    total = sum(s.value for m in registry.collect() if m.name == "llm_cost_usd"
+                for s in m.samples)
+    assert abs(total - workload.cost) <= 1e-9 * workload.cost + 0.5  # batches add their cost
+
+
+def test_metrics_server_negotiates_format_and_gzip() -> None:
+    llm = LLMMetrics(CollectorRegistry())
+    llm.record_request(provider="openai", model="gpt-4o", input_tokens=10)
+    server = start_metrics_server(llm, 0)
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/metrics"
+        with urllib.request.urlopen(url, timeout=10) as r:
+            assert r.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+            assert b'llm_tokens_total{provider="openai"' in r.read()
+        req = urllib.request.Request(url, headers={
+            "Accept": "application/openmetrics-text; version=1.0.0",
+            "Accept-Encoding": "gzip"})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            assert r.headers["Content-Type"].startswith("application/openmetrics-text")
+            assert r.headers["Content-Encoding"] == "gzip"
+            text = gzip.decompress(r.read()).decode()
+        assert text.endswith("# EOF\n")
+        assert any(m.name == "llm_tokens" for m in text_string_to_metric_families(text))
+        try:
+            urllib.request.urlopen(url.replace("/metrics", "/nope"), timeout=10)
+        except urllib.error.HTTPError as exc:
+            assert exc.code == 404
+        else:
+            raise AssertionError("404 expected")
+    finally:
+        server.shutdown()
+
+
+def test_cli_demo_runs_and_stops_by_itself() -> None:
+    result = subprocess.run([sys.executable, "-m", "exporter.cli", "demo", "--port", "0",
+                             "--duration", "1.5", "--report", "0.5", "--rate", "50"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "serving http://127.0.0.1:" in result.stdout
+    assert "stopped: requests=" in result.stdout
+    requests = int(result.stdout.split("stopped: requests=")[1].split()[0])
+    assert 20 <= requests <= 100
+    assert "no price known" not in result.stderr  # the demo's local model has a price
+
+
+def test_cli_price_and_bad_config(tmp_path) -> None:
+    ok = subprocess.run([sys.executable, "-m", "exporter.cli", "price", "openai", "gpt-4o"],
+                        capture_output=True, text=True, timeout=60)
+    assert ok.returncode == 0 and "input 2.5" in ok.stdout and "output 10" in ok.stdout
+    bad = tmp_path / "bad.yml"
+    bad.write_text("pricing:\n  catalog: maybe\n")
+    result = subprocess.run([sys.executable, "-m", "exporter.cli", "price", "openai", "gpt-4o",
+                             "--config", str(bad)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "pricing.catalog: must be true or false" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_core_import_is_light() -> None:
+    code = ("import sys, exporter; "
+            "heavy = {'genai_prices', 'yaml', 'psutil', 'pynvml', 'opentelemetry', 'grafanalib'}; "
+            "print(sorted(heavy & {m.split('.')[0] for m in sys.modules}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+def test_readme_catalog_table_is_generated_from_the_catalog() -> None:
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert catalog_markdown() in readme, \
+        "README's metric table is stale: paste the output of `llm-exporter catalog`"
