@@ -39,12 +39,13 @@ def render(states: Iterable[FamilyState], lock: threading.Lock, *,
         add(f"# TYPE {header} {kind}")
         if openmetrics and fam.unit:
             add(f"# UNIT {header} {fam.unit}")
-        labels, le = fam.labels, st.le
+        labels, le, offset = fam.labels, st.le, st.offset
+        stamps = st.created if created else None
         with lock:
             if kind == "histogram":
                 n = len(le)
                 for s in st.series.values():
-                    pre = s.prefix or s.histogram_prefixes(name, labels, le)
+                    pre = s.text or s.histogram_prefixes(name, labels, le)
                     v = s.values
                     acc = 0
                     for i in range(n):
@@ -52,16 +53,16 @@ def render(states: Iterable[FamilyState], lock: threading.Lock, *,
                         add(pre[i] + str(acc))
                     add(pre[n] + str(acc))
                     add(pre[n + 1] + str(v[n]))
-                    if created:
-                        add(s.created_prefix(name, labels) + str(s.created))
+                    if stamps is not None:
+                        add(s.created_prefix(name, labels) + str(stamps[s.labels]))
             else:
                 for s in st.series.values():
-                    value = s.values[s.index]
+                    value = s.values[s.index + offset]
                     if value is None:
                         continue
-                    add((s.prefix or s.line_prefix(name, labels)) + str(value))
-                    if created and kind == "counter":
-                        add(s.created_prefix(name, labels) + str(s.created))
+                    add(name + (s.text or s.label_text(labels)) + str(value))
+                    if stamps is not None and kind == "counter":
+                        add(s.created_prefix(name, labels) + str(stamps[s.labels]))
     if openmetrics:
         add("# EOF")
     add("")
@@ -80,9 +81,11 @@ def metric_families(states: Iterable[FamilyState], lock: threading.Lock,
         base = name[: -len("_total")] if kind == "counter" and name.endswith("_total") else name
         metric = Metric(base, fam.help, kind, fam.unit)
         labels = fam.labels
+        stamps = st.created or {}
         with lock:
-            rows = [(s.labels, list(s.values) if kind == "histogram" else s.values[s.index],
-                     s.created) for s in st.series.values()]
+            rows = [(s.labels, list(s.values) if kind == "histogram"
+                     else s.values[s.index + st.offset], stamps.get(s.labels))
+                    for s in st.series.values()]
         for values, v, ts in rows:
             lab = dict(zip(labels, values))
             if kind == "histogram":

@@ -143,9 +143,12 @@ class LLMMetrics:
         self._created_series = created_series
         self._lock = threading.Lock()
         self._build_lock = threading.RLock()
-        self._families = {f.key: FamilyState(f, self.namespace)
+        self._families = {f.key: FamilyState(f, self.namespace, 5 if f.key == "cost" else 0)
                           for f in catalog.LLM_FAMILIES + catalog.EXPORTER_FAMILIES
                           if f.key not in ("collector_success", "collector_duration")}
+        if created_series:
+            for st in self._families.values():
+                st.created = {}
         self._rows: dict[tuple, _Row] = {}
         self._batch_rows: dict[tuple, _Row] = {}
         self._cells: dict[tuple, list] = {}
@@ -320,8 +323,10 @@ class LLMMetrics:
                 s = st.series.get(labels)
                 if s is None:
                     s = Series(labels, values if values is not None else st.new_values(),
-                               index, time.time() if self._created_series else None)
+                               index)
                     st.series[labels] = s
+                    if st.created is not None:
+                        st.created[labels] = time.time()
         return s.values
 
     def _usage(self, r: tuple[str, ...]) -> list:
@@ -330,10 +335,16 @@ class LLMMetrics:
         if tok is not None:
             return tok.values
         usage = [0, 0, 0, 0, 0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
-        for i, token_type in enumerate(TOKEN_TYPES):
-            labels = r + (token_type,)  # one tuple shared by both families
-            self._series("tokens", labels, usage, i)
-            self._series("cost", labels, usage, 5 + i)
+        tokens, cost = self._families["tokens"], self._families["cost"]
+        now = time.time()
+        with self._lock:
+            for i, token_type in enumerate(TOKEN_TYPES):
+                labels = r + (token_type,)
+                # one Series for both families: the cost family reads five slots further
+                tokens.series[labels] = cost.series[labels] = Series(labels, usage, i)
+                for st in (tokens, cost):
+                    if st.created is not None:
+                        st.created[labels] = now
         self._series("cost_savings", r, usage, 10)
         return usage
 

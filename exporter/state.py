@@ -31,40 +31,42 @@ def go_float(value: float) -> str:
 
 
 class Series:
-    """One label set of one family. ``values[index]`` is a counter or gauge value; for a
-    histogram ``values`` is [bucket counts..., +Inf count, sum]."""
+    """One label set of one or more families. A counter or gauge reads
+    ``values[index + family offset]``; a histogram's ``values`` is
+    [bucket counts..., +Inf count, sum]. llm_tokens_total and llm_cost_usd_total share
+    their Series objects (same labels, cost five slots further), so each label string
+    is stored once for both."""
 
-    __slots__ = ("labels", "values", "index", "created", "prefix")
+    __slots__ = ("labels", "values", "index", "text")
 
-    def __init__(self, labels: tuple[str, ...], values: list, index: int,
-                 created: float | None) -> None:
+    def __init__(self, labels: tuple[str, ...], values: list, index: int) -> None:
         self.labels = labels
         self.values = values
         self.index = index
-        self.created = created
-        self.prefix: str | tuple[str, ...] | None = None
-        """Cached sample-line prefix (``name{labels} ``); a tuple of them for histograms."""
+        self.text: str | tuple[str, ...] | None = None
+        """Cached rendering: ``{labels} `` for counters and gauges, the full line
+        prefixes of every bucket, _count and _sum for histograms."""
 
     def pairs(self, label_names: tuple[str, ...]) -> str:
         return ",".join(f'{k}="{escape_label_value(v)}"' for k, v in zip(label_names, self.labels))
 
-    def line_prefix(self, name: str, label_names: tuple[str, ...]) -> str:
-        """``name{labels} `` for a counter or gauge, rendered once per series."""
-        prefix = self.prefix
-        if prefix is None:
+    def label_text(self, label_names: tuple[str, ...]) -> str:
+        """``{labels} `` (or a lone space), rendered once per series."""
+        text = self.text
+        if text is None:
             pairs = self.pairs(label_names)
-            prefix = self.prefix = f"{name}{{{pairs}}} " if pairs else f"{name} "
-        return prefix  # type: ignore[return-value]
+            text = self.text = f"{{{pairs}}} " if pairs else " "
+        return text  # type: ignore[return-value]
 
     def histogram_prefixes(self, name: str, label_names: tuple[str, ...],
                            le: tuple[str, ...]) -> tuple[str, ...]:
-        """Bucket prefixes for each ``le``, then ``_count`` and ``_sum``."""
-        prefixes = self.prefix
+        """Line prefixes for each ``le`` bucket, then ``_count`` and ``_sum``."""
+        prefixes = self.text
         if prefixes is None:
             pairs = self.pairs(label_names)
             sep = "," if pairs else ""
             braces = f"{{{pairs}}}" if pairs else ""
-            prefixes = self.prefix = tuple(
+            prefixes = self.text = tuple(
                 f'{name}_bucket{{{pairs}{sep}le="{b}"}} ' for b in le) + (
                 f"{name}_count{braces} ", f"{name}_sum{braces} ")
         return prefixes  # type: ignore[return-value]
@@ -75,24 +77,28 @@ class Series:
         pairs = self.pairs(label_names)
         return f"{base}_created{{{pairs}}} " if pairs else f"{base}_created "
 
-    def value(self) -> float:
-        return self.values[self.index]
-
 
 class FamilyState:
     """All series of one family, in creation order."""
 
-    __slots__ = ("family", "name", "series", "le")
+    __slots__ = ("family", "name", "series", "le", "offset", "created")
 
-    def __init__(self, family: Family, namespace: str) -> None:
+    def __init__(self, family: Family, namespace: str, offset: int = 0) -> None:
         self.family = family
         self.name = family.full_name(namespace)
         self.series: dict[tuple[str, ...], Series] = {}
         self.le = tuple(go_float(b) for b in family.buckets) + ("+Inf",) \
             if family.kind == "histogram" else ()
+        self.offset = offset
+        """Added to each series' index: lets two families read one Series object."""
+        self.created: dict[tuple[str, ...], float] | None = None
+        """Creation time per series, kept only when created series are asked for."""
 
     def new_values(self) -> list:
         """A fresh value list for one series of this family."""
         if self.family.kind == "histogram":
             return [0] * (len(self.family.buckets) + 1) + [0.0]
         return [0]
+
+    def value(self, series: Series) -> float:
+        return series.values[series.index + self.offset]

@@ -163,11 +163,6 @@ def bench_record(n: int, repeat: int) -> dict[str, float]:
         "LLMMetrics.record_request": per_call(llm.record_request, args, repeat),
         "pure-Python floor (dict + bisect)": per_call(floor_fn(), args, repeat),
     }
-    try:
-        from otel_baseline import otel_record  # optional: only with the otel extra
-        results["OpenTelemetry SDK"] = per_call(otel_record(), args, repeat)
-    except ImportError:
-        pass
     return results
 
 
