@@ -23,8 +23,7 @@ def _demo(args: argparse.Namespace) -> int:
 
     llm = LLMMetrics(CollectorRegistry(), config=args.config or DEMO_SETTINGS)
     server = start_metrics_server(llm, args.port, args.host)
-    host, port = server.server_address[:2]
-    print(f"llm-exporter demo: serving http://{host}:{port}/metrics "
+    print(f"llm-exporter demo: serving http://{args.host}:{server.server_address[1]}/metrics "
           f"(~{args.rate:g} requests/s; Ctrl-C to stop)", flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

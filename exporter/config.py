@@ -20,7 +20,8 @@ ENVIRONMENT: Mapping[str, str] = {
     "LLM_EXPORTER_PRICES_FILE": "YAML/JSON file with a list of price overrides",
     "LLM_EXPORTER_PRICE_CATALOG": "true/false: use genai-prices' bundled catalog",
     "LLM_EXPORTER_BASELINE": "provider/model whose price savings are measured against",
-    "LLM_EXPORTER_CAP_<LABEL>": "cap on distinct values of a label, e.g. LLM_EXPORTER_CAP_MODEL=100",
+    "LLM_EXPORTER_CAP_<LABEL>": "cap on distinct values of a label, e.g. "
+                                "LLM_EXPORTER_CAP_MODEL=100",
 }
 
 _TOP_KEYS = {"namespace", "labels", "pricing"}
@@ -161,6 +162,8 @@ def _override(raw: Any, where: str) -> PriceOverride:
 def _baseline(raw: Any) -> tuple[str, str] | None:
     if raw is None:
         return None
+    provider: Any
+    model: Any
     if isinstance(raw, str):
         provider, sep, model = raw.partition("/")
         if not sep:

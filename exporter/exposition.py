@@ -8,10 +8,10 @@ and joins strings.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterable, Iterator
+from typing import Any
 
-from .state import FamilyState
+from .state import FamilyState, UpdateLock
 
 TEXT_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 OPENMETRICS_CONTENT_TYPE = "application/openmetrics-text; version=1.0.0; charset=utf-8"
@@ -22,7 +22,7 @@ def _help_text(text: str, openmetrics: bool) -> str:
     return text.replace('"', r"\"") if openmetrics else text
 
 
-def render(states: Iterable[FamilyState], lock: threading.Lock, *,
+def render(states: Iterable[FamilyState], lock: UpdateLock, *,
            openmetrics: bool = False, created: bool = False) -> bytes:
     """The exposition of ``states``. ``created`` adds ``_created`` samples (OpenMetrics
     only: the text format would need separate gauge families for them)."""
@@ -60,7 +60,7 @@ def render(states: Iterable[FamilyState], lock: threading.Lock, *,
                     value = s.values[s.index + offset]
                     if value is None:
                         continue
-                    add(name + (s.text or s.label_text(labels)) + str(value))
+                    add(name + (s.text or s.label_text(labels)) + str(value))  # type: ignore[operator]
                     if stamps is not None and kind == "counter":
                         add(s.created_prefix(name, labels) + str(stamps[s.labels]))
     if openmetrics:
@@ -69,7 +69,7 @@ def render(states: Iterable[FamilyState], lock: threading.Lock, *,
     return "\n".join(out).encode()
 
 
-def metric_families(states: Iterable[FamilyState], lock: threading.Lock,
+def metric_families(states: Iterable[FamilyState], lock: UpdateLock,
                     created: bool = False) -> Iterator:
     """The same samples as prometheus_client Metric objects (for ``registry.collect``)."""
     from prometheus_client.metrics_core import Metric
@@ -83,7 +83,7 @@ def metric_families(states: Iterable[FamilyState], lock: threading.Lock,
         labels = fam.labels
         stamps = st.created or {}
         with lock:
-            rows = [(s.labels, list(s.values) if kind == "histogram"
+            rows: list[tuple[Any, Any, Any]] = [(s.labels, list(s.values) if kind == "histogram"
                      else s.values[s.index + st.offset], stamps.get(s.labels))
                     for s in st.series.values()]
         for values, v, ts in rows:

@@ -78,8 +78,7 @@ def normalise_model(provider: str, model: object) -> str:
     ``<provider>/`` prefix (``models/gemini-2.5-flash`` == ``gemini-2.5-flash``)."""
     value = _clean("model", model, required=True).lower()
     for prefix in _MODEL_PREFIXES:
-        if value.startswith(prefix):
-            value = value[len(prefix):]
+        value = value.removeprefix(prefix)
     head, sep, tail = value.partition("/")
     if sep and tail and PROVIDER_ALIASES.get(head, head) == provider:
         value = tail
@@ -114,7 +113,7 @@ class LabelCaps:
     def admit(self, label: str, value: str) -> tuple[str, bool]:
         """Return (value to use, whether it was folded into ``other``)."""
         seen = self._seen.get(label)
-        if seen is None or value in seen or value == OTHER or value == PLACEHOLDER:
+        if seen is None or value in seen or value in (OTHER, PLACEHOLDER):
             return value, False
         with self._lock:
             if value in seen:

@@ -18,7 +18,7 @@ def _handler(llm: LLMMetrics) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         server_version = "llm-exporter"
 
-        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        def do_GET(self) -> None:
             if self.path.split("?")[0] != "/metrics":
                 self._send(404, b"not found: try /metrics\n", "text/plain; charset=utf-8")
                 return

@@ -315,6 +315,7 @@ def _next_change(info: Any, at: datetime, context: Mapping[str, str] | None) -> 
                 day = now.date()
                 candidate = datetime.combine(day, t).astimezone(timezone.utc)
                 if candidate <= now:
-                    candidate = datetime.combine(day + timedelta(days=1), t).astimezone(timezone.utc)
+                    candidate = datetime.combine(day + timedelta(days=1), t).astimezone(
+                        timezone.utc)
                 upcoming.append(candidate)
     return min(upcoming).timestamp() if upcoming else None

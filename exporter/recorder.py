@@ -33,7 +33,7 @@ from .errors import classify
 from .exposition import describe, metric_families, render
 from .labels import LabelCaps, normalise_model, normalise_optional, normalise_provider
 from .pricing import PriceBook, Rates
-from .state import FamilyState, Series
+from .state import FamilyState, Series, UpdateLock, wait_for
 
 if TYPE_CHECKING:
     from prometheus_client.registry import CollectorRegistry
@@ -60,18 +60,44 @@ _TPOT_SUM = len(TPOT_BUCKETS) + 1
 class _Row:
     """Everything one (provider, model, tier, team, status) request updates."""
 
-    __slots__ = ("requests", "usage", "duration", "ttft", "tpot", "tokens", "hit", "miss",
-                 "tok_in", "tok_out", "unpriced", "unpriced_cell", "errors", "rates", "baseline", "overflow", "provider", "model",
-                 "batch", "labels", "flat", "expires")
+    __slots__ = (
+        "baseline",
+        "batch",
+        "duration",
+        "errors",
+        "expires",
+        "flat",
+        "hit",
+        "labels",
+        "miss",
+        "model",
+        "overflow",
+        "provider",
+        "rates",
+        "requests",
+        "tok_cr",
+        "tok_cw",
+        "tok_in",
+        "tok_out",
+        "tok_rs",
+        "tokens",
+        "tpot",
+        "ttft",
+        "unpriced",
+        "unpriced_cell",
+        "usage",
+    )
 
     requests: list
     usage: list
     duration: list
     ttft: list
     tpot: list
-    tokens: tuple[list, list, list, list, list]
     tok_in: list
     tok_out: list
+    tok_cr: list
+    tok_cw: list
+    tok_rs: list
     hit: list
     miss: list
     unpriced: list | None
@@ -141,7 +167,7 @@ class LLMMetrics:
         self._baseline = settings.baseline
         self._caps = LabelCaps({**settings.label_caps, **(label_caps or {})})
         self._created_series = created_series
-        self._lock = threading.Lock()
+        self._lock = UpdateLock()
         self._build_lock = threading.RLock()
         self._families = {f.key: FamilyState(f, self.namespace, 5 if f.key == "cost" else 0)
                           for f in catalog.LLM_FAMILIES + catalog.EXPORTER_FAMILIES
@@ -151,7 +177,7 @@ class LLMMetrics:
                 st.created = {}
         self._rows: dict[tuple, _Row] = {}
         self._batch_rows: dict[tuple, _Row] = {}
-        self._cells: dict[tuple, list] = {}
+        self._cells: dict[tuple, tuple] = {}
         from . import __version__
 
         self._series("build_info", (__version__,))[0] = 1
@@ -243,8 +269,24 @@ class LLMMetrics:
                 errors = self._error_cell(row, error_type)
         elif error_type is not None:
             raise ValueError("error_type is only valid with status='error'")
-        lock = self._lock
-        lock.acquire()
+        # Every bucket index is found before taking the lock: a C call inside the locked
+        # region is a point where CPython may hand the GIL to a thread that then blocks
+        # on this lock, and 4 threads would convoy (12 us instead of 3 us per call).
+        i_dur = -1 if duration_seconds is None else bisect_left(DURATION_BUCKETS,
+                                                                duration_seconds)
+        i_ttft = i_tpot = -1
+        if ttft_seconds is not None:
+            i_ttft = bisect_left(TTFT_BUCKETS, ttft_seconds)
+            if tpot is not None:
+                i_tpot = bisect_left(TPOT_BUCKETS, tpot)
+        i_cr = bisect_left(TOKEN_BUCKETS, cache_read_tokens) if cache_read_tokens else -1
+        i_cw = bisect_left(TOKEN_BUCKETS, cache_write_tokens) if cache_write_tokens else -1
+        i_rs = bisect_left(TOKEN_BUCKETS, reasoning_tokens) if reasoning_tokens else -1
+        i_in = min(i_in, _TOK_INF)
+        i_out = min(i_out, _TOK_INF)
+        lock = self._lock.mutex
+        if not lock.acquire(False):
+            wait_for(lock)
         try:
             row.requests[0] += 1
             u = row.usage
@@ -255,40 +297,40 @@ class LLMMetrics:
             if saved > 0.0:
                 u[10] += saved
             h = row.tok_in
-            h[i_in if i_in <= _TOK_INF else _TOK_INF] += 1
+            h[i_in] += 1
             h[_TOK_SUM] += uncached
             h = row.tok_out
-            h[i_out if i_out <= _TOK_INF else _TOK_INF] += 1
+            h[i_out] += 1
             h[_TOK_SUM] += visible
-            if cache_read_tokens:  # zero-token types cost nothing to skip
+            if i_cr >= 0:  # zero-token types cost nothing to skip
                 u[1] += cache_read_tokens
                 u[6] += c1
-                h = row.tokens[1]
-                h[bisect_left(TOKEN_BUCKETS, cache_read_tokens)] += 1
+                h = row.tok_cr
+                h[i_cr] += 1
                 h[_TOK_SUM] += cache_read_tokens
-            if cache_write_tokens:
+            if i_cw >= 0:
                 u[2] += cache_write_tokens
                 u[7] += c2
-                h = row.tokens[2]
-                h[bisect_left(TOKEN_BUCKETS, cache_write_tokens)] += 1
+                h = row.tok_cw
+                h[i_cw] += 1
                 h[_TOK_SUM] += cache_write_tokens
-            if reasoning_tokens:
+            if i_rs >= 0:
                 u[4] += reasoning_tokens
                 u[9] += c4
-                h = row.tokens[4]
-                h[bisect_left(TOKEN_BUCKETS, reasoning_tokens)] += 1
+                h = row.tok_rs
+                h[i_rs] += 1
                 h[_TOK_SUM] += reasoning_tokens
-            if duration_seconds is not None:
+            if i_dur >= 0:
                 h = row.duration
-                h[bisect_left(DURATION_BUCKETS, duration_seconds)] += 1
+                h[i_dur] += 1
                 h[_DURATION_SUM] += duration_seconds
-            if ttft_seconds is not None:
+            if i_ttft >= 0:
                 h = row.ttft
-                h[bisect_left(TTFT_BUCKETS, ttft_seconds)] += 1
+                h[i_ttft] += 1
                 h[_TTFT_SUM] += ttft_seconds
-                if tpot is not None:
+                if i_tpot >= 0:
                     h = row.tpot
-                    h[bisect_left(TPOT_BUCKETS, tpot)] += 1
+                    h[i_tpot] += 1
                     h[_TPOT_SUM] += tpot
             if cache_hit is not None:
                 (row.hit if cache_hit else row.miss)[0] += 1
@@ -380,9 +422,8 @@ class LLMMetrics:
             row.duration = self._series("request_duration", (provider, model, tier, status))
             row.ttft = self._series("ttft", (provider, model, tier))
             row.tpot = self._series("tpot", (provider, model, tier))
-            row.tokens = tuple(self._series("request_tokens", (provider, model, t))  # type: ignore[assignment]
-                               for t in TOKEN_TYPES)
-            row.tok_in, row.tok_out = row.tokens[0], row.tokens[3]
+            row.tok_in, row.tok_cr, row.tok_cw, row.tok_out, row.tok_rs = (
+                self._series("request_tokens", (provider, model, t)) for t in TOKEN_TYPES)
             self._series("in_flight", (provider, model))  # 0 until track() is used
             row.hit = self._series("cache_lookups", ("response", "hit"))
             row.miss = self._series("cache_lookups", ("response", "miss"))
@@ -414,14 +455,14 @@ class LLMMetrics:
 
     def _labels(self, key: tuple, build: Any) -> tuple:
         """Cells for a non-request recording, cached by its raw label values."""
-        cells = self._cells.get(key)
-        if cells is None:
-            with self._build_lock:
-                folded: list[str] = []
-                cells = build(folded)
-                cells = (*cells, tuple(self._overflow[label] for label in folded))
-                if not folded and len(self._cells) < _MAX_CACHED_KEYS:
-                    self._cells[key] = cells
+        cached = self._cells.get(key)
+        if cached is not None:
+            return cached
+        with self._build_lock:
+            folded: list[str] = []
+            cells = (*build(folded), tuple(self._overflow[label] for label in folded))
+            if not folded and len(self._cells) < _MAX_CACHED_KEYS:
+                self._cells[key] = cells
         return cells
 
     def _optional(self, label: str, raw: Any, folded: list[str]) -> str:
@@ -663,8 +704,20 @@ class LLMMetrics:
 class Call:
     """One tracked LLM call; see :meth:`LLMMetrics.track`."""
 
-    __slots__ = ("_metrics", "provider", "model", "team", "tier", "cache_hit", "_start",
-                 "_ttft", "_usage", "_in_flight", "error_type", "cost")
+    __slots__ = (
+        "_in_flight",
+        "_metrics",
+        "_start",
+        "_ttft",
+        "_usage",
+        "cache_hit",
+        "cost",
+        "error_type",
+        "model",
+        "provider",
+        "team",
+        "tier",
+    )
 
     def __init__(self, metrics: LLMMetrics, provider: str, model: str, team: str | None,
                  tier: str | None, cache_hit: bool | None) -> None:

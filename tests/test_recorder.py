@@ -137,10 +137,9 @@ class RateLimitError(Exception):
 def test_track_error_is_reraised_untouched(registry: CollectorRegistry,
                                            llm: LLMMetrics) -> None:
     original = RateLimitError("slow down")
-    with pytest.raises(RateLimitError) as caught:
-        with llm.track(provider="openai", model="gpt-4o"):
-            time.sleep(0.01)
-            raise original
+    with pytest.raises(RateLimitError) as caught, llm.track(provider="openai", model="gpt-4o"):
+        time.sleep(0.01)
+        raise original
     assert caught.value is original
     assert value(registry, "llm_request_errors_total", provider="openai", model="gpt-4o",
                  error_type="rate_limit") == 1
@@ -163,10 +162,9 @@ def test_track_async_and_fail(registry: CollectorRegistry, llm: LLMMetrics) -> N
 
 
 def test_track_never_masks_the_callers_exception(llm: LLMMetrics) -> None:
-    with pytest.raises(KeyError):
-        with llm.track(provider="openai", model="gpt-4o") as call:
-            call._usage = {"input_tokens": -5}  # corrupt state: recording will fail
-            raise KeyError("app bug")
+    with pytest.raises(KeyError), llm.track(provider="openai", model="gpt-4o") as call:
+        call._usage = {"input_tokens": -5}  # corrupt state: recording will fail
+        raise KeyError("app bug")
 
 
 def test_other_recording_methods(registry: CollectorRegistry, llm: LLMMetrics) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import gc
 import random
-import statistics
 import sys
 import threading
 import time
@@ -80,7 +79,9 @@ class NaiveClient:
     def record(self, *, provider, model, team, tier, input_tokens, cache_read_tokens,
                output_tokens, duration_seconds, ttft_seconds, cache_hit):
         uncached = input_tokens - cache_read_tokens
-        cost_in, cost_cr, cost_out = uncached * 2.5e-6, cache_read_tokens * 1.25e-6, output_tokens * 1e-5
+        cost_in = uncached * 2.5e-6
+        cost_cr = cache_read_tokens * 1.25e-6
+        cost_out = output_tokens * 1e-5
         self.requests.labels(provider, model, tier, team, "success").inc()
         self.tokens.labels(provider, model, tier, team, "input").inc(uncached)
         self.tokens.labels(provider, model, tier, team, "cache_read").inc(cache_read_tokens)
@@ -244,7 +245,8 @@ def main() -> None:
     rec = bench_record(n, repeat)
     naive = rec["naive prometheus_client (.labels each call)"]
     ours = rec["LLMMetrics.record_request"]
-    print("\nrecord one request (tokens and cost of 3 types, duration, TTFT, TPOT, tokens per request, cache hit):")
+    print("\nrecord one request (tokens and cost of 3 types, duration, TTFT, TPOT, "
+          "tokens per request, cache hit):")
     for name, secs in rec.items():
         print(f"  {name:45s} {secs * 1e6:8.2f} us   {naive / secs:6.1f}x vs naive")
     print(f"  speed-up vs naive: {naive / ours:.1f}x  (target >= 10x)")
@@ -252,7 +254,8 @@ def main() -> None:
     exp = bench_exposition(10_000, repeat)
     print("\nexposition of ~10,000 series:")
     for name, value in exp.items():
-        print(f"  {name:30s} " + (f"{value * 1e6:8.3f} us" if isinstance(value, float) else str(value)))
+        shown = f"{value * 1e6:8.3f} us" if isinstance(value, float) else str(value)
+        print(f"  {name:30s} {shown}")
     print(f"  speed-up per line vs generate_latest: "
           f"{exp['generate_latest, s/line'] / exp['ours text, s/line']:.1f}x  (target >= 8x)")
     print(f"\nmemory per counter series: {bench_memory(2000 if opts.quick else 5000):.0f} bytes"
