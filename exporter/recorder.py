@@ -174,6 +174,9 @@ class LLMMetrics:
             raise ValueError(f"namespace must match [a-zA-Z_][a-zA-Z0-9_]*, got {self.namespace!r}")
         self._prices = prices if prices is not None else settings.price_book()
         self._baseline = settings.baseline
+        if self._baseline is not None and not self._prices.rates(*self._baseline).priced:
+            log.warning("savings baseline %s/%s has no price: llm_cost_savings_usd_total "
+                        "stays 0", *self._baseline)
         self._caps = LabelCaps({**settings.label_caps, **(label_caps or {})})
         self._created_series = created_series
         self._lock = UpdateLock()

@@ -241,6 +241,14 @@ def test_savings_against_baseline(registry: CollectorRegistry) -> None:
                  **R) == 0
 
 
+def test_unpriced_baseline_warns(registry: CollectorRegistry,
+                                 caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="exporter.recorder")
+    LLMMetrics(registry, config=Settings(baseline=("ollama", "nothing-9b")))
+    assert any("savings baseline ollama/nothing-9b has no price" in r.getMessage()
+               for r in caplog.records)
+
+
 def test_override_validation_names_the_field() -> None:
     with pytest.raises(ValueError, match=r"prices\[0\]\.input_per_mtok"):
         PriceOverride.from_mapping({"provider": "a", "model": "b", "input_per_mtok": -1},
