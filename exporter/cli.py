@@ -4,45 +4,78 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
 import threading
 import time
+from typing import Any
 
 from . import catalog
+from .config import DEFAULT_PORT
 
-DEFAULT_PORT = 9473
+
+def _settings(args: argparse.Namespace, demo: bool = False) -> Any:
+    from dataclasses import replace
+
+    from .config import Settings
+
+    if args.config or not demo:
+        settings = Settings.load(args.config)
+    else:
+        from .demo import DEMO_SETTINGS
+
+        settings = replace(DEMO_SETTINGS, server=Settings.load().server)
+    server = settings.server
+    if args.host is not None:
+        server = replace(server, host=args.host)
+    if args.port is not None:
+        server = replace(server, port=args.port)
+    return replace(settings, server=server)
 
 
-def _demo(args: argparse.Namespace) -> int:
-    from prometheus_client import CollectorRegistry
+def _serve(args: argparse.Namespace, demo: bool = False) -> int:
+    from .server import bind, build_app, serve
 
-    from .demo import DEMO_SETTINGS, Workload
-    from .metrics_server import start_metrics_server
-    from .recorder import LLMMetrics
-
-    llm = LLMMetrics(CollectorRegistry(), config=args.config or DEMO_SETTINGS)
-    server = start_metrics_server(llm, args.port, args.host)
-    print(f"llm-exporter demo: serving http://{args.host}:{server.server_address[1]}/metrics "
-          f"(~{args.rate:g} requests/s; Ctrl-C to stop)", flush=True)
+    settings = _settings(args, demo)
+    app = build_app(settings)
+    sock = bind(settings.server.host, settings.server.port)
+    port = sock.getsockname()[1]
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    workload = Workload(llm, seed=args.seed)
-    worker = threading.Thread(target=workload.run, args=(args.rate, stop), daemon=True)
-    worker.start()
-    deadline = time.monotonic() + args.duration if args.duration else None
-    try:
-        while not stop.wait(args.report):
-            print(f"  requests={workload.requests} tokens={workload.tokens} "
-                  f"cost=${workload.cost:.4f}", flush=True)
-            if deadline is not None and time.monotonic() >= deadline:
-                stop.set()
-    except KeyboardInterrupt:
-        stop.set()
-    worker.join(timeout=5)
-    server.shutdown()
-    print(f"stopped: requests={workload.requests} tokens={workload.tokens} "
-          f"cost=${workload.cost:.4f}", flush=True)
+    what = f"demo workload at ~{args.rate:g} requests/s" if demo else "sidecar"
+    auth = []
+    if settings.server.ingest_token:
+        auth.append("ingest needs a bearer token")
+    if settings.server.metrics_user:
+        auth.append("/metrics needs basic auth")
+    print(f"llm-exporter {what}: http://{settings.server.host}:{port}/metrics "
+          f"(ingest: POST /v1/events; docs: /docs{'; ' + ', '.join(auth) if auth else ''})",
+          flush=True)
+    threads = []
+    if demo:
+        from .demo import Workload
+
+        workload = Workload(app.llm, seed=args.seed)
+        threads.append(threading.Thread(target=workload.run, args=(args.rate, stop),
+                                        daemon=True))
+
+        def report() -> None:
+            deadline = time.monotonic() + args.duration if args.duration else None
+            while not stop.wait(args.report):
+                print(f"  requests={workload.requests} tokens={workload.tokens} "
+                      f"cost=${workload.cost:.4f}", flush=True)
+                if deadline is not None and time.monotonic() >= deadline:
+                    stop.set()
+
+        threads.append(threading.Thread(target=report, daemon=True))
+
+    def started() -> None:
+        for t in threads:
+            t.start()
+
+    serve(app, sock, on_started=started, stop=stop)
+    stop.set()
+    if demo:
+        print(f"stopped: requests={workload.requests} tokens={workload.tokens} "
+              f"cost=${workload.cost:.4f}", flush=True)
     return 0
 
 
@@ -86,19 +119,21 @@ def catalog_markdown() -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="llm-exporter", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="serve /metrics with a synthetic LLM workload")
-    demo.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
-    demo.add_argument("--port", type=int, default=DEFAULT_PORT,
-                      help=f"port (default {DEFAULT_PORT}; 0 picks a free one)")
+    serve = sub.add_parser("serve", help="run the sidecar")
+    demo = sub.add_parser("demo", help="run the sidecar with a synthetic LLM workload")
+    for p in (serve, demo):
+        p.add_argument("--host", help="bind address (default 127.0.0.1; 0.0.0.0 in a "
+                                      "container)")
+        p.add_argument("--port", type=int,
+                       help=f"port (default {DEFAULT_PORT}; 0 picks a free one)")
+        p.add_argument("--config", help="settings file (YAML or JSON)")
+    serve.set_defaults(func=_serve)
     demo.add_argument("--rate", type=float, default=20.0, help="requests per second")
     demo.add_argument("--duration", type=float, default=0.0,
                       help="stop after this many seconds (default: run until Ctrl-C)")
     demo.add_argument("--report", type=float, default=5.0, help="seconds between totals")
     demo.add_argument("--seed", type=int, default=1)
-    demo.add_argument("--config", help="settings file (YAML or JSON; default: the demo's "
-                      "embedded settings, with a GPU-hour price for ollama and gpt-4o as "
-                      "the savings baseline)")
-    demo.set_defaults(func=_demo)
+    demo.set_defaults(func=lambda a: _serve(a, demo=True))
     price = sub.add_parser("price", help="show the resolved price of a model")
     price.add_argument("provider")
     price.add_argument("model")

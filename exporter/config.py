@@ -22,9 +22,24 @@ ENVIRONMENT: Mapping[str, str] = {
     "LLM_EXPORTER_BASELINE": "provider/model whose price savings are measured against",
     "LLM_EXPORTER_CAP_<LABEL>": "cap on distinct values of a label, e.g. "
                                 "LLM_EXPORTER_CAP_MODEL=100",
+    "LLM_EXPORTER_HOST": "sidecar bind address (default 127.0.0.1)",
+    "LLM_EXPORTER_PORT": "sidecar port (default 9473)",
+    "LLM_EXPORTER_INGEST_TOKEN": "bearer token required on ingest routes",
+    "LLM_EXPORTER_INGEST_TOKEN_FILE": "file holding that token",
+    "LLM_EXPORTER_METRICS_USER": "basic-auth user required on /metrics",
+    "LLM_EXPORTER_METRICS_PASSWORD": "basic-auth password for /metrics",
+    "LLM_EXPORTER_METRICS_PASSWORD_FILE": "file holding that password",
+    "LLM_EXPORTER_MAX_BODY_BYTES": "largest accepted request body (default 1 MiB)",
+    "LLM_EXPORTER_MAX_BATCH_EVENTS": "most events in one POST (default 1000)",
+    "LLM_EXPORTER_COLLECTORS": "comma-separated collectors to run (default system,gpu)",
+    "LLM_EXPORTER_GPU_PROCESSES": "true/false: per-process GPU memory (default false)",
 }
 
-_TOP_KEYS = {"namespace", "labels", "pricing"}
+DEFAULT_PORT = 9473
+COLLECTORS = ("system", "gpu")
+_TOP_KEYS = {"namespace", "labels", "pricing", "server"}
+_SERVER_KEYS = {"host", "port", "ingest_token_file", "metrics_user", "metrics_password_file",
+                "max_body_bytes", "max_batch_events", "collectors", "gpu_processes"}
 _PRICING_KEYS = {"catalog", "baseline", "overrides", "overrides_file"}
 _LABEL_KEYS = {"caps"}
 
@@ -34,12 +49,29 @@ class ConfigError(ValueError):
 
 
 @dataclass(frozen=True)
+class ServerSettings:
+    """The sidecar's settings. Secrets come from the environment or files, never from
+    the settings file itself, and are left out of ``repr``."""
+
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    ingest_token: str | None = field(default=None, repr=False)
+    metrics_user: str | None = None
+    metrics_password: str | None = field(default=None, repr=False)
+    max_body_bytes: int = 1 << 20
+    max_batch_events: int = 1000
+    collectors: tuple[str, ...] = COLLECTORS
+    gpu_processes: bool = False
+
+
+@dataclass(frozen=True)
 class Settings:
     namespace: str = "llm"
     label_caps: Mapping[str, int] = field(default_factory=dict)
     price_overrides: tuple[PriceOverride, ...] = ()
     price_catalog: bool = True
     baseline: tuple[str, str] | None = None
+    server: ServerSettings = field(default_factory=ServerSettings)
     source: str = "defaults"
 
     @classmethod
@@ -96,6 +128,7 @@ class Settings:
         baseline_raw = env.get("LLM_EXPORTER_BASELINE") or pricing.get("baseline")
         return cls(namespace=namespace, label_caps=caps, price_overrides=tuple(overrides),
                    price_catalog=catalog, baseline=_baseline(baseline_raw),
+                   server=_server(_mapping(raw.get("server", {}), "server"), env),
                    source=str(path) if path else "defaults")
 
     def price_book(self) -> PriceBook:
@@ -177,3 +210,68 @@ def _baseline(raw: Any) -> tuple[str, str] | None:
         return p, normalise_model(p, model)
     except ValueError as exc:
         raise ConfigError(f"pricing.baseline: {exc}") from None
+
+
+def _secret(env: Mapping[str, str], name: str, file_setting: Any, where: str) -> str | None:
+    """A secret from ``$NAME``, else from the file ``$NAME_FILE`` or the settings' file
+    path; trailing newlines stripped. Its value is never part of an error message."""
+    if env.get(name):
+        return env[name]
+    path = env.get(name + "_FILE") or file_setting
+    if not path:
+        return None
+    try:
+        value = Path(path).read_text().strip()
+    except OSError as exc:
+        raise ConfigError(f"{where}: cannot read {path}: {exc.strerror}") from None
+    if not value:
+        raise ConfigError(f"{where}: {path} is empty")
+    return value
+
+
+def _server(raw: Mapping[str, Any], env: Mapping[str, str]) -> ServerSettings:
+    _no_unknown(raw, _SERVER_KEYS, "server.")
+    defaults = ServerSettings()
+    host = env.get("LLM_EXPORTER_HOST") or raw.get("host", defaults.host)
+    if not isinstance(host, str) or not host:
+        raise ConfigError(f"server.host: must be an address, got {host!r}")
+
+    def number(key: str, env_name: str, low: int, high: int) -> int:
+        value = _int(env[env_name], env_name) if env.get(env_name) else \
+            raw.get(key, getattr(defaults, key))
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise ConfigError(f"server.{key}: must be an integer in {low}..{high}, "
+                              f"got {value!r}")
+        return value
+
+    port = number("port", "LLM_EXPORTER_PORT", 0, 65535)
+    max_body = number("max_body_bytes", "LLM_EXPORTER_MAX_BODY_BYTES", 1024, 1 << 30)
+    max_batch = number("max_batch_events", "LLM_EXPORTER_MAX_BATCH_EVENTS", 1, 1_000_000)
+    collectors_raw: Any = env.get("LLM_EXPORTER_COLLECTORS")
+    if collectors_raw is not None:
+        collectors_raw = [c.strip() for c in collectors_raw.split(",") if c.strip()]
+    else:
+        collectors_raw = raw.get("collectors", list(COLLECTORS))
+    if not isinstance(collectors_raw, list) or \
+            any(c not in COLLECTORS for c in collectors_raw):
+        raise ConfigError(f"server.collectors: a list of {', '.join(COLLECTORS)}, "
+                          f"got {collectors_raw!r}")
+    gpu_processes = raw.get("gpu_processes", False)
+    if "LLM_EXPORTER_GPU_PROCESSES" in env:
+        gpu_processes = _bool(env["LLM_EXPORTER_GPU_PROCESSES"], "LLM_EXPORTER_GPU_PROCESSES")
+    if not isinstance(gpu_processes, bool):
+        raise ConfigError(f"server.gpu_processes: must be true or false, got {gpu_processes!r}")
+    user = env.get("LLM_EXPORTER_METRICS_USER") or raw.get("metrics_user")
+    password = _secret(env, "LLM_EXPORTER_METRICS_PASSWORD", raw.get("metrics_password_file"),
+                       "server.metrics_password_file")
+    if (user is None) != (password is None):
+        raise ConfigError("server.metrics_user and a metrics password go together: set both "
+                          "(LLM_EXPORTER_METRICS_USER and LLM_EXPORTER_METRICS_PASSWORD[_FILE])"
+                          " or neither")
+    return ServerSettings(
+        host=host, port=port,
+        ingest_token=_secret(env, "LLM_EXPORTER_INGEST_TOKEN", raw.get("ingest_token_file"),
+                             "server.ingest_token_file"),
+        metrics_user=user, metrics_password=password, max_body_bytes=max_body,
+        max_batch_events=max_batch, collectors=tuple(collectors_raw),
+        gpu_processes=gpu_processes)

@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from .state import FamilyState, UpdateLock
+from .catalog import Family
+from .state import FamilyState, UpdateLock, escape_label_value
 
 TEXT_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 OPENMETRICS_CONTENT_TYPE = "application/openmetrics-text; version=1.0.0; charset=utf-8"
@@ -22,10 +23,20 @@ def _help_text(text: str, openmetrics: bool) -> str:
     return text.replace('"', r"\"") if openmetrics else text
 
 
+def _headers(add: Any, fam: Family, name: str, openmetrics: bool) -> None:
+    header = name[: -len("_total")] if openmetrics and fam.kind == "counter" \
+        and name.endswith("_total") else name
+    add(f"# HELP {header} {_help_text(fam.help, openmetrics)}")
+    add(f"# TYPE {header} {fam.kind}")
+    if openmetrics and fam.unit:
+        add(f"# UNIT {header} {fam.unit}")
+
+
 def render(states: Iterable[FamilyState], lock: UpdateLock, *,
-           openmetrics: bool = False, created: bool = False) -> bytes:
+           openmetrics: bool = False, created: bool = False, eof: bool = True) -> bytes:
     """The exposition of ``states``. ``created`` adds ``_created`` samples (OpenMetrics
-    only: the text format would need separate gauge families for them)."""
+    only: the text format would need separate gauge families for them). ``eof=False``
+    leaves OpenMetrics' ``# EOF`` off, for a caller that appends more families."""
     out: list[str] = []
     add = out.append
     created = created and openmetrics
@@ -33,12 +44,7 @@ def render(states: Iterable[FamilyState], lock: UpdateLock, *,
         fam = st.family
         kind = fam.kind
         name = st.name
-        header = name[: -len("_total")] if openmetrics and kind == "counter" \
-            and name.endswith("_total") else name
-        add(f"# HELP {header} {_help_text(fam.help, openmetrics)}")
-        add(f"# TYPE {header} {kind}")
-        if openmetrics and fam.unit:
-            add(f"# UNIT {header} {fam.unit}")
+        _headers(add, fam, name, openmetrics)
         labels, le, offset = fam.labels, st.le, st.offset
         stamps = st.created if created else None
         with lock:
@@ -63,7 +69,24 @@ def render(states: Iterable[FamilyState], lock: UpdateLock, *,
                     add(name + (s.text or s.label_text(labels)) + str(value))  # type: ignore[operator]
                     if stamps is not None and kind == "counter":
                         add(s.created_prefix(name, labels) + str(stamps[s.labels]))
-    if openmetrics:
+    if openmetrics and eof:
+        add("# EOF")
+    add("")
+    return "\n".join(out).encode()
+
+
+def render_samples(samples: Iterable[tuple[Family, list[tuple[tuple[str, ...], float]]]],
+                   namespace: str, *, openmetrics: bool = False, eof: bool = True) -> bytes:
+    """Counter and gauge samples computed at scrape time (the sidecar's collectors)."""
+    out: list[str] = []
+    add = out.append
+    for fam, rows in samples:
+        name = fam.full_name(namespace)
+        _headers(add, fam, name, openmetrics)
+        for labels, value in rows:
+            pairs = ",".join(f'{k}="{escape_label_value(v)}"' for k, v in zip(fam.labels, labels))
+            add(f"{name}{{{pairs}}} {value!r}" if pairs else f"{name} {value!r}")
+    if openmetrics and eof:
         add("# EOF")
     add("")
     return "\n".join(out).encode()

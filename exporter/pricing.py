@@ -74,21 +74,24 @@ class Rates:
         c_out = output * p[3]
         c_rs = reasoning * p[4]
         if self.per_second and duration:
-            gpu = self.per_second * duration
-            tokens = uncached + cache_read + cache_write + output + reasoning
-            if tokens:
-                share = gpu / tokens
-                c_in += uncached * share
-                c_cr += cache_read * share
-                c_cw += cache_write * share
-                c_out += output * share
-                c_rs += reasoning * share
-            else:
-                c_out += gpu
+            g = split_cost(self.per_second * duration,
+                           (uncached, cache_read, cache_write, output, reasoning))
+            return c_in + g[0], c_cr + g[1], c_cw + g[2], c_out + g[3], c_rs + g[4]
         return c_in, c_cr, c_cw, c_out, c_rs
 
 
 UNPRICED = Rates(priced=False, source="none")
+
+
+def split_cost(total: float, tokens: tuple[int, int, int, int, int]) -> Vector:
+    """Spread a cost that is not per token (GPU time, a known bill) over the token types
+    in proportion to their counts; all of it to ``output`` when there are no tokens."""
+    n = tokens[0] + tokens[1] + tokens[2] + tokens[3] + tokens[4]
+    if not n:
+        return 0.0, 0.0, 0.0, total, 0.0
+    share = total / n
+    return (tokens[0] * share, tokens[1] * share, tokens[2] * share, tokens[3] * share,
+            tokens[4] * share)
 
 
 @dataclass(frozen=True)
@@ -164,6 +167,7 @@ class PriceBook:
     _cache: dict[tuple[str, str, str | None], Rates] = field(init=False, default_factory=dict)
     _warned: set[tuple[str, str]] = field(init=False, default_factory=set)
     _full_warned: bool = field(init=False, default=False)
+    _providers: dict[str, str | None] = field(init=False, default_factory=dict)
     _lock: threading.Lock = field(init=False, default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
@@ -198,6 +202,20 @@ class PriceBook:
         with self._lock:
             self._cache[key] = rates
         return rates
+
+    def provider_for(self, model: str) -> str | None:
+        """The catalog provider whose model names match ``model`` (for payloads that name
+        no provider), or None. Bounded like the rates cache."""
+        if model in self._providers:
+            return self._providers[model]
+        if self._catalog is None or len(self._providers) >= self.cache_size:
+            return None
+        try:
+            provider: str | None = self._catalog.find_provider(model, None, None).id
+        except LookupError:
+            provider = None
+        self._providers[model] = provider
+        return provider
 
     def _override(self, provider: str, model: str) -> PriceOverride | None:
         return self._overrides.get((provider, model)) or self._overrides.get((provider, "*"))

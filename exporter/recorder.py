@@ -32,7 +32,7 @@ from .catalog import (
 from .errors import classify
 from .exposition import describe, metric_families, render
 from .labels import LabelCaps, normalise_model, normalise_optional, normalise_provider
-from .pricing import PriceBook, Rates
+from .pricing import PriceBook, Rates, split_cost
 from .state import FamilyState, Series, UpdateLock, wait_for
 
 if TYPE_CHECKING:
@@ -126,7 +126,8 @@ def _token_index(n: int) -> int:
     return min(((n - 1).bit_length() + 1) >> 1, _TOK_INF)
 
 
-def _check_tokens(**tokens: Any) -> None:
+def check_tokens(**tokens: Any) -> None:
+    """Raise ValueError naming the argument if token counts are not a valid usage."""
     for name, value in tokens.items():
         if isinstance(value, bool) or not isinstance(value, int):
             raise ValueError(f"{name} must be an int, got {value!r}")
@@ -144,7 +145,8 @@ def _check_tokens(**tokens: Any) -> None:
             f"{tokens['output_tokens']}): output_tokens counts all output, reasoning included")
 
 
-def _check_seconds(name: str, value: Any) -> None:
+def check_seconds(name: str, value: Any) -> None:
+    """Raise ValueError naming the argument unless ``value`` is finite seconds >= 0."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < _INF:
         raise ValueError(f"{name} must be a finite number of seconds >= 0, got {value!r}")
 
@@ -243,14 +245,14 @@ class LLMMetrics:
         except (TypeError, AttributeError, IndexError):
             bad = True
         if bad:
-            _check_tokens(input_tokens=input_tokens, output_tokens=output_tokens,
+            check_tokens(input_tokens=input_tokens, output_tokens=output_tokens,
                           cache_read_tokens=cache_read_tokens,
                           cache_write_tokens=cache_write_tokens,
                           reasoning_tokens=reasoning_tokens)
             for name, value in (("duration_seconds", duration_seconds),
                                 ("ttft_seconds", ttft_seconds)):
                 if value is not None:
-                    _check_seconds(name, value)
+                    check_seconds(name, value)
             raise ValueError("token counts must be ints")  # an int-like we cannot index with
         row = self._rows.get((provider, model, tier, team, status))
         if row is None:
@@ -493,11 +495,14 @@ class LLMMetrics:
 
     def record_cache_lookup(self, *, cache: str, hit: bool,
                             duration_seconds: float | None = None,
-                            similarity: float | None = None) -> None:
+                            similarity: float | None = None, count: int = 1) -> None:
         """One lookup in a cache of yours (e.g. cache="semantic"). ``similarity`` is the
-        score the cache computed for its best candidate, 0..1."""
+        score the cache computed for its best candidate, 0..1. ``count`` records that
+        many identical lookups at once (e.g. from a periodic report)."""
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise ValueError(f"count must be an int >= 0, got {count!r}")
         if duration_seconds is not None:
-            _check_seconds("duration_seconds", duration_seconds)
+            check_seconds("duration_seconds", duration_seconds)
         if similarity is not None and (isinstance(similarity, bool)
                                        or not isinstance(similarity, (int, float))
                                        or not 0.0 <= similarity <= 1.0):
@@ -513,22 +518,25 @@ class LLMMetrics:
                     self._series("cache_similarity", (name,)))
 
         hits, misses, durations, similarities, overflow = self._labels(("cache", cache), build)
+        i_dur = -1 if duration_seconds is None else \
+            bisect_left(catalog.CACHE_LOOKUP_BUCKETS, duration_seconds)
+        i_sim = -1 if similarity is None else bisect_left(catalog.SIMILARITY_BUCKETS, similarity)
         with self._lock:
-            (hits if hit else misses)[0] += 1
-            if duration_seconds is not None:
-                durations[bisect_left(catalog.CACHE_LOOKUP_BUCKETS, duration_seconds)] += 1
-                durations[-1] += duration_seconds
-            if similarity is not None:
-                similarities[bisect_left(catalog.SIMILARITY_BUCKETS, similarity)] += 1
-                similarities[-1] += similarity
+            (hits if hit else misses)[0] += count
+            if i_dur >= 0:
+                durations[i_dur] += count
+                durations[-1] += duration_seconds * count  # type: ignore[operator]
+            if i_sim >= 0:
+                similarities[i_sim] += count
+                similarities[-1] += similarity * count  # type: ignore[operator]
             for cell in overflow:
-                cell[0] += 1
+                cell[0] += count
 
     def record_routing(self, *, complexity: str, tier: str, score: float | None = None,
                        duration_seconds: float | None = None, fallback: bool = False) -> None:
         """One routing decision: which tier a query of this complexity went to."""
         if duration_seconds is not None:
-            _check_seconds("duration_seconds", duration_seconds)
+            check_seconds("duration_seconds", duration_seconds)
         if score is not None and (isinstance(score, bool) or not isinstance(score, (int, float))
                                   or not -_INF < score < _INF):
             raise ValueError(f"score must be a finite number, got {score!r}")
@@ -641,17 +649,17 @@ class LLMMetrics:
                      tier: str | None = None, input_tokens: int = 0, output_tokens: int = 0,
                      cache_read_tokens: int = 0, cache_write_tokens: int = 0,
                      reasoning_tokens: int = 0, duration_seconds: float | None = None,
-                     status: str = "success") -> float:
+                     status: str = "success", cost_usd: float | None = None) -> float:
         """One batch job of ``size`` requests; its tokens and cost (at the provider's
-        batch price where the catalog has one) go to the request counters too. Returns
-        the cost in USD."""
-        _check_tokens(input_tokens=input_tokens, output_tokens=output_tokens,
+        batch price where the catalog has one, or ``cost_usd`` when you know it from the
+        bill) go to the request counters too. Returns the cost in USD."""
+        check_tokens(input_tokens=input_tokens, output_tokens=output_tokens,
                       cache_read_tokens=cache_read_tokens,
                       cache_write_tokens=cache_write_tokens, reasoning_tokens=reasoning_tokens)
         if isinstance(size, bool) or not isinstance(size, int) or size < 0:
             raise ValueError(f"size must be an int >= 0, got {size!r}")
         if duration_seconds is not None:
-            _check_seconds("duration_seconds", duration_seconds)
+            check_seconds("duration_seconds", duration_seconds)
         row = self._batch_rows.get((provider, model, tier, team, status))
         if row is None:
             row = self._request_row(provider, model, tier, team, status, batch=True)
@@ -660,15 +668,21 @@ class LLMMetrics:
             rates = self._refresh(row)
         uncached = input_tokens - cache_read_tokens - cache_write_tokens
         visible = output_tokens - reasoning_tokens
-        costs = rates.costs(uncached, cache_read_tokens, cache_write_tokens, visible,
-                            reasoning_tokens, input_tokens, duration_seconds)
+        tokens = (uncached, cache_read_tokens, cache_write_tokens, visible, reasoning_tokens)
+        if cost_usd is not None:
+            if isinstance(cost_usd, bool) or not isinstance(cost_usd, (int, float)) \
+                    or not 0 <= cost_usd < _INF:
+                raise ValueError(f"cost_usd must be a finite number >= 0, got {cost_usd!r}")
+            costs = split_cost(float(cost_usd), tokens)
+        else:
+            costs = rates.costs(uncached, cache_read_tokens, cache_write_tokens, visible,
+                                reasoning_tokens, input_tokens, duration_seconds)
         cost = sum(costs)
         saved = 0.0
         if row.baseline is not None:
             saved = sum(row.baseline.costs(uncached, cache_read_tokens, cache_write_tokens,
                                            visible, reasoning_tokens, input_tokens,
                                            duration_seconds)) - cost
-        tokens = (uncached, cache_read_tokens, cache_write_tokens, visible, reasoning_tokens)
         with self._lock:
             row.requests[0] += 1
             h = row.duration
@@ -680,7 +694,7 @@ class LLMMetrics:
                 u[5 + i] += costs[i]
             if saved > 0.0:
                 u[10] += saved
-            if row.unpriced is not None:
+            if row.unpriced is not None and cost_usd is None:
                 row.unpriced[0] += 1
             for cell in row.overflow:
                 cell[0] += 1
@@ -694,12 +708,18 @@ class LLMMetrics:
             acc[0] += accepted
             rej[0] += rejected
 
+    @property
+    def prices(self) -> PriceBook:
+        """The price book this recorder costs requests with."""
+        return self._prices
+
     # ------------------------------------------------------------- exposition
 
-    def exposition(self, openmetrics: bool = False) -> bytes:
-        """Our series in Prometheus text format, or OpenMetrics (ending in ``# EOF``)."""
+    def exposition(self, openmetrics: bool = False, eof: bool = True) -> bytes:
+        """Our series in Prometheus text format, or OpenMetrics (ending in ``# EOF``
+        unless ``eof=False``, for a caller that appends more families)."""
         return render(self._families.values(), self._lock, openmetrics=openmetrics,
-                      created=self._created_series)
+                      created=self._created_series, eof=eof)
 
     def collect(self) -> Any:
         """prometheus_client's collector protocol: the same samples as exposition()."""
@@ -754,7 +774,7 @@ class Call:
               reasoning_tokens: int = 0) -> None:
         """The call's token usage (same meaning as in record_request); a later call
         replaces an earlier one, so a stream can report its final usage chunk."""
-        _check_tokens(input_tokens=input_tokens, output_tokens=output_tokens,
+        check_tokens(input_tokens=input_tokens, output_tokens=output_tokens,
                       cache_read_tokens=cache_read_tokens,
                       cache_write_tokens=cache_write_tokens, reasoning_tokens=reasoning_tokens)
         self._usage = {"input_tokens": input_tokens, "output_tokens": output_tokens,

@@ -1,0 +1,75 @@
+"""The sidecar: ``llm-exporter serve``. Apps in any language POST events; Prometheus
+scrapes ``/metrics``, which also carries the host's CPU, memory, disk, network and GPUs.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+from collections.abc import Callable
+
+from ..collectors import Collector, CollectorSet
+from ..config import Settings
+from ..recorder import LLMMetrics
+from .app import SidecarApp
+
+log = logging.getLogger(__name__)
+
+
+def build_app(settings: Settings, llm: LLMMetrics | None = None) -> SidecarApp:
+    """The ASGI app with the collectors the settings enable (a missing GPU is no error)."""
+    if llm is None:
+        from prometheus_client import CollectorRegistry
+
+        llm = LLMMetrics(CollectorRegistry(), config=settings)
+    collectors: list[Collector] = []
+    if "system" in settings.server.collectors:
+        from ..collectors.system import SystemCollector
+
+        collectors.append(SystemCollector())
+    if "gpu" in settings.server.collectors:
+        from ..collectors.gpu import gpu_collector
+
+        gpu = gpu_collector(processes=settings.server.gpu_processes)
+        if gpu is not None:
+            collectors.append(gpu)
+    return SidecarApp(llm, settings.server, CollectorSet(collectors, llm.namespace))
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket, bound before the server starts, so port 0 can be reported."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def serve(app: SidecarApp, sock: socket.socket,
+          on_started: Callable[[], None] | None = None,
+          stop: threading.Event | None = None) -> None:
+    """Run until SIGINT/SIGTERM (or ``stop`` is set): then stop accepting, finish the
+    requests in flight, and return."""
+    import uvicorn
+
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on",
+                            timeout_graceful_shutdown=10, server_header=False)
+    server = uvicorn.Server(config)
+    if on_started is not None:
+        original = server.startup
+
+        async def startup(sockets: list[socket.socket] | None = None) -> None:
+            await original(sockets=sockets)
+            on_started()
+
+        server.startup = startup  # type: ignore[method-assign]
+    if stop is not None:
+        def watch() -> None:
+            stop.wait()
+            server.should_exit = True
+
+        threading.Thread(target=watch, daemon=True).start()
+    server.run(sockets=[sock])

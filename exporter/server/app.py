@@ -1,0 +1,267 @@
+"""The sidecar's routes, as a plain ASGI application (served by uvicorn).
+
+No web framework: per-request overhead decides whether the sidecar takes 10,000 POSTs a
+second on two cores, and the validation a framework would do is in
+:mod:`exporter.server.schemas` already, shared with the OpenAPI document.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import html
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from ..collectors import CollectorSet
+from ..config import ServerSettings
+from ..exposition import OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE
+from ..recorder import LLMMetrics
+from . import compat
+from .auth import Auth
+from .openapi import docs_html, openapi
+from .schemas import EventError, validate
+
+log = logging.getLogger(__name__)
+
+JSON = b"application/json"
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class SidecarApp:
+    """ASGI app: ingest (``/v1/events`` and the compatible routes), ``/metrics``, health,
+    a landing page and API docs."""
+
+    def __init__(self, llm: LLMMetrics, settings: ServerSettings,
+                 collectors: CollectorSet | None = None) -> None:
+        self.llm = llm
+        self.settings = settings
+        self.collectors = collectors or CollectorSet([], llm.namespace)
+        self.auth = Auth(settings.ingest_token, settings.metrics_user, settings.metrics_password)
+        self.ready = False
+        self._max_body = settings.max_body_bytes
+        self._max_batch = settings.max_batch_events
+        self._routes: dict[str, dict[str, Callable[..., Awaitable[None]]]] = {
+            "/v1/events": {"POST": self._events},
+            "/metrics": {"GET": self._metrics},
+            "/-/healthy": {"GET": self._healthy},
+            "/-/ready": {"GET": self._ready},
+            "/": {"GET": self._landing},
+            "/docs": {"GET": self._docs},
+            "/openapi.json": {"GET": self._openapi},
+            **{path: {"POST": self._compat} for path in compat.ROUTES},
+        }
+
+    async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            methods = self._routes.get(scope["path"])
+            if methods is None:
+                await _json(send, 404, {"error": f"no route {scope['path']}; see /docs"})
+                return
+            handler = methods.get(scope["method"])
+            if handler is None:
+                await _json(send, 405, {"error": f"{scope['method']} not allowed; use "
+                                                 f"{', '.join(methods)}"},
+                            [(b"allow", ", ".join(methods).encode())])
+                return
+            await handler(scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                self.ready = True
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                self.ready = False
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    # ---------------------------------------------------------------- ingest
+
+    async def _read_json(self, scope: dict[str, Any], receive: Receive, send: Send
+                         ) -> tuple[bool, Any]:
+        """(True, parsed body) or (False, None) after answering 401/413/400."""
+        headers = dict(scope["headers"])
+        denied = self.auth.ingest(headers.get(b"authorization"))
+        if denied is not None:
+            self.llm.record_events(rejected=1)
+            await _json(send, 401, {"error": denied}, [(b"www-authenticate", b"Bearer")])
+            return False, None
+        try:
+            body = await _body(headers, receive, self._max_body)
+        except _TooLarge:
+            self.llm.record_events(rejected=1)
+            await _json(send, 413, {"error": f"request body exceeds max_body_bytes="
+                                             f"{self._max_body}"})
+            return False, None
+        try:
+            return True, json.loads(body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            self.llm.record_events(rejected=1)
+            await _json(send, 400, {"error": f"malformed JSON: {exc}"})
+            return False, None
+
+    async def _events(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        ok, data = await self._read_json(scope, receive, send)
+        if not ok:
+            return
+        if isinstance(data, dict) and "events" in data and "type" not in data:
+            events, prefix = data["events"], "events"
+            if not isinstance(events, list):
+                self.llm.record_events(rejected=1)
+                await _json(send, 422, {"error": "invalid batch", "field": "events",
+                                        "reason": "must be a list of events"})
+                return
+        elif isinstance(data, dict):
+            events, prefix = [data], "event"
+        else:
+            self.llm.record_events(rejected=1)
+            await _json(send, 422, {"error": "invalid body", "field": "body",
+                                    "reason": 'must be an event object or {"events": [...]}'})
+            return
+        n = len(events)
+        if n > self._max_batch:
+            self.llm.record_events(rejected=n)
+            await _json(send, 413, {"error": f"batch of {n} events exceeds "
+                                             f"max_batch_events={self._max_batch}"})
+            return
+        try:
+            calls = [validate(ev, f"{prefix}[{i}]" if prefix == "events" else prefix)
+                     for i, ev in enumerate(events)]
+        except EventError as exc:
+            self.llm.record_events(rejected=n)
+            index = _index(exc.field)
+            await _json(send, 422, {"error": "invalid event; nothing in this request was "
+                                             "recorded", "index": index, "field": exc.field,
+                                    "reason": exc.reason})
+            return
+        llm = self.llm
+        costs = []
+        for method, kwargs in calls:
+            result = getattr(llm, method)(**kwargs)
+            costs.append(result if isinstance(result, float) else None)
+        llm.record_events(accepted=n)
+        await _json(send, 200, {"accepted": n, "cost_usd": costs,
+                                "total_cost_usd": sum(c for c in costs if c is not None)})
+
+    async def _compat(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        ok, data = await self._read_json(scope, receive, send)
+        if not ok:
+            return
+        if not isinstance(data, dict):
+            self.llm.record_events(rejected=1)
+            await _json(send, 422, {"status": "error", "message": "body must be a JSON object",
+                                    "field": "body"})
+            return
+        try:
+            result = compat.ROUTES[scope["path"]](self.llm, data)
+        except EventError as exc:
+            self.llm.record_events(rejected=1)
+            await _json(send, 422, {"status": "error", "message": str(exc),
+                                    "field": exc.field, "reason": exc.reason})
+            return
+        self.llm.record_events(accepted=1)
+        await _json(send, 200, result)
+
+    # --------------------------------------------------------------- scraping
+
+    async def _metrics(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        headers = dict(scope["headers"])
+        denied = self.auth.metrics(headers.get(b"authorization"))
+        if denied is not None:
+            await _json(send, 401, {"error": denied},
+                        [(b"www-authenticate", b'Basic realm="llm-exporter"')])
+            return
+        openmetrics = b"application/openmetrics-text" in headers.get(b"accept", b"")
+        gzipped = b"gzip" in headers.get(b"accept-encoding", b"")
+        loop = asyncio.get_running_loop()
+        body = await loop.run_in_executor(None, self._scrape, openmetrics, gzipped)
+        extra = [(b"content-encoding", b"gzip")] if gzipped else []
+        await _send(send, 200, body,
+                    (OPENMETRICS_CONTENT_TYPE if openmetrics else TEXT_CONTENT_TYPE).encode(),
+                    extra + [(b"vary", b"Accept, Accept-Encoding")])
+
+    def _scrape(self, openmetrics: bool, gzipped: bool) -> bytes:
+        body = self.llm.exposition(openmetrics=openmetrics, eof=False) + \
+            self.collectors.render(openmetrics=openmetrics)
+        return gzip.compress(body, compresslevel=5) if gzipped else body
+
+    # ------------------------------------------------------------ the rest
+
+    async def _healthy(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        await _send(send, 200, b"OK\n", b"text/plain; charset=utf-8")
+
+    async def _ready(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        if self.ready:
+            await _send(send, 200, b"OK\n", b"text/plain; charset=utf-8")
+        else:
+            await _send(send, 503, b"not ready\n", b"text/plain; charset=utf-8")
+
+    async def _landing(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        from .. import __version__
+
+        page = (f"<!doctype html><html><head><title>llm-exporter</title></head><body>"
+                f"<h1>llm-exporter {html.escape(__version__)}</h1><ul>"
+                f'<li><a href="/metrics">/metrics</a>: Prometheus metrics</li>'
+                f'<li><a href="/docs">/docs</a>: ingest API '
+                f'(<a href="/openapi.json">OpenAPI</a>)</li>'
+                f'<li><a href="/-/healthy">/-/healthy</a>, <a href="/-/ready">/-/ready</a></li>'
+                f"</ul></body></html>")
+        await _send(send, 200, page.encode(), b"text/html; charset=utf-8")
+
+    async def _docs(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        await _send(send, 200, docs_html().encode(), b"text/html; charset=utf-8")
+
+    async def _openapi(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        await _json(send, 200, openapi())
+
+
+def _index(field: str) -> int | None:
+    if field.startswith("events["):
+        return int(field[len("events["):field.index("]")])
+    return 0 if field.startswith("event") else None
+
+
+async def _body(headers: dict[bytes, bytes], receive: Receive, limit: int) -> bytes:
+    declared = headers.get(b"content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise _TooLarge
+    message = await receive()
+    body = message.get("body", b"")
+    if not message.get("more_body"):
+        if len(body) > limit:
+            raise _TooLarge
+        return body
+    chunks, size = [body], len(body)
+    while message.get("more_body"):
+        message = await receive()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise _TooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _send(send: Send, status: int, body: bytes, content_type: bytes,
+                headers: list[tuple[bytes, bytes]] | None = None) -> None:
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", content_type),
+                            (b"content-length", str(len(body)).encode()), *(headers or [])]})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _json(send: Send, status: int, payload: Any,
+                headers: list[tuple[bytes, bytes]] | None = None) -> None:
+    await _send(send, status, json.dumps(payload).encode(), JSON, headers)

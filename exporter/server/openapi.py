@@ -1,0 +1,80 @@
+"""The OpenAPI document and the /docs page, generated from the ingest schemas."""
+
+from __future__ import annotations
+
+import html
+import json
+from functools import cache
+from typing import Any
+
+from . import compat
+from .schemas import _JSON_TYPES, EVENTS, FieldSpec, event_json_schemas
+
+_ERROR = {"description": "the error, the field (a JSON path) and the reason",
+          "content": {"application/json": {"schema": {"type": "object"}}}}
+
+
+def _compat_schema(fields: dict[str, FieldSpec]) -> dict[str, Any]:
+    props = {name: ({"enum": list(f.choices)} if f.kind == "enum" else dict(_JSON_TYPES[f.kind]))
+             for name, f in fields.items()}
+    return {"type": "object", "properties": props,
+            "required": [n for n, f in fields.items() if f.required]}
+
+
+@cache
+def openapi() -> dict[str, Any]:
+    from .. import __version__
+
+    events = event_json_schemas()
+    one_of = [{"$ref": f"#/components/schemas/{k}"} for k in events]
+    paths: dict[str, Any] = {
+        "/v1/events": {"post": {
+            "summary": "Record one event, or a batch of them (all or nothing)",
+            "security": [{"bearer": []}, {}],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "oneOf": [*one_of, {"type": "object", "required": ["events"], "properties": {
+                    "events": {"type": "array", "items": {"oneOf": one_of}}}}]}}}},
+            "responses": {
+                "200": {"description": "accepted: count, and the cost in USD of each event "
+                                       "(null for events that have none)"},
+                "400": _ERROR, "401": _ERROR, "413": _ERROR, "422": _ERROR}}},
+        "/metrics": {"get": {"summary": "Prometheus text, or OpenMetrics when asked for",
+                             "security": [{"basic": []}, {}],
+                             "responses": {"200": {"description": "the metrics"}}}},
+        "/-/healthy": {"get": {"summary": "liveness", "responses": {"200": {"description": "OK"}}}},
+        "/-/ready": {"get": {"summary": "readiness", "responses": {
+            "200": {"description": "ready"}, "503": {"description": "starting or stopping"}}}},
+    }
+    for path, fields in compat.FIELDS.items():
+        paths[path] = {"post": {
+            "summary": "compatible route (existing clients)", "security": [{"bearer": []}, {}],
+            "requestBody": {"content": {"application/json": {"schema": _compat_schema(fields)}}},
+            "responses": {"200": {"description": "recorded"}, "422": _ERROR}}}
+    return {"openapi": "3.1.0",
+            "info": {"title": "llm-exporter sidecar", "version": __version__},
+            "paths": paths,
+            "components": {"schemas": events, "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "basic": {"type": "http", "scheme": "basic"}}}}
+
+
+@cache
+def docs_html() -> str:
+    parts = ["<!doctype html><html><head><title>llm-exporter API</title></head><body>",
+             "<h1>llm-exporter ingest API</h1><p>POST one event, or "
+             "<code>{\"events\": [...]}</code>, to <code>/v1/events</code>. "
+             'Machine-readable: <a href="/openapi.json">/openapi.json</a>.</p>']
+    for kind, (method, fields) in EVENTS.items():
+        parts.append(f"<h2>type: {kind}</h2><p>same as <code>LLMMetrics.{method}()</code></p>"
+                     "<table border=1><tr><th>field</th><th>kind</th><th>required</th>"
+                     "<th>meaning</th></tr>")
+        for name, f in fields.items():
+            kind_text = "one of " + ", ".join(f.choices) if f.kind == "enum" else f.kind
+            parts.append(f"<tr><td>{name}</td><td>{html.escape(kind_text)}</td>"
+                         f"<td>{'yes' if f.required else ''}</td><td>{html.escape(f.doc)}</td></tr>")
+        parts.append("</table>")
+    for path, fields in compat.FIELDS.items():
+        parts.append(f"<h2>POST {path}</h2><pre>"
+                     f"{html.escape(json.dumps(_compat_schema(fields), indent=1))}</pre>")
+    parts.append("</body></html>")
+    return "".join(parts)
