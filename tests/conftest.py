@@ -42,3 +42,89 @@ def llm(registry: CollectorRegistry) -> LLMMetrics:
 
 def value(registry: CollectorRegistry, name: str, **labels: str) -> float | None:
     return registry.get_sample_value(name, labels)
+
+
+class Sidecar:
+    """A real sidecar on 127.0.0.1 (uvicorn in a thread) and a tiny HTTP client for it."""
+
+    def __init__(self, app, port: int) -> None:
+        self.app = app
+        self.llm = app.llm
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+
+    def request(self, method: str, path: str, body: object = None, *, raw: bytes | None = None,
+                headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+        import http.client
+        import json as _json
+
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        try:
+            data = raw if raw is not None else (
+                None if body is None else _json.dumps(body).encode())
+            conn.request(method, path, body=data, headers={
+                "Content-Type": "application/json", **(headers or {})})
+            resp = conn.getresponse()
+            return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
+        finally:
+            conn.close()
+
+    def post(self, path: str, body: object = None, **kw: object) -> tuple[int, object]:
+        import json as _json
+
+        status, _, data = self.request("POST", path, body, **kw)  # type: ignore[arg-type]
+        return status, _json.loads(data) if data else None
+
+    def metrics(self, headers: dict[str, str] | None = None) -> str:
+        status, _, data = self.request("GET", "/metrics", headers=headers)
+        assert status == 200, data
+        return data.decode()
+
+    def value(self, name: str, **labels: str) -> float | None:
+        """A sample's value as served on /metrics (text format)."""
+        from prometheus_client.parser import text_string_to_metric_families
+
+        for fam in text_string_to_metric_families(self.metrics()):
+            for s in fam.samples:
+                if s.name == name and s.labels == labels:
+                    return s.value
+        return None
+
+
+@pytest.fixture
+def sidecar_factory():
+    """Start sidecars with given settings; all are stopped at the end of the test."""
+    import threading
+    import time
+    import urllib.request
+
+    from exporter import Settings
+    from exporter.server import bind, build_app, serve
+
+    started: list[tuple[threading.Event, threading.Thread]] = []
+
+    def start(settings: Settings | None = None, app=None) -> Sidecar:
+        settings = settings or Settings()
+        app = app or build_app(settings)
+        sock = bind("127.0.0.1", 0)
+        port = sock.getsockname()[1]
+        stop = threading.Event()
+        thread = threading.Thread(target=serve, args=(app, sock), kwargs={"stop": stop},
+                                  daemon=True)
+        thread.start()
+        started.append((stop, thread))
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/-/ready", timeout=2):
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        return Sidecar(app, port)
+
+    yield start
+    for stop, thread in started:
+        stop.set()
+        thread.join(timeout=20)

@@ -4,10 +4,12 @@ scrapes ``/metrics``, which also carries the host's CPU, memory, disk, network a
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import signal
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from ..collectors import Collector, CollectorSet
 from ..config import Settings
@@ -55,9 +57,32 @@ def serve(app: SidecarApp, sock: socket.socket,
     requests in flight, and return."""
     import uvicorn
 
+    class Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            """SIGTERM/SIGINT: stop gracefully and exit 0 (uvicorn itself re-raises the
+            signal after shutting down, which makes the exit status 143). A second
+            signal forces the exit."""
+            if threading.current_thread() is not threading.main_thread():
+                yield
+                return
+
+            def handle(signum: int, frame: object) -> None:
+                if self.should_exit:
+                    self.force_exit = True
+                self.should_exit = True
+
+            previous = {sig: signal.signal(sig, handle)
+                        for sig in (signal.SIGINT, signal.SIGTERM)}
+            try:
+                yield
+            finally:
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
+
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on",
                             timeout_graceful_shutdown=10, server_header=False)
-    server = uvicorn.Server(config)
+    server = Server(config)
     if on_started is not None:
         original = server.startup
 
