@@ -6,6 +6,7 @@ import gzip
 import subprocess
 import sys
 import threading
+import time
 import urllib.request
 
 from prometheus_client import CollectorRegistry
@@ -65,16 +66,25 @@ def test_metrics_server_negotiates_format_and_gzip() -> None:
         server.shutdown()
 
 
-def test_cli_demo_runs_and_stops_by_itself() -> None:
-    result = subprocess.run([sys.executable, "-m", "exporter.cli", "demo", "--port", "0",
-                             "--duration", "1.5", "--report", "0.5", "--rate", "50"],
-                            capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, result.stderr
-    assert "serving http://127.0.0.1:" in result.stdout
-    assert "stopped: requests=" in result.stdout
-    requests = int(result.stdout.split("stopped: requests=")[1].split()[0])
-    assert 20 <= requests <= 100
-    assert "no price known" not in result.stderr  # the demo's local model has a price
+def test_cli_demo_serves_the_sidecar_and_stops_by_itself() -> None:
+    proc = subprocess.Popen([sys.executable, "-m", "exporter.cli", "demo", "--port", "0",
+                             "--duration", "3", "--report", "0.5", "--rate", "50"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        first = proc.stdout.readline()  # type: ignore[union-attr]
+        assert "http://127.0.0.1:" in first, first
+        url = first.split(" http://")[1].split()[0]
+        time.sleep(1.0)
+        with urllib.request.urlopen("http://" + url, timeout=10) as r:
+            text = r.read().decode()
+        assert "llm_requests_total{" in text and "system_cpu_count" in text
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    requests = int(out.split("stopped: requests=")[1].split()[0])
+    assert 50 <= requests <= 200
+    assert "no price known" not in err  # the demo's local model has a price
 
 
 def test_cli_price_and_bad_config(tmp_path) -> None:

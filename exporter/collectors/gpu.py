@@ -88,7 +88,9 @@ def gpu_collector(nvml: Any = None, processes: bool = False) -> GPUCollector | N
     """A GPU collector, or None (logged once) when NVML or a GPU is not available."""
     try:
         if nvml is None:
-            import pynvml as nvml
+            import pynvml
+
+            nvml = pynvml
         nvml.nvmlInit()
         count = nvml.nvmlDeviceGetCount()
     except Exception as exc:  # ImportError, NVMLError_LibraryNotFound, DriverNotLoaded...

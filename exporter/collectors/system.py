@@ -16,7 +16,9 @@ class SystemCollector:
 
     def __init__(self, psutil: Any = None) -> None:
         if psutil is None:
-            import psutil  # the server extra installs it
+            import psutil as installed  # the server extra installs it
+
+            psutil = installed
         self._ps = psutil
         self._ps.cpu_percent(interval=None)  # primes the utilization baseline
         self._connections = True

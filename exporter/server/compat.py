@@ -125,7 +125,7 @@ def batch(llm: LLMMetrics, body: dict[str, Any]) -> dict[str, Any]:
     model = kw.get("model") or PLACEHOLDER
     provider = kw.get("provider") or (infer_provider(llm, model) if "model" in kw
                                       else PLACEHOLDER)
-    args = {"provider": provider, "model": model, "team": kw.get("team_alias")}
+    args: dict[str, Any] = {"provider": provider, "model": model, "team": kw.get("team_alias")}
     check_labels(args, "body")
     tokens = kw.get("total_tokens", 0)
     cost = llm.record_batch(

@@ -70,8 +70,9 @@ def docs_html() -> str:
                      "<th>meaning</th></tr>")
         for name, f in fields.items():
             kind_text = "one of " + ", ".join(f.choices) if f.kind == "enum" else f.kind
+            required = "yes" if f.required else ""
             parts.append(f"<tr><td>{name}</td><td>{html.escape(kind_text)}</td>"
-                         f"<td>{'yes' if f.required else ''}</td><td>{html.escape(f.doc)}</td></tr>")
+                         f"<td>{required}</td><td>{html.escape(f.doc)}</td></tr>")
         parts.append("</table>")
     for path, fields in compat.FIELDS.items():
         parts.append(f"<h2>POST {path}</h2><pre>"

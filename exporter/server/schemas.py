@@ -132,6 +132,7 @@ def validate(event: Any, where: str) -> tuple[str, dict[str, Any]]:
     if spec is None:
         raise EventError(f"{where}.type", f"must be one of {', '.join(EVENTS)}, got {kind!r}")
     method, fields = spec
+    assert isinstance(kind, str)
     kwargs = check_fields(event, fields, where, f"a {kind} event")
     _check_relations(kind, kwargs, where)
     return method, kwargs
@@ -194,7 +195,7 @@ def _fields(kind: str) -> Mapping[str, FieldSpec]:
     return EVENTS[kind][1]
 
 
-_JSON_TYPES = {"label": {"type": "string", "minLength": 1},
+_JSON_TYPES: dict[str, dict[str, Any]] = {"label": {"type": "string", "minLength": 1},
                "optional_label": {"type": ["string", "null"]},
                "count": {"type": "integer", "minimum": 0},
                "nonneg": {"type": ["number", "null"], "minimum": 0},
@@ -210,7 +211,8 @@ def event_json_schemas() -> dict[str, Any]:
     for kind, (_, fields) in EVENTS.items():
         props: dict[str, Any] = {"type": {"const": kind}}
         for name, f in fields.items():
-            schema = {"enum": list(f.choices)} if f.kind == "enum" else dict(_JSON_TYPES[f.kind])
+            schema: dict[str, Any] = {"enum": list(f.choices)} if f.kind == "enum" \
+                else dict(_JSON_TYPES[f.kind])
             if f.doc:
                 schema["description"] = f.doc
             props[name] = schema

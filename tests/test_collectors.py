@@ -1,0 +1,137 @@
+"""Collectors: real psutil, a fake NVML (we have no GPU), failure isolation."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from types import SimpleNamespace
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from exporter import LLMMetrics, Settings
+from exporter.collectors import CollectorSet
+from exporter.collectors.gpu import GPUCollector, gpu_collector
+from exporter.collectors.system import SystemCollector
+from exporter.config import ServerSettings
+from exporter.server.app import SidecarApp
+
+
+class FakeNVML:
+    """Stands in for pynvml at the NVML boundary: two GPUs, the second one without an
+    energy counter (as on pre-Volta cards)."""
+
+    NVML_TEMPERATURE_GPU = 0
+
+    class NVMLError(Exception):
+        pass
+
+    def __init__(self, count: int = 2, init_error: Exception | None = None) -> None:
+        self.count = count
+        self.init_error = init_error
+
+    def nvmlInit(self) -> None:  # noqa: N802 (NVML's names)
+        if self.init_error is not None:
+            raise self.init_error
+
+    def nvmlDeviceGetCount(self) -> int:  # noqa: N802
+        return self.count
+
+    def nvmlDeviceGetHandleByIndex(self, i: int) -> int:  # noqa: N802
+        return i
+
+    def nvmlDeviceGetName(self, h: int) -> bytes:  # noqa: N802
+        return b"NVIDIA A100-SXM4-80GB"
+
+    def nvmlDeviceGetUUID(self, h: int) -> str:  # noqa: N802
+        return f"GPU-{h:04d}"
+
+    def nvmlDeviceGetUtilizationRates(self, h: int) -> SimpleNamespace:  # noqa: N802
+        return SimpleNamespace(gpu=37 + h, memory=10)
+
+    def nvmlDeviceGetMemoryInfo(self, h: int) -> SimpleNamespace:  # noqa: N802
+        return SimpleNamespace(used=(20 + h) * 2**30, total=80 * 2**30, free=0)
+
+    def nvmlDeviceGetTemperature(self, h: int, sensor: int) -> int:  # noqa: N802
+        return 64 + h
+
+    def nvmlDeviceGetPowerUsage(self, h: int) -> int:  # noqa: N802
+        return 251_500  # mW
+
+    def nvmlDeviceGetEnforcedPowerLimit(self, h: int) -> int:  # noqa: N802
+        return 400_000
+
+    def nvmlDeviceGetTotalEnergyConsumption(self, h: int) -> int:  # noqa: N802
+        if h == 1:
+            raise self.NVMLError("Not Supported")
+        return 9_000_000  # mJ
+
+    def nvmlDeviceGetComputeRunningProcesses(self, h: int) -> list:  # noqa: N802
+        return [SimpleNamespace(pid=999_999_999, usedGpuMemory=4 * 2**30)]
+
+
+def parse(body: bytes) -> dict[tuple[str, tuple], float]:
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for f in text_string_to_metric_families(body.decode()) for s in f.samples}
+
+
+def test_gpu_collector_reads_every_gpu_metric() -> None:
+    collector = gpu_collector(nvml=FakeNVML(), processes=True)
+    assert isinstance(collector, GPUCollector)
+    got = parse(CollectorSet([collector]).render(openmetrics=False))
+    g0 = (("gpu", "0"), ("name", "NVIDIA A100-SXM4-80GB"), ("uuid", "GPU-0000"))
+    assert got[("gpu_utilization_ratio", g0)] == 0.37
+    assert got[("gpu_memory_used_bytes", g0)] == 20 * 2**30
+    assert got[("gpu_memory_total_bytes", g0)] == 80 * 2**30
+    assert got[("gpu_temperature_celsius", g0)] == 64
+    assert got[("gpu_power_usage_watts", g0)] == 251.5
+    assert got[("gpu_power_limit_watts", g0)] == 400
+    assert got[("gpu_energy_joules_total", g0)] == 9000
+    g1 = (("gpu", "1"), ("name", "NVIDIA A100-SXM4-80GB"), ("uuid", "GPU-0001"))
+    assert got[("gpu_temperature_celsius", g1)] == 65
+    assert ("gpu_energy_joules_total", g1) not in got  # not supported on that card
+    assert got[("gpu_process_memory_used_bytes",
+                (("gpu", "0"), ("pid", "999999999"), ("process", "unknown")))] == 4 * 2**30
+    assert got[("llm_exporter_collector_success", (("collector", "gpu"),))] == 1
+
+
+def test_no_driver_or_no_gpu_means_no_collector() -> None:
+    assert gpu_collector(nvml=FakeNVML(init_error=OSError("NVML Shared Library Not Found"))) \
+        is None
+    assert gpu_collector(nvml=FakeNVML(count=0)) is None
+
+
+def test_system_collector_with_real_psutil() -> None:
+    got = parse(CollectorSet([SystemCollector()]).render(openmetrics=False))
+    assert got[("system_cpu_time_seconds_total", (("mode", "user"),))] > 0
+    assert got[("system_cpu_count", ())] >= 1
+    assert 0 < got[("system_memory_used_bytes", ())] < got[("system_memory_total_bytes", ())]
+    assert 0 <= got[("system_cpu_utilization_ratio", ())] <= 1
+    assert ("system_network_io_bytes_total", (("direction", "receive"),)) in got
+    assert got[("llm_exporter_collector_duration_seconds", (("collector", "system"),))] > 0
+
+
+class Broken:
+    name = "broken"
+
+    def collect(self) -> list:
+        raise RuntimeError("sensor on fire")
+
+
+def test_a_failing_collector_reports_0_and_the_scrape_goes_on(caplog) -> None:
+    collectors = CollectorSet([Broken(), SystemCollector()])
+    for _ in range(3):
+        got = parse(collectors.render(openmetrics=False))
+        assert got[("llm_exporter_collector_success", (("collector", "broken"),))] == 0
+        assert got[("llm_exporter_collector_success", (("collector", "system"),))] == 1
+        assert got[("system_cpu_count", ())] >= 1
+    assert sum("sensor on fire" in r.getMessage() or "broken" in r.getMessage()
+               for r in caplog.records) == 1  # logged once, not on every scrape
+
+
+def test_sidecar_scrape_includes_gpu_from_fake_nvml(sidecar_factory, registry) -> None:
+    llm = LLMMetrics(registry)
+    app = SidecarApp(llm, replace(ServerSettings(), collectors=("gpu",)),
+                     CollectorSet([gpu_collector(nvml=FakeNVML())], llm.namespace))
+    sc = sidecar_factory(Settings(), app=app)
+    text = sc.metrics()
+    assert 'gpu_temperature_celsius{gpu="0",uuid="GPU-0000",name="NVIDIA A100-SXM4-80GB"} 64.0' \
+        in text
