@@ -68,7 +68,7 @@ class _Config:
 
 def _checked(event: dict[str, Any]) -> dict[str, Any]:
     try:
-        validate(event, "event")
+        validate(dict(event), "event")  # validate() may take the dict over: a copy
     except EventError as exc:
         raise ValueError(str(exc)) from None
     return event

@@ -22,9 +22,22 @@ from ..recorder import LLMMetrics
 from . import compat
 from .auth import Auth
 from .openapi import docs_html, openapi
-from .schemas import EventError, validate
+from .schemas import EVENTS, EventError, validate
 
 log = logging.getLogger(__name__)
+
+try:  # orjson parses event batches about twice as fast; the stdlib is the fallback
+    import orjson
+
+    _loads: Callable[[bytes], Any] = orjson.loads
+
+    def _dumps(payload: Any) -> bytes:
+        return orjson.dumps(payload)
+except ImportError:  # pragma: no cover - exercised where orjson is absent
+    _loads = json.loads
+
+    def _dumps(payload: Any) -> bytes:
+        return json.dumps(payload).encode()
 
 JSON = b"application/json"
 Send = Callable[[dict[str, Any]], Awaitable[None]]
@@ -48,6 +61,7 @@ class SidecarApp:
         self.ready = False
         self._max_body = settings.max_body_bytes
         self._max_batch = settings.max_batch_events
+        self._methods = {method: getattr(llm, method) for method, _ in EVENTS.values()}
         self._routes: dict[str, dict[str, Callable[..., Awaitable[None]]]] = {
             "/v1/events": {"POST": self._events},
             "/metrics": {"GET": self._metrics},
@@ -106,7 +120,7 @@ class SidecarApp:
                                              f"{self._max_body}"})
             return False, None
         try:
-            return True, json.loads(body)
+            return True, _loads(body)
         except (ValueError, UnicodeDecodeError) as exc:
             self.llm.record_events(rejected=1)
             await _json(send, 400, {"error": f"malformed JSON: {exc}"})
@@ -136,21 +150,25 @@ class SidecarApp:
             await _json(send, 413, {"error": f"batch of {n} events exceeds "
                                              f"max_batch_events={self._max_batch}"})
             return
+        calls = []
         try:
-            calls = [validate(ev, f"{prefix}[{i}]" if prefix == "events" else prefix)
-                     for i, ev in enumerate(events)]
+            for ev in events:
+                calls.append(validate(ev, "event"))
         except EventError as exc:
             self.llm.record_events(rejected=n)
-            index = _index(exc.field)
+            index = len(calls)
+            field = exc.field if prefix == "event" else \
+                f"events[{index}]{exc.field[len('event'):]}"
             await _json(send, 422, {"error": "invalid event; nothing in this request was "
-                                             "recorded", "index": index, "field": exc.field,
+                                             "recorded", "index": index, "field": field,
                                     "reason": exc.reason})
             return
-        llm = self.llm
+        methods = self._methods
         costs = []
         for method, kwargs in calls:
-            result = getattr(llm, method)(**kwargs)
-            costs.append(result if isinstance(result, float) else None)
+            result = methods[method](**kwargs)
+            costs.append(result if result.__class__ is float else None)
+        llm = self.llm
         llm.record_events(accepted=n)
         await _json(send, 200, {"accepted": n, "cost_usd": costs,
                                 "total_cost_usd": sum(c for c in costs if c is not None)})
@@ -227,12 +245,6 @@ class SidecarApp:
         await _json(send, 200, openapi())
 
 
-def _index(field: str) -> int | None:
-    if field.startswith("events["):
-        return int(field[len("events["):field.index("]")])
-    return 0 if field.startswith("event") else None
-
-
 async def _body(headers: dict[bytes, bytes], receive: Receive, limit: int) -> bytes:
     declared = headers.get(b"content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
@@ -264,4 +276,4 @@ async def _send(send: Send, status: int, body: bytes, content_type: bytes,
 
 async def _json(send: Send, status: int, payload: Any,
                 headers: list[tuple[bytes, bytes]] | None = None) -> None:
-    await _send(send, status, json.dumps(payload).encode(), JSON, headers)
+    await _send(send, status, _dumps(payload), JSON, headers)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..catalog import CIRCUIT_STATES, ERROR_TYPES, STATUSES
@@ -31,6 +31,53 @@ class EventError(ValueError):
         self.reason = reason
 
 
+_NUMBERS = (int, float)
+_INF = math.inf
+
+
+def _label(v: Any) -> bool:
+    return v.__class__ is str and bool(v.strip())
+
+
+def _optional_label(v: Any) -> bool:
+    return v is None or v.__class__ is str
+
+
+def _count(v: Any) -> bool:
+    return v.__class__ is int and v >= 0
+
+
+def _nonneg(v: Any) -> bool:
+    return v is None or (v.__class__ in _NUMBERS and 0 <= v < _INF)
+
+
+def _number(v: Any) -> bool:
+    return v is None or (v.__class__ in _NUMBERS and -_INF < v < _INF)
+
+
+def _ratio(v: Any) -> bool:
+    return v is None or (v.__class__ in _NUMBERS and 0 <= v <= 1)
+
+
+def _bool(v: Any) -> bool:
+    return v is True or v is False
+
+
+def _optional_bool(v: Any) -> bool:
+    return v is None or v is True or v is False
+
+
+_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "label": (_label, "must be a non-empty string"),
+    "optional_label": (_optional_label, "must be a string or null"),
+    "count": (_count, "must be an integer >= 0"),
+    "nonneg": (_nonneg, "must be a finite number >= 0"),
+    "number": (_number, "must be a finite number"),
+    "ratio": (_ratio, "must be a number in 0..1"),
+    "bool": (_bool, "must be true or false"),
+    "optional_bool": (_optional_bool, "must be true, false or null"),
+}
+
 @dataclass(frozen=True)
 class FieldSpec:
     kind: str
@@ -38,34 +85,21 @@ class FieldSpec:
     required: bool = False
     choices: tuple[str, ...] = ()
     doc: str = ""
+    check: Callable[[Any], bool] = field(init=False, repr=False, compare=False)
+    """The type check for this field, looked up once rather than per value."""
 
+    def __post_init__(self) -> None:
+        if self.kind == "enum":
+            choices = frozenset(self.choices)
+            object.__setattr__(self, "check", lambda v: v is None or v in choices)
+        else:
+            object.__setattr__(self, "check", _CHECKS[self.kind][0])
 
-def _label(v: Any) -> bool:
-    return isinstance(v, str) and bool(v.strip())
+    def reason(self, value: Any) -> str:
+        if self.kind == "enum":
+            return f"must be one of {', '.join(self.choices)}, got {value!r}"
+        return f"{_CHECKS[self.kind][1]}, got {value!r}"
 
-
-def _count(v: Any) -> bool:
-    return type(v) is int and v >= 0
-
-
-def _nonneg(v: Any) -> bool:
-    return type(v) in (int, float) and 0 <= v < math.inf
-
-
-def _number(v: Any) -> bool:
-    return type(v) in (int, float) and math.isfinite(v)
-
-
-_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
-    "label": (_label, "must be a non-empty string"),
-    "optional_label": (lambda v: v is None or isinstance(v, str), "must be a string or null"),
-    "count": (_count, "must be an integer >= 0"),
-    "nonneg": (lambda v: v is None or _nonneg(v), "must be a finite number >= 0"),
-    "number": (lambda v: v is None or _number(v), "must be a finite number"),
-    "ratio": (lambda v: v is None or (_number(v) and 0 <= v <= 1), "must be a number in 0..1"),
-    "bool": (lambda v: isinstance(v, bool), "must be true or false"),
-    "optional_bool": (lambda v: v is None or isinstance(v, bool), "must be true, false or null"),
-}
 
 _TOKENS = {
     "input_tokens": FieldSpec("count", doc="all input tokens, cached included"),
@@ -120,11 +154,12 @@ EVENTS: Mapping[str, tuple[str, Mapping[str, FieldSpec]]] = {
         "queued": FieldSpec("count")}),
 }
 
-_LABEL_FIELDS = {"team", "tier", "cache", "complexity", "index", "pool"}
+_LABEL_FIELDS = ("team", "tier", "cache", "complexity", "index", "pool")
 
 
 def validate(event: Any, where: str) -> tuple[str, dict[str, Any]]:
-    """(recorder method name, keyword arguments) for one event, or EventError."""
+    """(recorder method name, keyword arguments) for one event, or EventError. To spare
+    a copy per event, the arguments may be ``event`` itself with ``type`` removed."""
     if not isinstance(event, dict):
         raise EventError(where, f"must be an object, got {type(event).__name__}")
     kind = event.get("type")
@@ -142,57 +177,85 @@ def check_fields(obj: dict[str, Any], fields: Mapping[str, FieldSpec], where: st
                  what: str) -> dict[str, Any]:
     """The non-null fields of ``obj`` after type checks; ``type`` and free-form fields
     are skipped, unknown ones refused (a typo must not silently drop data)."""
-    kwargs: dict[str, Any] = {}
+    skipped = 0
     for key, value in obj.items():
-        if key == "type" or key in FREE_FORM:
-            continue
         f = fields.get(key)
         if f is None:
+            if key == "type" or key in FREE_FORM:
+                skipped += 1
+                continue
             raise EventError(f"{where}.{key}", f"unknown field for {what} "
                                                f"(fields: {', '.join(fields)})")
-        if f.kind == "enum":
-            if value is not None and value not in f.choices:
-                raise EventError(f"{where}.{key}", f"must be one of {', '.join(f.choices)}, "
-                                                   f"got {value!r}")
-        elif not _CHECKS[f.kind][0](value):
-            raise EventError(f"{where}.{key}", f"{_CHECKS[f.kind][1]}, got {value!r}")
-        if value is not None:
-            kwargs[key] = value
-    for key, f in fields.items():
-        if f.required and key not in kwargs:
+        if not f.check(value):
+            raise EventError(f"{where}.{key}", f.reason(value))
+        if value is None:
+            skipped += 1
+    for key in _required(fields):
+        if key not in obj:
             raise EventError(f"{where}.{key}", "is required")
-    return kwargs
+    if skipped == 1 and "type" in obj:  # the common case: reuse the parsed dict
+        del obj["type"]
+        return obj
+    return {k: v for k, v in obj.items() if v is not None and k in fields}
+
+
+_REQUIRED: dict[int, tuple[str, ...]] = {}
+
+
+def _required(fields: Mapping[str, FieldSpec]) -> tuple[str, ...]:
+    """The required field names of a field table (the tables are module constants)."""
+    names = _REQUIRED.get(id(fields))
+    if names is None:
+        names = _REQUIRED[id(fields)] = tuple(k for k, f in fields.items() if f.required)
+    return names
+
+
+_VALID_LABELS: set[tuple[str, Any, Any]] = set()
+_MAX_VALID_LABELS = 10_000
 
 
 def check_labels(kw: Mapping[str, Any], where: str) -> None:
-    """Label values the recorder would refuse (empty provider or model ...)."""
+    """Label values the recorder would refuse (empty provider or model ...). Values seen
+    valid before are remembered (a bounded set), so a busy sidecar checks each once."""
+    valid = _VALID_LABELS
+    seen: list[tuple[str, Any, Any]] = []
     try:
-        if "provider" in kw:
-            provider = normalise_provider(kw["provider"])
-            if "model" in kw:
-                normalise_model(provider, kw["model"])
-        for key in _LABEL_FIELDS & kw.keys():
-            normalise_optional(key, kw[key])
+        provider = kw.get("provider")
+        if provider is not None:
+            key = ("provider", provider, kw.get("model"))
+            if key not in valid:
+                p = normalise_provider(provider)
+                if key[2] is not None:
+                    normalise_model(p, key[2])
+                seen.append(key)
+        for name in _LABEL_FIELDS:
+            if name not in kw:
+                continue
+            value = kw[name]
+            if value is not None and (name, value, None) not in valid:
+                normalise_optional(name, value)
+                seen.append((name, value, None))
     except ValueError as exc:
         raise EventError(f"{where}.{str(exc).split()[0]}", str(exc)) from None
+    if seen and len(valid) < _MAX_VALID_LABELS:
+        valid.update(seen)
 
 
 def _check_relations(kind: str, kw: dict[str, Any], where: str) -> None:
     """What the recorder would refuse, checked before any event of a batch is applied."""
-    if "input_tokens" in _fields(kind):
-        try:
-            check_tokens(**{k: kw.get(k, 0) for k in _TOKENS})
-        except ValueError as exc:
-            raise EventError(f"{where}.{str(exc).split()[0]}", str(exc)) from None
-    if kw.get("error_type") is not None and kw.get("status", "success") != "error":
-        raise EventError(f"{where}.error_type", "only valid with status \"error\"")
-    if kind == "tier_models" and kw["available"] > kw["total"]:
+    if kind == "request" or kind == "batch":
+        g = kw.get
+        if g("input_tokens", 0) < g("cache_read_tokens", 0) + g("cache_write_tokens", 0) \
+                or g("output_tokens", 0) < g("reasoning_tokens", 0):
+            try:
+                check_tokens(**{k: g(k, 0) for k in _TOKENS})
+            except ValueError as exc:
+                raise EventError(f"{where}.{str(exc).split()[0]}", str(exc)) from None
+        if g("error_type") is not None and g("status", "success") != "error":
+            raise EventError(f"{where}.error_type", "only valid with status \"error\"")
+    elif kind == "tier_models" and kw["available"] > kw["total"]:
         raise EventError(f"{where}.available", "must not exceed total")
     check_labels(kw, where)
-
-
-def _fields(kind: str) -> Mapping[str, FieldSpec]:
-    return EVENTS[kind][1]
 
 
 _JSON_TYPES: dict[str, dict[str, Any]] = {"label": {"type": "string", "minLength": 1},
