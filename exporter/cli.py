@@ -103,6 +103,14 @@ def _price(args: argparse.Namespace) -> int:
     return 0
 
 
+def _rules(args: argparse.Namespace) -> int:
+    from .rules import write
+
+    for path in write(args.config, args.out, args.namespace):
+        print(f"wrote {path}")
+    return 0
+
+
 def catalog_markdown() -> str:
     """The metric catalog as the README's markdown table (a test keeps them in sync)."""
     rows = ["| name | type | labels | unit | buckets |", "|---|---|---|---|---|"]
@@ -140,6 +148,11 @@ def main(argv: list[str] | None = None) -> int:
     price.add_argument("--batch", action="store_true", help="batch-API prices")
     price.add_argument("--config", help="settings file with price overrides")
     price.set_defaults(func=_price)
+    rules = sub.add_parser("rules", help="generate Prometheus rules from alerts/config.yml")
+    rules.add_argument("--config", default="alerts/config.yml")
+    rules.add_argument("--out", default="alerts/generated")
+    rules.add_argument("--namespace", default="llm")
+    rules.set_defaults(func=_rules)
     cat = sub.add_parser("catalog", help="print the metric catalog as a markdown table")
     cat.set_defaults(func=lambda _: print(catalog_markdown(), end="") or 0)
     args = parser.parse_args(argv)
