@@ -1,0 +1,1 @@
+"""Grafana dashboards as code (grafanalib). ``python -m dashboards`` writes json/."""
