@@ -101,7 +101,7 @@ def load_alert_config(path: str | Path) -> AlertConfig:
                 raise ConfigError(f"{section}.{key}: expected a "
                                   f"{'duration like 10m' if kind is str else 'number'}, "
                                   f"got {value!r}")
-            if kind is str and not _DURATION.match(value):
+            if isinstance(value, str) and not _DURATION.match(value):
                 raise ConfigError(f"{section}.{key}: expected a duration like 10m, "
                                   f"got {value!r}")
             if kind is not str and value < 0:

@@ -25,7 +25,8 @@ class GPUCollector:
     def __init__(self, nvml: Any, processes: bool = False) -> None:
         self._nvml = nvml
         self._processes = processes
-        self._energy_supported = True
+        self._no_energy: set[int] = set()
+        """GPUs without an energy counter (pre-Volta): asked once, then skipped."""
         self._names: dict[int, tuple[str, str]] = {}
 
     def _identity(self, index: int, handle: Any) -> tuple[str, str]:
@@ -58,14 +59,14 @@ class GPUCollector:
             fams["gpu_power"].append((labels, nv.nvmlDeviceGetPowerUsage(handle) / 1000.0))
             fams["gpu_power_limit"].append(
                 (labels, nv.nvmlDeviceGetEnforcedPowerLimit(handle) / 1000.0))
-            if self._energy_supported:
+            if index not in self._no_energy:
                 try:
                     fams["gpu_energy"].append(
                         (labels, nv.nvmlDeviceGetTotalEnergyConsumption(handle) / 1000.0))
                 except nv.NVMLError:
-                    self._energy_supported = False  # pre-Volta GPUs have no energy counter
-                    log.info("GPU energy counter not supported: gpu_energy_joules_total "
-                             "is not reported")
+                    self._no_energy.add(index)
+                    log.info("GPU %d has no energy counter: gpu_energy_joules_total is not "
+                             "reported for it", index)
             if self._processes:
                 procs = nv.nvmlDeviceGetComputeRunningProcesses(handle)[:MAX_PROCESSES]
                 for p in procs:

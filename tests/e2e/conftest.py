@@ -1,0 +1,140 @@
+"""Real Prometheus and Alertmanager (Debian's packages) on 127.0.0.1, temp dirs, polled
+with deadlines; a local HTTP server standing in for Slack."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import threading
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ..conftest import require_binary
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(check: Callable[[], Any], timeout: float, what: str, interval: float = 0.5) -> Any:
+    """Poll ``check`` until it returns something truthy; fail with ``what`` at the deadline."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        try:
+            last = check()
+            if last:
+                return last
+        except OSError as exc:
+            last = exc
+        time.sleep(interval)
+    pytest.fail(f"timed out after {timeout:g}s waiting for {what} (last: {last!r})")
+
+
+class Prometheus:
+    def __init__(self, tmp: Path, targets: list[int], rule_files: list[Path],
+                 alertmanager_port: int | None = None) -> None:
+        binary = require_binary("prometheus")
+        self.port = free_port()
+        alerting = ""
+        if alertmanager_port is not None:
+            alerting = (f"alerting:\n  alertmanagers:\n    - static_configs:\n"
+                        f'        - targets: ["127.0.0.1:{alertmanager_port}"]\n')
+        rules = "".join(f"  - {p}\n" for p in rule_files)
+        config = tmp / "prometheus.yml"
+        config.write_text(
+            "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
+            f"rule_files:\n{rules}{alerting}"
+            "scrape_configs:\n  - job_name: llm-exporter\n    static_configs:\n"
+            f"      - targets: [{', '.join(repr(f'127.0.0.1:{t}') for t in targets)}]\n")
+        self.log = (tmp / "prometheus.log").open("w")
+        self.proc = subprocess.Popen(
+            [binary, f"--config.file={config}", f"--storage.tsdb.path={tmp / 'prom-data'}",
+             f"--web.listen-address=127.0.0.1:{self.port}", "--rules.alert.resend-delay=1s"],
+            stdout=self.log, stderr=subprocess.STDOUT)
+        wait_for(self._ready, 30, "Prometheus to start")
+
+    def _ready(self) -> bool:
+        assert self.proc.poll() is None, "Prometheus exited; see prometheus.log"
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/-/ready", timeout=2) as r:
+            return r.status == 200
+
+    def query(self, expr: str) -> dict:
+        url = (f"http://127.0.0.1:{self.port}/api/v1/query?"
+               + urllib.parse.urlencode({"query": expr}))
+        try:
+            with urllib.request.urlopen(url, timeout=10) as r:
+                return json.load(r)
+        except urllib.error.HTTPError as exc:  # a parse error answers 400 with a JSON body
+            return json.load(exc)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=30)
+        self.log.close()
+
+
+class Alertmanager:
+    def __init__(self, tmp: Path, config: Path) -> None:
+        binary = require_binary("prometheus-alertmanager")
+        self.port = free_port()
+        self.log = (tmp / "alertmanager.log").open("w")
+        self.proc = subprocess.Popen(
+            [binary, f"--config.file={config}", f"--storage.path={tmp / 'am-data'}",
+             f"--web.listen-address=127.0.0.1:{self.port}", "--cluster.listen-address="],
+            stdout=self.log, stderr=subprocess.STDOUT)
+        wait_for(self._ready, 30, "Alertmanager to start")
+
+    def _ready(self) -> bool:
+        assert self.proc.poll() is None, "Alertmanager exited; see alertmanager.log"
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/-/ready", timeout=2) as r:
+            return r.status == 200
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=30)
+        self.log.close()
+
+
+class SlackStandIn:
+    """Captures what Alertmanager posts to its Slack webhook."""
+
+    def __init__(self) -> None:
+        self.posts: list[dict] = []
+        stand_in = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                stand_in.posts.append({"path": self.path, "json": json.loads(body)})
+                self.send_response(200)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/services/T000/B000/XXXX"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+
+
+@pytest.fixture
+def slack() -> Iterator[SlackStandIn]:
+    s = SlackStandIn()
+    yield s
+    s.stop()

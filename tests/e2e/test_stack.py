@@ -1,0 +1,133 @@
+"""The whole pipeline with real binaries: the demo workload goes into the sidecar, a real
+Prometheus scrapes it with the project's rules, every dashboard query returns data, and
+a budget alert travels through a real Alertmanager to a stand-in for Slack."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+from prometheus_client import CollectorRegistry
+
+from dashboards.generate import render
+from exporter import LLMMetrics
+from exporter.collectors import CollectorSet
+from exporter.collectors.gpu import gpu_collector
+from exporter.collectors.system import SystemCollector
+from exporter.config import ServerSettings
+from exporter.demo import DEMO_SETTINGS, Workload
+from exporter.rules import write
+from exporter.server.app import SidecarApp
+
+from ..test_collectors import FakeNVML
+from .conftest import Alertmanager, Prometheus, SlackStandIn, wait_for
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def demo_sidecar(sidecar_factory) -> Iterator:
+    """A sidecar with the system collector, a fake GPU, and the demo workload running."""
+    llm = LLMMetrics(CollectorRegistry(), config=DEMO_SETTINGS)
+    app = SidecarApp(llm, ServerSettings(), CollectorSet(
+        [SystemCollector(), gpu_collector(nvml=FakeNVML())], llm.namespace))
+    sc = sidecar_factory(app=app)
+    stop = threading.Event()
+    workload = Workload(llm, seed=7)
+    workload.run(rate=1e9, stop=stop, max_requests=300)  # every family has data at once
+    thread = threading.Thread(target=workload.run, args=(50.0, stop, 50_000), daemon=True)
+    thread.start()
+    yield sc
+    stop.set()
+    thread.join(10)
+
+
+def expand(expr: str) -> str:
+    """Grafana's variables as the dashboards' "All" choice sends them."""
+    for var in ("job", "provider", "model", "team", "tier", "instance"):
+        expr = expr.replace(f"${var}", ".*")
+    return expr.replace("$__rate_interval", "30s").replace("$__range", "1h")
+
+
+def test_every_dashboard_query_returns_data(demo_sidecar, tmp_path: Path) -> None:
+    rules = sorted((ROOT / "alerts/generated").glob("*.rules.yml"))
+    prom = Prometheus(tmp_path, [demo_sidecar.port], rules)
+    try:
+        wait_for(lambda: prom.query('up{job="llm-exporter"} == 1')["data"]["result"], 60,
+                 "the first scrape")
+        queries = []
+        for name, text in render().items():
+            board = yaml.safe_load(text)
+            for panel in board["panels"]:
+                for t in panel["targets"]:
+                    queries.append((name, panel["title"], expand(t["expr"])))
+        assert len(queries) >= 40
+        for name, title, expr in queries:
+            answer = prom.query(expr)
+            assert answer["status"] == "success", (name, title, expr, answer)
+        missing = queries
+        deadline = time.monotonic() + 60  # rates need a few scrapes, rules an evaluation
+        while missing and time.monotonic() < deadline:
+            missing = [q for q in missing if not prom.query(q[2])["data"]["result"]]
+            time.sleep(1)
+        assert not missing, "panels without data:\n" + "\n".join(map(str, missing))
+    finally:
+        prom.stop()
+
+
+def test_budget_alert_reaches_slack(demo_sidecar, slack: SlackStandIn, tmp_path: Path) -> None:
+    # a budget set low: team search may spend one cent a day, and the alert needs no wait
+    config = yaml.safe_load((ROOT / "alerts/config.yml").read_text())
+    config["budgets"] = [{"team": "search", "usd": 0.01, "period": "day"}]
+    config["budget"]["for"] = "0s"
+    (tmp_path / "config.yml").write_text(yaml.safe_dump(config))
+    rules = write(tmp_path / "config.yml", tmp_path / "rules")
+    amdir = tmp_path / "alertmanager"
+    amdir.mkdir()
+    (amdir / "slack_webhook_url").write_text(slack.url + "\n")
+    text = (ROOT / "alerts/alertmanager.yml").read_text()
+    assert text.count("/etc/alertmanager/secrets/slack_webhook_url") == 2
+    (amdir / "alertmanager.yml").write_text(text.replace(
+        "/etc/alertmanager/secrets/slack_webhook_url", str(amdir / "slack_webhook_url")))
+    shutil.copytree(ROOT / "alerts/templates", amdir / "templates")
+    am = Alertmanager(tmp_path, amdir / "alertmanager.yml")
+    prom = Prometheus(tmp_path, [demo_sidecar.port], rules, alertmanager_port=am.port)
+    try:
+        def budget_post() -> dict | None:
+            for post in slack.posts:
+                attachment = post["json"]["attachments"][0]
+                if "LLMBudgetExceeded" in attachment["title"]:
+                    return post
+            return None
+
+        # group_wait is 30 s in alerts/alertmanager.yml
+        post = wait_for(budget_post, 120, "Alertmanager to post the budget alert to Slack",
+                        interval=1)
+        assert post["path"] == "/services/T000/B000/XXXX"
+        payload = post["json"]
+        assert payload["channel"] == "#llm-alerts"
+        attachment = payload["attachments"][0]
+        assert attachment["title"] == "[FIRING:1] LLMBudgetExceeded · team search (critical)"
+        assert attachment["color"] == "danger"
+        assert attachment["title_link"] == "http://localhost:3000/d/llm-cost/llm-cost-and-usage"
+        text = attachment["text"]
+        assert "*Team search is over its day LLM budget*" in text
+        assert "Team search has spent $" in text and "of its $0.01 day budget" in text
+        spend = float(text.split("Team search has spent $")[1].split()[0])
+        assert spend > 0.01
+        assert "Team: `search`" in text and "Severity: `critical`" in text
+        assert "<http://localhost:3000/d/llm-cost/llm-cost-and-usage|Dashboard>" in text
+        assert "<https://github.com/llm-exporter/llm-exporter/blob/main/README.md" \
+               "#llmbudgetexceeded|Runbook>" in text
+        # the warning of the same alert is inhibited by the critical one
+        assert not [p for p in slack.posts
+                    if "LLMBudgetExceeded" in p["json"]["attachments"][0]["title"]
+                    and "(warning)" in p["json"]["attachments"][0]["title"]]
+    finally:
+        prom.stop()
+        am.stop()
