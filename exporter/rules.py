@@ -104,7 +104,7 @@ def load_alert_config(path: str | Path) -> AlertConfig:
             if isinstance(value, str) and not _DURATION.match(value):
                 raise ConfigError(f"{section}.{key}: expected a duration like 10m, "
                                   f"got {value!r}")
-            if kind is not str and value < 0:
+            if isinstance(value, (int, float)) and value < 0:
                 raise ConfigError(f"{section}.{key}: must be >= 0, got {value!r}")
         extra = set(values) - set(fields)
         if extra:
