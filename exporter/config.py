@@ -13,28 +13,6 @@ from typing import Any
 from .labels import DEFAULT_CAPS, normalise_model, normalise_provider
 from .pricing import PriceBook, PriceOverride
 
-#: Environment variables read by :meth:`Settings.load`, with what each one sets.
-ENVIRONMENT: Mapping[str, str] = {
-    "LLM_EXPORTER_CONFIG": "path of the YAML/JSON settings file",
-    "LLM_EXPORTER_NAMESPACE": "metric name prefix (default llm)",
-    "LLM_EXPORTER_PRICES_FILE": "YAML/JSON file with a list of price overrides",
-    "LLM_EXPORTER_PRICE_CATALOG": "true/false: use genai-prices' bundled catalog",
-    "LLM_EXPORTER_BASELINE": "provider/model whose price savings are measured against",
-    "LLM_EXPORTER_CAP_<LABEL>": "cap on distinct values of a label, e.g. "
-                                "LLM_EXPORTER_CAP_MODEL=100",
-    "LLM_EXPORTER_HOST": "sidecar bind address (default 127.0.0.1)",
-    "LLM_EXPORTER_PORT": "sidecar port (default 9473)",
-    "LLM_EXPORTER_INGEST_TOKEN": "bearer token required on ingest routes",
-    "LLM_EXPORTER_INGEST_TOKEN_FILE": "file holding that token",
-    "LLM_EXPORTER_METRICS_USER": "basic-auth user required on /metrics",
-    "LLM_EXPORTER_METRICS_PASSWORD": "basic-auth password for /metrics",
-    "LLM_EXPORTER_METRICS_PASSWORD_FILE": "file holding that password",
-    "LLM_EXPORTER_MAX_BODY_BYTES": "largest accepted request body (default 1 MiB)",
-    "LLM_EXPORTER_MAX_BATCH_EVENTS": "most events in one POST (default 1000)",
-    "LLM_EXPORTER_COLLECTORS": "comma-separated collectors to run (default system,gpu)",
-    "LLM_EXPORTER_GPU_PROCESSES": "true/false: per-process GPU memory (default false)",
-}
-
 DEFAULT_PORT = 9473
 COLLECTORS = ("system", "gpu")
 _TOP_KEYS = {"namespace", "labels", "pricing", "server"}

@@ -122,6 +122,3 @@ class LabelCaps:
                 seen.add(value)
                 return value, False
         return OTHER, True
-
-    def distinct(self, label: str) -> int:
-        return len(self._seen.get(label, ()))

@@ -174,10 +174,6 @@ class PriceBook:
         self._overrides = {(o.provider, o.model): o for o in self.overrides}
         self._catalog = _load_catalog() if self.use_catalog else None
 
-    @property
-    def has_catalog(self) -> bool:
-        return self._catalog is not None
-
     def rates(self, provider: str, model: str, *, batch: bool = False,
               at: datetime | None = None) -> Rates:
         """Rates for a normalised (provider, model). ``batch`` selects the provider's

@@ -135,6 +135,3 @@ class FamilyState:
         if self.family.kind == "histogram":
             return [0] * (len(self.family.buckets) + 1) + [0.0]
         return [0]
-
-    def value(self, series: Series) -> float:
-        return series.values[series.index + self.offset]
