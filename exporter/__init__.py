@@ -16,6 +16,7 @@ except PackageNotFoundError:  # running from a source tree
     __version__ = "0.0.0+unknown"
 
 from .config import ConfigError, Settings
+from .context import labels
 from .errors import classify as classify_error
 from .pricing import PriceBook, PriceOverride, Rates
 from .recorder import Call, LLMMetrics
@@ -33,4 +34,5 @@ __all__ = [
     "classify_error",
     "from_anthropic",
     "from_openai",
+    "labels",
 ]

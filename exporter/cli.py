@@ -80,8 +80,8 @@ def _serve(args: argparse.Namespace, demo: bool = False) -> int:
 
 
 def _price(args: argparse.Namespace) -> int:
+    from .cardinality import normalise_model, normalise_provider
     from .config import Settings
-    from .labels import normalise_model, normalise_provider
 
     settings = Settings.load(args.config)
     provider = normalise_provider(args.provider)

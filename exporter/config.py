@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .labels import DEFAULT_CAPS, normalise_model, normalise_provider
+from .cardinality import DEFAULT_CAPS, normalise_model, normalise_provider
 from .pricing import PriceBook, PriceOverride
 
 DEFAULT_PORT = 9473

@@ -123,7 +123,7 @@ class PriceOverride:
         unknown = set(raw) - {"provider", "model", *cls._FIELDS}
         if unknown:
             raise ValueError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
-        from .labels import normalise_model, normalise_provider
+        from .cardinality import normalise_model, normalise_provider
 
         try:
             provider = normalise_provider(raw.get("provider"))

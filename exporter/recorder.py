@@ -20,6 +20,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from . import catalog
+from .cardinality import LabelCaps, normalise_model, normalise_optional, normalise_provider
 from .catalog import (
     DURATION_BUCKETS,
     ERROR_TYPES,
@@ -31,7 +32,6 @@ from .catalog import (
 )
 from .errors import classify
 from .exposition import describe, metric_families, render
-from .labels import LabelCaps, normalise_model, normalise_optional, normalise_provider
 from .pricing import PriceBook, Rates, split_cost
 from .state import FamilyState, Series, UpdateLock, wait_for
 

@@ -38,7 +38,7 @@ def exercise(llm: LLMMetrics) -> None:
 def test_public_api_is_pinned() -> None:
     assert sorted(exporter.__all__) == [
         "Call", "ConfigError", "LLMMetrics", "PriceBook", "PriceOverride", "Rates",
-        "Settings", "__version__", "classify_error", "from_anthropic", "from_openai"]
+        "Settings", "__version__", "classify_error", "from_anthropic", "from_openai", "labels"]
 
 
 def test_catalog_matches_design() -> None:

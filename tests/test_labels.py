@@ -6,7 +6,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from exporter import LLMMetrics, PriceBook
-from exporter.labels import LabelCaps, normalise_model, normalise_provider
+from exporter.cardinality import LabelCaps, normalise_model, normalise_provider
 
 from .conftest import value
 

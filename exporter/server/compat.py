@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..labels import PLACEHOLDER
+from ..cardinality import PLACEHOLDER
 from ..recorder import LLMMetrics
 from .schemas import EventError, FieldSpec, check_fields, check_labels
 

@@ -13,8 +13,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..cardinality import normalise_model, normalise_optional, normalise_provider
 from ..catalog import CIRCUIT_STATES, ERROR_TYPES, STATUSES
-from ..labels import normalise_model, normalise_optional, normalise_provider
 from ..recorder import check_tokens
 
 #: Free-form fields an app may send for its own reasons; accepted, never labels.

@@ -1,4 +1,4 @@
-"""Label admission: normalisation and per-label caps with an ``other`` bucket.
+"""Bounded labels: normalisation and per-label caps with an ``other`` bucket.
 
 Every label value passes through here once, on the slow path, before a series is
 created; the recorder caches the outcome, so this is never on the per-request path for

@@ -1,0 +1,234 @@
+"""What the OpenAI and Anthropic instrumentations share: patching, per-call state, and
+proxies that record a stream when it ends."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+from ..context import current
+from ..recorder import Call, LLMMetrics
+
+log = logging.getLogger(__name__)
+
+_lock = threading.Lock()
+_default: LLMMetrics | None = None
+
+#: API hosts of providers reached through an OpenAI- or Anthropic-style client.
+HOSTS = {"api.openai.com": "openai", "openai.azure.com": "azure", "api.anthropic.com":
+         "anthropic", "api.groq.com": "groq", "api.deepseek.com": "deepseek",
+         "generativelanguage.googleapis.com": "google", "openrouter.ai": "openrouter",
+         "api.together.xyz": "together", "api.mistral.ai": "mistral", "api.x.ai": "x-ai",
+         "api.fireworks.ai": "fireworks", "api.perplexity.ai": "perplexity"}
+
+
+def default_metrics() -> LLMMetrics:
+    """One shared recorder on the default registry, for ``instrument()`` without one."""
+    global _default
+    with _lock:
+        if _default is None:
+            _default = LLMMetrics()
+        return _default
+
+
+class Settings:
+    """What ``instrument()`` was told; the wrappers read it on every call."""
+
+    def __init__(self, metrics: LLMMetrics, team: str | None, tier: str | None,
+                 provider: str | None, default_provider: str) -> None:
+        self.metrics, self.team, self.tier = metrics, team, tier
+        self.provider, self.default_provider = provider, default_provider
+
+    def provider_for(self, resource: Any) -> str:
+        """The explicit provider, else the one the client's base URL points at."""
+        if self.provider:
+            return self.provider
+        try:
+            host = urlsplit(str(resource._client.base_url)).hostname or ""
+        except Exception:  # an SDK without base_url: the SDK's own provider
+            return self.default_provider
+        for suffix, provider in HOSTS.items():
+            if host == suffix or host.endswith("." + suffix):
+                return provider
+        return self.default_provider
+
+
+def start(settings: Settings, resource: Any, model: Any) -> Call | None:
+    """Open a tracked call; None (and a log line) if anything goes wrong in our code."""
+    try:
+        team, tier = current()
+        call = settings.metrics.track(provider=settings.provider_for(resource),
+                                      model=str(model or "unknown"),
+                                      team=team if team is not None else settings.team,
+                                      tier=tier if tier is not None else settings.tier)
+        call.__enter__()
+        return call
+    except Exception:
+        log.exception("llm-exporter could not start tracking a call")
+        return None
+
+
+def finish(call: Call | None, exc: BaseException | None = None,
+           usage: dict[str, int] | None = None, model: Any = None) -> None:
+    """Record the call (the proxies make sure it is once). Never raises: the caller's own
+    exception must win."""
+    if call is None:
+        return
+    try:
+        if model:
+            call.model = str(model)
+        if usage:
+            call.usage(**usage)
+        call.__exit__(type(exc) if exc else None, exc, None)
+    except Exception:
+        log.exception("llm-exporter could not record a call")
+
+
+class Patcher:
+    """Replaces methods on SDK classes and puts the originals back."""
+
+    def __init__(self) -> None:
+        self.originals: dict[tuple[type, str], Any] = {}
+
+    def patch(self, cls: type, name: str, make: Callable[[Any], Any]) -> None:
+        if (cls, name) in self.originals:
+            return  # already patched: instrument() is idempotent
+        original = cls.__dict__.get(name)
+        if original is None:
+            return  # this SDK version has no such method
+        wrapper = make(original)
+        functools.update_wrapper(wrapper, original)
+        wrapper.__llm_exporter_original__ = original  # type: ignore[attr-defined]
+        setattr(cls, name, wrapper)
+        self.originals[(cls, name)] = original
+
+    def restore(self) -> None:
+        for (cls, name), original in self.originals.items():
+            setattr(cls, name, original)
+        self.originals.clear()
+
+
+def first_token_now(call: Call | None) -> None:
+    if call is not None:
+        try:
+            call.first_token()
+        except Exception:
+            log.exception("llm-exporter could not mark the first token")
+
+
+class StreamState:
+    """What a stream proxy learns from the items it passes on."""
+
+    def __init__(self) -> None:
+        self.usage: dict[str, int] | None = None
+        self.model: Any = None
+        self.started = time.perf_counter()
+
+
+class SyncStream:
+    """Passes a sync stream's items on, watching each; records when it ends, fails or is
+    closed. ``watch(item)`` returns True to withhold an item the caller did not ask for."""
+
+    def __init__(self, stream: Any, call: Call | None, watch: Callable[[Any], bool],
+                 state: StreamState) -> None:
+        self._stream, self._call, self._watch, self._state = stream, call, watch, state
+        self._it = iter(stream)
+
+    def __iter__(self) -> SyncStream:
+        return self
+
+    def __next__(self) -> Any:
+        while True:
+            try:
+                item = next(self._it)
+            except StopIteration:
+                self._end(None)
+                raise
+            except BaseException as exc:
+                self._end(exc)
+                raise
+            try:
+                withhold = self._watch(item)
+            except Exception:
+                log.exception("llm-exporter could not read a stream chunk")
+                withhold = False
+            if not withhold:
+                return item
+
+    def _end(self, exc: BaseException | None) -> None:
+        finish(self._call, exc, self._state.usage, self._state.model)
+        self._call = None
+
+    def __enter__(self) -> SyncStream:
+        if hasattr(self._stream, "__enter__"):
+            self._stream.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> Any:
+        result = self._stream.__exit__(*exc) if hasattr(self._stream, "__exit__") else None
+        self._end(exc[1])
+        return result
+
+    def close(self) -> None:
+        self._stream.close()
+        self._end(None)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+class AsyncStream:
+    """The asyncio twin of :class:`SyncStream`."""
+
+    def __init__(self, stream: Any, call: Call | None, watch: Callable[[Any], bool],
+                 state: StreamState) -> None:
+        self._stream, self._call, self._watch, self._state = stream, call, watch, state
+        self._it = stream.__aiter__()
+
+    def __aiter__(self) -> AsyncStream:
+        return self
+
+    async def __anext__(self) -> Any:
+        while True:
+            try:
+                item = await self._it.__anext__()
+            except StopAsyncIteration:
+                self._end(None)
+                raise
+            except BaseException as exc:
+                self._end(exc)
+                raise
+            try:
+                withhold = self._watch(item)
+            except Exception:
+                log.exception("llm-exporter could not read a stream chunk")
+                withhold = False
+            if not withhold:
+                return item
+
+    def _end(self, exc: BaseException | None) -> None:
+        finish(self._call, exc, self._state.usage, self._state.model)
+        self._call = None
+
+    async def __aenter__(self) -> AsyncStream:
+        if hasattr(self._stream, "__aenter__"):
+            await self._stream.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc: Any) -> Any:
+        result = await self._stream.__aexit__(*exc) \
+            if hasattr(self._stream, "__aexit__") else None
+        self._end(exc[1])
+        return result
+
+    async def close(self) -> None:
+        await self._stream.close()
+        self._end(None)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)

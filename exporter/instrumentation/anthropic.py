@@ -1,0 +1,174 @@
+"""Instrument the ``anthropic`` SDK: ``messages.create`` (streaming or not) and
+``messages.stream``, sync and async.
+
+    from exporter.instrumentation import anthropic as anthropic_instrumentation
+    anthropic_instrumentation.instrument(metrics=llm)
+
+Anthropic counts cache reads and writes apart from ``input_tokens``; the usage is
+converted (``exporter.usage.from_anthropic``) so input means all input, as everywhere.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..recorder import LLMMetrics
+from ..usage import from_anthropic
+from . import _base
+
+_patcher = _base.Patcher()
+_settings: _base.Settings | None = None
+
+
+def _watch(state: _base.StreamState, call: Any) -> Any:
+    """Follow raw stream events: message_start has the input usage, message_delta the
+    output usage so far, the first content delta is the first token."""
+    raw: dict[str, int] = {}
+
+    def watch(event: Any) -> bool:
+        kind = getattr(event, "type", "")
+        if kind == "message_start":
+            message = event.message
+            state.model = getattr(message, "model", None)
+            for key in ("input_tokens", "output_tokens", "cache_read_input_tokens",
+                        "cache_creation_input_tokens"):
+                raw[key] = getattr(message.usage, key, None) or 0
+        elif kind == "content_block_delta":
+            _base.first_token_now(call)
+        elif kind == "message_delta":
+            usage = getattr(event, "usage", None)
+            for key in ("output_tokens", "input_tokens", "cache_read_input_tokens",
+                        "cache_creation_input_tokens"):
+                value = getattr(usage, key, None)
+                if value:
+                    raw[key] = value
+        if raw:
+            state.usage = from_anthropic(raw)
+        return False
+    return watch
+
+
+def _wrap_create(original: Any, is_async: bool) -> Any:
+    def result_of(result: Any, call: Any, is_async: bool) -> Any:
+        import anthropic
+
+        if isinstance(result, (anthropic.Stream, anthropic.AsyncStream)):
+            state = _base.StreamState()
+            cls = _base.AsyncStream if is_async else _base.SyncStream
+            return cls(result, call, _watch(state, call), state)
+        usage = getattr(result, "usage", None)
+        _base.finish(call, None, from_anthropic(usage) if usage is not None else None,
+                     getattr(result, "model", None))
+        return result
+
+    if is_async:
+        async def async_wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+            settings = _settings
+            if settings is None:
+                return await original(self, *args, **kwargs)
+            call = _base.start(settings, self, kwargs.get("model"))
+            try:
+                result = await original(self, *args, **kwargs)
+            except BaseException as exc:
+                _base.finish(call, exc)
+                raise
+            return result_of(result, call, True)
+        return async_wrapper
+
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        settings = _settings
+        if settings is None:
+            return original(self, *args, **kwargs)
+        call = _base.start(settings, self, kwargs.get("model"))
+        try:
+            result = original(self, *args, **kwargs)
+        except BaseException as exc:
+            _base.finish(call, exc)
+            raise
+        return result_of(result, call, False)
+    return wrapper
+
+
+class _StreamManager:
+    """Wraps ``messages.stream(...)``'s manager: the request starts on enter; the raw
+    event stream is watched whichever way the caller consumes it (iteration, text_stream,
+    get_final_message, until_done); the call is recorded on exit."""
+
+    def __init__(self, manager: Any, settings: _base.Settings, resource: Any,
+                 model: Any) -> None:
+        self._manager, self._settings, self._resource, self._model = \
+            manager, settings, resource, model
+        self._call: Any = None
+        self._state = _base.StreamState()
+
+    def _begin(self, stream: Any) -> Any:
+        raw = getattr(stream, "_raw_stream", None)
+        if raw is not None and hasattr(raw, "__iter__"):
+            stream._raw_stream = _base.SyncStream(raw, None, _watch(self._state, self._call),
+                                                  self._state)
+        elif raw is not None:
+            stream._raw_stream = _base.AsyncStream(raw, None,
+                                                   _watch(self._state, self._call),
+                                                   self._state)
+        return stream
+
+    def __enter__(self) -> Any:
+        self._call = _base.start(self._settings, self._resource, self._model)
+        try:
+            stream = self._manager.__enter__()
+        except BaseException as exc:
+            _base.finish(self._call, exc)
+            raise
+        return self._begin(stream)
+
+    def __exit__(self, *exc: Any) -> Any:
+        try:
+            return self._manager.__exit__(*exc)
+        finally:
+            _base.finish(self._call, exc[1], self._state.usage, self._state.model)
+
+    async def __aenter__(self) -> Any:
+        self._call = _base.start(self._settings, self._resource, self._model)
+        try:
+            stream = await self._manager.__aenter__()
+        except BaseException as exc:
+            _base.finish(self._call, exc)
+            raise
+        return self._begin(stream)
+
+    async def __aexit__(self, *exc: Any) -> Any:
+        try:
+            return await self._manager.__aexit__(*exc)
+        finally:
+            _base.finish(self._call, exc[1], self._state.usage, self._state.model)
+
+
+def _wrap_stream(original: Any) -> Any:
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        manager = original(self, *args, **kwargs)
+        settings = _settings
+        if settings is None:
+            return manager
+        return _StreamManager(manager, settings, self, kwargs.get("model"))
+    return wrapper
+
+
+def instrument(metrics: LLMMetrics | None = None, *, team: str | None = None,
+               tier: str | None = None, provider: str | None = None) -> None:
+    """Measure every Anthropic SDK call from now on; calling it again only updates the
+    settings."""
+    import anthropic.resources.messages as messages
+
+    global _settings
+    _settings = _base.Settings(metrics or _base.default_metrics(), team, tier, provider,
+                               "anthropic")
+    for cls in (messages.Messages, messages.AsyncMessages):
+        _patcher.patch(cls, "create", lambda original, cls=cls: _wrap_create(
+            original, cls.__name__.startswith("Async")))
+        _patcher.patch(cls, "stream", _wrap_stream)
+
+
+def uninstrument() -> None:
+    global _settings
+    _patcher.restore()
+    _settings = None

@@ -1,0 +1,141 @@
+"""Instrument the ``openai`` SDK: chat completions, responses and embeddings, sync and
+async, streaming and not.
+
+    from exporter.instrumentation import openai as openai_instrumentation
+    openai_instrumentation.instrument(metrics=llm, team="search")
+
+Streams: usage comes from the final usage chunk. When the caller has not set
+``stream_options``, we ask for it (``include_usage``) and withhold that extra chunk, so
+the caller sees exactly the stream it asked for; a caller that set
+``include_usage: false`` is respected (tokens are then unknown).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..recorder import LLMMetrics
+from ..usage import from_openai
+from . import _base
+
+_patcher = _base.Patcher()
+_settings: _base.Settings | None = None
+
+
+def _chat_watch(state: _base.StreamState, call: Any, withhold_usage: bool) -> Any:
+    def watch(chunk: Any) -> bool:
+        state.model = getattr(chunk, "model", None) or state.model
+        usage = getattr(chunk, "usage", None)
+        if usage is not None:
+            state.usage = from_openai(usage)
+        choices = getattr(chunk, "choices", None)
+        if choices:
+            delta = getattr(choices[0], "delta", None)
+            if delta is not None and (getattr(delta, "content", None) or
+                                      getattr(delta, "tool_calls", None) or
+                                      getattr(delta, "refusal", None)):
+                _base.first_token_now(call)
+            return False
+        return usage is not None and withhold_usage  # the usage chunk we asked for
+    return watch
+
+
+def _responses_watch(state: _base.StreamState, call: Any) -> Any:
+    def watch(event: Any) -> bool:
+        kind = getattr(event, "type", "")
+        if kind.endswith(".delta"):
+            _base.first_token_now(call)
+        response = getattr(event, "response", None)
+        if response is not None:
+            state.model = getattr(response, "model", None) or state.model
+            if getattr(response, "usage", None) is not None:
+                state.usage = from_openai(response.usage)
+        return False
+    return watch
+
+
+def _wrap(kind: str, original: Any, is_async: bool) -> Any:
+    """A wrapper for ``create`` of chat completions, responses or embeddings. (Whether it
+    is async comes from the class: the SDK's decorators hide it from ``inspect``.)"""
+
+    def prepare(kwargs: dict[str, Any]) -> bool:
+        """Ask a chat stream for its usage; True if we added the request."""
+        if kind == "chat" and kwargs.get("stream") and "stream_options" not in kwargs:
+            kwargs["stream_options"] = {"include_usage": True}
+            return True
+        return False
+
+    def on_result(result: Any, call: Any, added: bool, is_async: bool) -> Any:
+        import openai
+
+        if isinstance(result, (openai.Stream, openai.AsyncStream)):
+            state = _base.StreamState()
+            watch = _chat_watch(state, call, added) if kind == "chat" \
+                else _responses_watch(state, call)
+            cls = _base.AsyncStream if is_async else _base.SyncStream
+            return cls(result, call, watch, state)
+        usage = getattr(result, "usage", None)
+        tokens = None
+        if usage is not None:
+            tokens = from_openai(usage)
+            if kind == "embeddings":
+                tokens = {"input_tokens": tokens["input_tokens"]}
+        _base.finish(call, None, tokens, getattr(result, "model", None))
+        return result
+
+    if is_async:
+        async def async_wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+            settings = _settings
+            if settings is None:
+                return await original(self, *args, **kwargs)
+            added = prepare(kwargs)
+            call = _base.start(settings, self, kwargs.get("model"))
+            try:
+                result = await original(self, *args, **kwargs)
+            except BaseException as exc:
+                _base.finish(call, exc)
+                raise
+            return on_result(result, call, added, True)
+        return async_wrapper
+
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        settings = _settings
+        if settings is None:
+            return original(self, *args, **kwargs)
+        added = prepare(kwargs)
+        call = _base.start(settings, self, kwargs.get("model"))
+        try:
+            result = original(self, *args, **kwargs)
+        except BaseException as exc:
+            _base.finish(call, exc)
+            raise
+        return on_result(result, call, added, False)
+    return wrapper
+
+
+def instrument(metrics: LLMMetrics | None = None, *, team: str | None = None,
+               tier: str | None = None, provider: str | None = None) -> None:
+    """Measure every OpenAI SDK call from now on. Calling it again only updates the
+    settings. ``provider`` defaults to the one the client's base URL points at (openai,
+    azure, groq, ...; ``openai`` for hosts we do not know)."""
+    import openai.resources.chat.completions as chat
+    import openai.resources.embeddings as embeddings
+    import openai.resources.responses as responses
+
+    global _settings
+    _settings = _base.Settings(metrics or _base.default_metrics(), team, tier, provider,
+                               "openai")
+    for cls, kind in ((chat.Completions, "chat"), (chat.AsyncCompletions, "chat"),
+                      (responses.Responses, "responses"),
+                      (responses.AsyncResponses, "responses"),
+                      (embeddings.Embeddings, "embeddings"),
+                      (embeddings.AsyncEmbeddings, "embeddings")):
+        _patcher.patch(cls, "create", lambda original, kind=kind, cls=cls: _wrap(
+            kind, original, cls.__name__.startswith("Async")))
+
+
+def uninstrument() -> None:
+    """Put the SDK back as it was."""
+    global _settings
+    _patcher.restore()
+    _settings = None
