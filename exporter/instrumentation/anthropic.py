@@ -10,6 +10,7 @@ converted (``exporter.usage.from_anthropic``) so input means all input, as every
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from ..recorder import LLMMetrics
@@ -48,7 +49,7 @@ def _watch(state: _base.StreamState, call: Any) -> Any:
     return watch
 
 
-def _wrap_create(original: Any, is_async: bool) -> Any:
+def _wrap_create(original: Any, *, is_async: bool) -> Any:
     def result_of(result: Any, call: Any, is_async: bool) -> Any:
         import anthropic
 
@@ -163,8 +164,8 @@ def instrument(metrics: LLMMetrics | None = None, *, team: str | None = None,
     _settings = _base.Settings(metrics or _base.default_metrics(), team, tier, provider,
                                "anthropic")
     for cls in (messages.Messages, messages.AsyncMessages):
-        _patcher.patch(cls, "create", lambda original, cls=cls: _wrap_create(
-            original, cls.__name__.startswith("Async")))
+        _patcher.patch(cls, "create", functools.partial(
+            _wrap_create, is_async=cls.__name__.startswith("Async")))
         _patcher.patch(cls, "stream", _wrap_stream)
 
 

@@ -12,6 +12,7 @@ the caller sees exactly the stream it asked for; a caller that set
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from ..recorder import LLMMetrics
@@ -54,7 +55,7 @@ def _responses_watch(state: _base.StreamState, call: Any) -> Any:
     return watch
 
 
-def _wrap(kind: str, original: Any, is_async: bool) -> Any:
+def _wrap(kind: str, original: Any, *, is_async: bool) -> Any:
     """A wrapper for ``create`` of chat completions, responses or embeddings. (Whether it
     is async comes from the class: the SDK's decorators hide it from ``inspect``.)"""
 
@@ -130,8 +131,8 @@ def instrument(metrics: LLMMetrics | None = None, *, team: str | None = None,
                       (responses.AsyncResponses, "responses"),
                       (embeddings.Embeddings, "embeddings"),
                       (embeddings.AsyncEmbeddings, "embeddings")):
-        _patcher.patch(cls, "create", lambda original, kind=kind, cls=cls: _wrap(
-            kind, original, cls.__name__.startswith("Async")))
+        _patcher.patch(cls, "create", functools.partial(
+            _wrap, kind, is_async=cls.__name__.startswith("Async")))
 
 
 def uninstrument() -> None:
