@@ -708,6 +708,23 @@ class LLMMetrics:
             acc[0] += accepted
             rej[0] += rejected
 
+    def call_started(self, provider: str, model: str) -> list:
+        """A call began (for track()): bump and return its in-flight gauge cell."""
+        def build(folded: list[str]) -> tuple:
+            canonical = normalise_provider(provider)
+            p = self._admit("provider", canonical, folded)
+            m = self._admit("model", normalise_model(canonical, model), folded)
+            return (self._series("in_flight", (p, m)),)
+
+        cell, _ = self._labels(("in_flight", provider, model), build)
+        with self._lock:
+            cell[0] += 1
+        return cell
+
+    def call_ended(self, cell: list) -> None:
+        with self._lock:
+            cell[0] -= 1
+
     @property
     def prices(self) -> PriceBook:
         """The price book this recorder costs requests with."""
@@ -753,8 +770,10 @@ class Call:
         "tier",
     )
 
-    def __init__(self, metrics: LLMMetrics, provider: str, model: str, team: str | None,
+    def __init__(self, metrics: Any, provider: str, model: str, team: str | None,
                  tier: str | None, cache_hit: bool | None) -> None:
+        """``metrics`` is an :class:`LLMMetrics` or anything with its ``record_request``,
+        ``call_started`` and ``call_ended`` (the OpenTelemetry recorder)."""
         self._metrics = metrics
         self.provider, self.model, self.team, self.tier = provider, model, team, tier
         self.cache_hit = cache_hit
@@ -790,17 +809,7 @@ class Call:
         self.error_type = error_type
 
     def __enter__(self) -> Call:
-        m = self._metrics
-
-        def build(folded: list[str]) -> tuple:
-            provider = m._admit("provider", normalise_provider(self.provider), folded)
-            model = m._admit("model", normalise_model(provider, self.model), folded)
-            return (m._series("in_flight", (provider, model)),)
-
-        cell, _ = m._labels(("in_flight", self.provider, self.model), build)
-        self._in_flight = cell
-        with m._lock:
-            cell[0] += 1
+        self._in_flight = self._metrics.call_started(self.provider, self.model)
         self._start = time.perf_counter()
         return self
 
@@ -808,8 +817,7 @@ class Call:
                  tb: TracebackType | None) -> None:
         duration = time.perf_counter() - self._start
         m = self._metrics
-        with m._lock:
-            self._in_flight[0] -= 1
+        m.call_ended(self._in_flight)
         if exc is not None and self.error_type is None:
             try:
                 self.error_type = classify(exc)

@@ -1,0 +1,148 @@
+"""Record through an OpenTelemetry MeterProvider, with the GenAI semantic conventions.
+
+For teams that run OpenTelemetry already: :class:`OTelMetrics` takes the same calls as
+:class:`~exporter.recorder.LLMMetrics` (``record_request``, ``track``; so the SDK
+instrumentations accept it too) and records ``gen_ai.client.token.usage``,
+``gen_ai.client.operation.duration``, ``gen_ai.server.time_to_first_token`` and
+``gen_ai.server.time_per_output_token`` with the semconv bucket boundaries, plus
+``llm.client.cost`` (USD, from the same price catalog) and
+``llm.client.requests.active``. Any reader works: the Prometheus exporter
+(``opentelemetry-exporter-prometheus``), OTLP to a Collector, the in-memory reader.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from . import catalog
+from .cardinality import LabelCaps, normalise_model, normalise_optional, normalise_provider
+from .config import Settings
+from .pricing import PriceBook
+from .recorder import Call, check_seconds, check_tokens
+
+#: The GenAI semconv boundaries (our Prometheus buckets extend some of them).
+DURATION_BOUNDARIES = catalog.DURATION_BUCKETS[:14]
+TTFT_BOUNDARIES = catalog.TTFT_BUCKETS[:16]
+TPOT_BOUNDARIES = catalog.TPOT_BUCKETS
+TOKEN_BOUNDARIES = catalog.TOKEN_BUCKETS
+
+
+class OTelMetrics:
+    """The OpenTelemetry twin of :class:`~exporter.recorder.LLMMetrics` for requests."""
+
+    def __init__(self, meter_provider: Any = None, *, config: Settings | None = None,
+                 prices: PriceBook | None = None, operation: str = "chat") -> None:
+        from opentelemetry import metrics
+
+        from . import __version__
+
+        settings = config or Settings.load()
+        self._prices = prices if prices is not None else settings.price_book()
+        self._caps = LabelCaps(settings.label_caps)
+        self._operation = operation
+        meter = (meter_provider or metrics.get_meter_provider()).get_meter(
+            "llm-exporter", __version__)
+        self._tokens = meter.create_histogram(
+            "gen_ai.client.token.usage", unit="{token}",
+            description="Number of input and output tokens used.",
+            explicit_bucket_boundaries_advisory=TOKEN_BOUNDARIES)
+        self._duration = meter.create_histogram(
+            "gen_ai.client.operation.duration", unit="s",
+            description="GenAI operation duration.",
+            explicit_bucket_boundaries_advisory=DURATION_BOUNDARIES)
+        self._ttft = meter.create_histogram(
+            "gen_ai.server.time_to_first_token", unit="s",
+            description="Time to generate the first token.",
+            explicit_bucket_boundaries_advisory=TTFT_BOUNDARIES)
+        self._tpot = meter.create_histogram(
+            "gen_ai.server.time_per_output_token", unit="s",
+            description="Time per output token generated after the first token.",
+            explicit_bucket_boundaries_advisory=TPOT_BOUNDARIES)
+        self._cost = meter.create_counter(
+            "llm.client.cost", unit="USD", description="Cost of GenAI requests, from the "
+                                                      "price catalog.")
+        self._active = meter.create_up_down_counter(
+            "llm.client.requests.active", unit="{request}",
+            description="GenAI requests started and not yet finished.")
+        self._attrs: dict[tuple, dict[str, str]] = {}
+
+    def _attributes(self, provider: str, model: str, response_model: str | None,
+                    team: str | None, tier: str | None) -> dict[str, str]:
+        key = (provider, model, response_model, team, tier)
+        attrs = self._attrs.get(key)
+        if attrs is None:
+            p = normalise_provider(provider)
+            requested = normalise_model(p, model)
+            responded = normalise_model(p, response_model) if response_model else requested
+            attrs = {"gen_ai.operation.name": self._operation,
+                     "gen_ai.provider.name": self._caps.admit("provider", p)[0],
+                     "gen_ai.request.model": self._caps.admit("model", requested)[0],
+                     "gen_ai.response.model": self._caps.admit("model", responded)[0]}
+            if team is not None:
+                attrs["llm.team"] = self._caps.admit("team", normalise_optional("team", team))[0]
+            if tier is not None:
+                attrs["llm.tier"] = self._caps.admit("tier", normalise_optional("tier", tier))[0]
+            if len(self._attrs) < 50_000:
+                self._attrs[key] = attrs
+        return attrs
+
+    def record_request(self, *, provider: str, model: str, input_tokens: int = 0,
+                       output_tokens: int = 0, cache_read_tokens: int = 0,
+                       cache_write_tokens: int = 0, reasoning_tokens: int = 0,
+                       duration_seconds: float | None = None,
+                       ttft_seconds: float | None = None, status: str = "success",
+                       error_type: str | None = None, cache_hit: bool | None = None,
+                       team: str | None = None, tier: str | None = None,
+                       response_model: str | None = None) -> float:
+        """Same arguments and token semantics as ``LLMMetrics.record_request``; returns
+        the cost in USD. ``cache_hit`` is accepted for compatibility (semconv has no
+        response-cache instrument)."""
+        check_tokens(input_tokens=input_tokens, output_tokens=output_tokens,
+                     cache_read_tokens=cache_read_tokens, cache_write_tokens=cache_write_tokens,
+                     reasoning_tokens=reasoning_tokens)
+        for name, value in (("duration_seconds", duration_seconds),
+                            ("ttft_seconds", ttft_seconds)):
+            if value is not None:
+                check_seconds(name, value)
+        if status not in catalog.STATUSES:
+            raise ValueError(f"status must be one of {', '.join(catalog.STATUSES)}, "
+                             f"got {status!r}")
+        if error_type is not None and error_type not in catalog.ERROR_TYPES:
+            raise ValueError(f"error_type must be one of {', '.join(catalog.ERROR_TYPES)}")
+        attrs = self._attributes(provider, model, response_model, team, tier)
+        canonical = normalise_provider(provider)
+        rates = self._prices.rates(canonical, normalise_model(canonical, response_model or model))
+        uncached = input_tokens - cache_read_tokens - cache_write_tokens
+        cost = sum(rates.costs(uncached, cache_read_tokens, cache_write_tokens,
+                               output_tokens - reasoning_tokens, reasoning_tokens,
+                               input_tokens, duration_seconds))
+        if status == "error":
+            attrs = {**attrs, "error.type": error_type or "other"}
+        else:
+            self._tokens.record(input_tokens, {**attrs, "gen_ai.token.type": "input"})
+            self._tokens.record(output_tokens, {**attrs, "gen_ai.token.type": "output"})
+            if ttft_seconds is not None:
+                self._ttft.record(ttft_seconds, attrs)
+                if output_tokens > 1 and duration_seconds is not None \
+                        and duration_seconds >= ttft_seconds:
+                    self._tpot.record((duration_seconds - ttft_seconds) / (output_tokens - 1),
+                                      attrs)
+        if duration_seconds is not None:
+            self._duration.record(duration_seconds, attrs)
+        if cost > 0 and math.isfinite(cost):
+            self._cost.add(cost, attrs)
+        return cost
+
+    def track(self, *, provider: str, model: str, team: str | None = None,
+              tier: str | None = None, cache_hit: bool | None = None) -> Call:
+        """Time one call, as ``LLMMetrics.track`` does."""
+        return Call(self, provider, model, team, tier, cache_hit)
+
+    def call_started(self, provider: str, model: str) -> dict[str, str]:
+        attrs = self._attributes(provider, model, None, None, None)
+        self._active.add(1, attrs)
+        return attrs
+
+    def call_ended(self, attrs: dict[str, str]) -> None:
+        self._active.add(-1, attrs)
