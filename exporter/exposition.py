@@ -32,8 +32,13 @@ def _headers(add: Any, fam: Family, name: str, openmetrics: bool) -> None:
         add(f"# UNIT {header} {fam.unit}")
 
 
+def _exemplar(e: tuple[str, float, float]) -> str:
+    return f' # {{trace_id="{escape_label_value(e[0])}"}} {e[1]!r} {e[2]:.3f}'
+
+
 def render(states: Iterable[FamilyState], lock: UpdateLock, *,
-           openmetrics: bool = False, created: bool = False, eof: bool = True) -> bytes:
+           openmetrics: bool = False, created: bool = False, eof: bool = True,
+           exemplars: dict[int, dict[int, tuple[str, float, float]]] | None = None) -> bytes:
     """The exposition of ``states``. ``created`` adds ``_created`` samples (OpenMetrics
     only: the text format would need separate gauge families for them). ``eof=False``
     leaves OpenMetrics' ``# EOF`` off, for a caller that appends more families."""
@@ -53,10 +58,14 @@ def render(states: Iterable[FamilyState], lock: UpdateLock, *,
                 for s in st.series.values():
                     pre = s.text or s.histogram_prefixes(name, labels, le)
                     v = s.values
+                    ex = exemplars.get(id(v)) if exemplars else None
                     acc = 0
                     for i in range(n):
                         acc += v[i]
-                        add(pre[i] + str(acc))
+                        if ex and i in ex:
+                            add(pre[i] + str(acc) + _exemplar(ex[i]))
+                        else:
+                            add(pre[i] + str(acc))
                     add(pre[n] + str(acc))
                     add(pre[n + 1] + str(v[n]))
                     if stamps is not None:
@@ -66,7 +75,12 @@ def render(states: Iterable[FamilyState], lock: UpdateLock, *,
                     value = s.values[s.index + offset]
                     if value is None:
                         continue
-                    add(name + (s.text or s.label_text(labels)) + str(value))  # type: ignore[operator]
+                    line = name + (s.text or s.label_text(labels)) + str(value)  # type: ignore[operator]
+                    if exemplars and kind == "counter":
+                        ex = exemplars.get(id(s.values))
+                        if ex and s.index + offset in ex:
+                            line += _exemplar(ex[s.index + offset])
+                    add(line)
                     if stamps is not None and kind == "counter":
                         add(s.created_prefix(name, labels) + str(stamps[s.labels]))
     if openmetrics and eof:

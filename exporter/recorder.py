@@ -33,7 +33,7 @@ from .catalog import (
 from .errors import classify
 from .exposition import describe, metric_families, render
 from .pricing import PriceBook, Rates, split_cost
-from .state import FamilyState, Series, UpdateLock, wait_for
+from .state import Exemplars, FamilyState, Series, UpdateLock, wait_for
 
 if TYPE_CHECKING:
     from prometheus_client.registry import CollectorRegistry
@@ -84,7 +84,6 @@ class _Row:
         "tok_in",
         "tok_out",
         "tok_rs",
-        "tokens",
         "tpot",
         "ttft",
         "unpriced",
@@ -119,6 +118,16 @@ class _Row:
     flat: tuple[float, ...] | None
     expires: float | None
     """Copies of rates.flat and rates.expires, one attribute load closer."""
+
+
+def _current_trace_id() -> str | None:
+    """The trace id of the current OpenTelemetry span, if one is recording."""
+    try:
+        from opentelemetry import trace
+    except ImportError:
+        return None
+    context = trace.get_current_span().get_span_context()
+    return format(context.trace_id, "032x") if context.is_valid else None
 
 
 def _token_index(n: int) -> int:
@@ -163,7 +172,7 @@ class LLMMetrics:
                  namespace: str | None = None, config: Settings | str | Path | None = None,
                  prices: PriceBook | None = None,
                  label_caps: Mapping[str, int] | None = None,
-                 created_series: bool = False) -> None:
+                 created_series: bool = False, otel_exemplars: bool = False) -> None:
         from .config import Settings
 
         if config is None or isinstance(config, (str, Path)):
@@ -181,6 +190,8 @@ class LLMMetrics:
                         "stays 0", *self._baseline)
         self._caps = LabelCaps({**settings.label_caps, **(label_caps or {})})
         self._created_series = created_series
+        self._otel_exemplars = otel_exemplars
+        self._exemplars = Exemplars()
         self._lock = UpdateLock()
         self._mutex = self._lock.mutex
         self._build_lock = threading.RLock()
@@ -217,7 +228,8 @@ class LLMMetrics:
                        duration_seconds: float | None = None,
                        ttft_seconds: float | None = None, status: str = "success",
                        error_type: str | None = None, cache_hit: bool | None = None,
-                       team: str | None = None, tier: str | None = None) -> float:
+                       team: str | None = None, tier: str | None = None,
+                       trace_id: str | None = None) -> float:
         """Record one finished LLM request and return its cost in USD.
 
         Token counts follow OpenAI's usage and the GenAI semantic conventions:
@@ -225,6 +237,8 @@ class LLMMetrics:
         ``cache_write_tokens`` say how many of them hit or filled the prompt cache;
         ``output_tokens`` is all output, ``reasoning_tokens`` how many were reasoning.
         ``cache_hit`` is your own response cache (counted under cache="response").
+        ``trace_id`` (or the current OpenTelemetry span, with ``otel_exemplars=True``)
+        becomes an exemplar on the latency histograms and the cost counter.
         Raises ValueError for a programmer error (negative tokens, unknown status).
         """
         try:
@@ -359,6 +373,11 @@ class LLMMetrics:
                     cell[0] += 1
         finally:
             lock.release()
+        if trace_id is None and self._otel_exemplars:
+            trace_id = _current_trace_id()
+        if trace_id is not None:
+            self._exemplars.note(trace_id, row, (c0, c1, c2, c3, c4), i_dur, duration_seconds,
+                                 i_ttft, ttft_seconds)
         return cost
 
     def _refresh(self, row: _Row) -> Rates:
@@ -487,11 +506,12 @@ class LLMMetrics:
     # ------------------------------------------------------- the rest of the API
 
     def track(self, *, provider: str, model: str, team: str | None = None,
-              tier: str | None = None, cache_hit: bool | None = None) -> Call:
+              tier: str | None = None, cache_hit: bool | None = None,
+              trace_id: str | None = None) -> Call:
         """Time one call: in-flight gauge, duration, TTFT via ``first_token()``, tokens via
         ``usage()``, and on an exception status="error" with a mapped error_type (the
         exception propagates untouched). Usable with ``with`` and ``async with``."""
-        return Call(self, provider, model, team, tier, cache_hit)
+        return Call(self, provider, model, team, tier, cache_hit, trace_id)
 
     def record_cache_lookup(self, *, cache: str, hit: bool,
                             duration_seconds: float | None = None,
@@ -736,7 +756,8 @@ class LLMMetrics:
         """Our series in Prometheus text format, or OpenMetrics (ending in ``# EOF``
         unless ``eof=False``, for a caller that appends more families)."""
         return render(self._families.values(), self._lock, openmetrics=openmetrics,
-                      created=self._created_series, eof=eof)
+                      created=self._created_series, eof=eof,
+                      exemplars=self._exemplars.by_list if openmetrics else None)
 
     def collect(self) -> Any:
         """prometheus_client's collector protocol: the same samples as exposition()."""
@@ -768,15 +789,18 @@ class Call:
         "provider",
         "team",
         "tier",
+        "trace_id",
     )
 
     def __init__(self, metrics: Any, provider: str, model: str, team: str | None,
-                 tier: str | None, cache_hit: bool | None) -> None:
+                 tier: str | None, cache_hit: bool | None,
+                 trace_id: str | None = None) -> None:
         """``metrics`` is an :class:`LLMMetrics` or anything with its ``record_request``,
         ``call_started`` and ``call_ended`` (the OpenTelemetry recorder)."""
         self._metrics = metrics
         self.provider, self.model, self.team, self.tier = provider, model, team, tier
         self.cache_hit = cache_hit
+        self.trace_id = trace_id
         self._ttft: float | None = None
         self._usage: dict[str, int] = {}
         self.error_type: str | None = None
@@ -828,7 +852,8 @@ class Call:
                 provider=self.provider, model=self.model, team=self.team, tier=self.tier,
                 duration_seconds=duration, ttft_seconds=self._ttft,
                 status="error" if self.error_type is not None else "success",
-                error_type=self.error_type, cache_hit=self.cache_hit, **self._usage)
+                error_type=self.error_type, cache_hit=self.cache_hit, **self._usage,
+                **({"trace_id": self.trace_id} if self.trace_id is not None else {}))
         except Exception:
             if exc is None:
                 raise

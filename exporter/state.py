@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Any
 
 from .catalog import Family
 
@@ -135,3 +136,34 @@ class FamilyState:
         if self.family.kind == "histogram":
             return [0] * (len(self.family.buckets) + 1) + [0.0]
         return [0]
+
+
+class Exemplars:
+    """The latest exemplar (trace id, value, time) per series slot, for OpenMetrics.
+
+    Keyed by the identity of a series' value list (lists live as long as their series)
+    and the slot: a bucket index for histograms, the cost slot for llm_cost_usd_total.
+    Only requests that carry a trace id come here, so this is off the common path.
+    """
+
+    def __init__(self) -> None:
+        self.by_list: dict[int, dict[int, tuple[str, float, float]]] = {}
+        self._lock = threading.Lock()
+
+    def note(self, trace_id: str, row: Any, costs: tuple[float, ...], i_dur: int,
+             duration: float | None, i_ttft: int, ttft: float | None) -> None:
+        now = time.time()
+        trace_id = str(trace_id)[:64]
+        with self._lock:
+            if i_dur >= 0:
+                self._set(row.duration, i_dur, trace_id, duration, now)
+            if i_ttft >= 0:
+                self._set(row.ttft, i_ttft, trace_id, ttft, now)
+            for i, cost in enumerate(costs):
+                if cost:
+                    self._set(row.usage, 5 + i, trace_id, cost, now)
+
+    def _set(self, values: list, slot: int, trace_id: str, value: float | None,
+             now: float) -> None:
+        if len(self.by_list) < 100_000 or id(values) in self.by_list:
+            self.by_list.setdefault(id(values), {})[slot] = (trace_id, float(value or 0), now)

@@ -120,6 +120,7 @@ EVENTS: Mapping[str, tuple[str, Mapping[str, FieldSpec]]] = {
         "cache_hit": FieldSpec("optional_bool", doc="your response cache answered it"),
         "team": FieldSpec("optional_label"),
         "tier": FieldSpec("optional_label"),
+        "trace_id": FieldSpec("optional_label", doc="becomes an exemplar (OpenMetrics)"),
     }),
     "cache_lookup": ("record_cache_lookup", {
         "cache": FieldSpec("label", True), "hit": FieldSpec("bool", True),

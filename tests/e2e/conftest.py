@@ -43,7 +43,7 @@ def wait_for(check: Callable[[], Any], timeout: float, what: str, interval: floa
 
 class Prometheus:
     def __init__(self, tmp: Path, targets: list[int], rule_files: list[Path],
-                 alertmanager_port: int | None = None) -> None:
+                 alertmanager_port: int | None = None, extra_args: tuple[str, ...] = ()) -> None:
         binary = require_binary("prometheus")
         self.port = free_port()
         alerting = ""
@@ -60,7 +60,8 @@ class Prometheus:
         self.log = (tmp / "prometheus.log").open("w")
         self.proc = subprocess.Popen(
             [binary, f"--config.file={config}", f"--storage.tsdb.path={tmp / 'prom-data'}",
-             f"--web.listen-address=127.0.0.1:{self.port}", "--rules.alert.resend-delay=1s"],
+             f"--web.listen-address=127.0.0.1:{self.port}", "--rules.alert.resend-delay=1s",
+             *extra_args],
             stdout=self.log, stderr=subprocess.STDOUT)
         wait_for(self._ready, 30, "Prometheus to start")
 
@@ -77,6 +78,11 @@ class Prometheus:
                 return json.load(r)
         except urllib.error.HTTPError as exc:  # a parse error answers 400 with a JSON body
             return json.load(exc)
+
+    def get(self, path: str, **params: str) -> dict:
+        url = f"http://127.0.0.1:{self.port}{path}?" + urllib.parse.urlencode(params)
+        with urllib.request.urlopen(url, timeout=10) as r:
+            return json.load(r)
 
     def stop(self) -> None:
         self.proc.terminate()

@@ -131,3 +131,29 @@ def test_budget_alert_reaches_slack(demo_sidecar, slack: SlackStandIn, tmp_path:
     finally:
         prom.stop()
         am.stop()
+
+
+def test_prometheus_stores_exemplars(sidecar_factory, tmp_path: Path) -> None:
+    """With --enable-feature=exemplar-storage, Prometheus keeps the trace ids the sidecar
+    exposes in OpenMetrics and returns them from /api/v1/query_exemplars."""
+    from exporter import Settings
+
+    sc = sidecar_factory(Settings(server=ServerSettings(collectors=())))
+    trace = "0af7651916cd43dd8448eb211c80319c"
+    prom = Prometheus(tmp_path, [sc.port], [], extra_args=("--enable-feature=exemplar-storage",))
+    try:
+        def stored() -> list:
+            sc.post("/v1/events", {"type": "request", "provider": "openai", "model": "gpt-4o",
+                                   "input_tokens": 10, "duration_seconds": 1.0,
+                                   "trace_id": trace})
+            now = time.time()
+            answer = prom.get("/api/v1/query_exemplars",
+                              query="llm_request_duration_seconds_bucket",
+                              start=str(now - 300), end=str(now + 60))
+            return [e for series in answer["data"] for e in series["exemplars"]]
+
+        found = wait_for(stored, 60, "Prometheus to store an exemplar", interval=1)
+        assert found[0]["labels"] == {"trace_id": trace}
+        assert float(found[0]["value"]) == 1.0
+    finally:
+        prom.stop()

@@ -1,0 +1,69 @@
+"""Exemplars: a trace id on a request shows on the latency buckets and the cost counter in
+OpenMetrics output, from an argument, an OpenTelemetry span or an ingest event."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry
+from prometheus_client.openmetrics.parser import text_string_to_metric_families
+
+from exporter import LLMMetrics, Settings
+from exporter.config import ServerSettings
+
+TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
+
+
+def exemplars(text: str, model: str = "gpt-4o") -> dict[tuple[str, str | None], str]:
+    """(sample name, le or token_type) -> trace id, for one model's series."""
+    out = {}
+    for fam in text_string_to_metric_families(text):
+        for s in fam.samples:
+            if s.exemplar is not None and s.labels.get("model") == model:
+                key = (s.name, s.labels.get("le") or s.labels.get("token_type"))
+                out[key] = s.exemplar.labels["trace_id"]
+    return out
+
+
+def test_trace_id_argument_and_track(registry: CollectorRegistry) -> None:
+    llm = LLMMetrics(registry)
+    llm.record_request(provider="openai", model="gpt-4o", input_tokens=100, output_tokens=10,
+                       duration_seconds=2.4, ttft_seconds=0.3, trace_id=TRACE)
+    with llm.track(provider="openai", model="gpt-4o-mini", trace_id="abc123") as call:
+        call.usage(input_tokens=5, output_tokens=5)
+    got = exemplars(llm.exposition(openmetrics=True).decode())
+    assert got[("llm_request_duration_seconds_bucket", "2.56")] == TRACE
+    assert got[("llm_time_to_first_token_seconds_bucket", "0.5")] == TRACE
+    assert got[("llm_cost_usd_total", "input")] == TRACE
+    assert got[("llm_cost_usd_total", "output")] == TRACE
+    mini = exemplars(llm.exposition(openmetrics=True).decode(), "gpt-4o-mini")
+    assert set(mini.values()) == {"abc123"} and ("llm_cost_usd_total", "input") in mini
+    assert ("llm_request_duration_seconds_bucket", "1.28") not in got  # only its own bucket
+    assert " # {" not in llm.exposition().decode()  # the text format has no exemplars
+
+
+def test_exemplar_from_the_current_opentelemetry_span(registry: CollectorRegistry) -> None:
+    from opentelemetry.sdk.trace import TracerProvider
+
+    tracer = TracerProvider().get_tracer("test")
+    llm = LLMMetrics(registry, otel_exemplars=True)
+    with tracer.start_as_current_span("llm-call") as span:
+        llm.record_request(provider="openai", model="gpt-4o", input_tokens=10,
+                           duration_seconds=0.7)
+        trace_id = format(span.get_span_context().trace_id, "032x")
+    llm.record_request(provider="openai", model="gpt-4o", input_tokens=10,
+                       duration_seconds=0.05)  # no span: no exemplar
+    got = exemplars(llm.exposition(openmetrics=True).decode())
+    assert got[("llm_request_duration_seconds_bucket", "1.28")] == trace_id
+    assert ("llm_request_duration_seconds_bucket", "0.08") not in got
+
+
+def test_ingest_event_trace_id(sidecar_factory) -> None:
+    sc = sidecar_factory(Settings(server=ServerSettings(collectors=())))
+    status, _ = sc.post("/v1/events", {"type": "request", "provider": "openai",
+                                       "model": "gpt-4o", "input_tokens": 10,
+                                       "duration_seconds": 1.0, "trace_id": TRACE})
+    assert status == 200
+    _, _, body = sc.request("GET", "/metrics",
+                            headers={"Accept": "application/openmetrics-text"})
+    got = exemplars(body.decode())
+    assert got[("llm_request_duration_seconds_bucket", "1.28")] == TRACE
+    assert TRACE not in sc.metrics()  # never a label
