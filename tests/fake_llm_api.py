@@ -5,6 +5,7 @@ real ``openai`` and ``anthropic`` packages; no network, no fake SDK objects."""
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -31,6 +32,12 @@ class FakeLLMAPI:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+
+            def setup(self) -> None:
+                super().setup()
+                # headers and body go out as separate writes: without this, Nagle and
+                # delayed ACKs add 40 ms to every keep-alive response
+                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
             def log_message(self, *args: object) -> None:
                 pass
