@@ -22,6 +22,8 @@ PERIODS = {"day": ("1d", 24), "month": ("30d", 720)}
 
 _DURATION = re.compile(r"^[0-9]+(ms|s|m|h|d|w|y)$")
 
+RULES_FILE = "llm.rules.yml"
+
 #: Recording rule names (level:metric:operations), for dashboards and tests.
 SPEND_PER_HOUR = "team:llm_cost_usd_per_hour:rate5m"
 SPEND_PER_HOUR_ALL = "job:llm_cost_usd_per_hour:rate5m"
@@ -302,11 +304,12 @@ def generate(cfg: AlertConfig, namespace: str = "llm") -> dict[str, dict[str, An
                "The {{ $labels.collector }} collector of {{ $labels.instance }} fails on every "
                "scrape; its metrics are missing. The exporter log says why."),
     ]
-    out = {"recording.rules.yml": {"groups": [{"name": "llm-recording", "rules": recording}]},
-           "alerts.rules.yml": {"groups": [{"name": "llm-alerts", "rules": alerts}]}}
-    if budget_rules:
-        out["budgets.rules.yml"] = {"groups": [{"name": "llm-budgets", "rules": budget_rules}]}
-    return out
+    # One group, in dependency order: Prometheus evaluates a group's rules one after the
+    # other, but different groups independently, so an alert in another group than the
+    # recording rule it reads can see that series between updates (promtool's unit tests
+    # of such rules passed or failed from run to run).
+    return {RULES_FILE: {"groups": [{"name": "llm",
+                                     "rules": recording + budget_rules + alerts}]}}
 
 
 def _err_hint() -> str:
