@@ -73,7 +73,7 @@ def render(states: Iterable[FamilyState], lock: UpdateLock, *,
             else:
                 for s in st.series.values():
                     value = s.values[s.index + offset]
-                    if value is None:
+                    if value is None or value != value:  # unset gauge (None, or NaN in files)
                         continue
                     line = name + (s.text or s.label_text(labels)) + str(value)  # type: ignore[operator]
                     if exemplars and kind == "counter":
@@ -134,7 +134,7 @@ def metric_families(states: Iterable[FamilyState], lock: UpdateLock,
                 metric.add_sample(name + "_sum", lab, v[-1])
                 if created:
                     metric.add_sample(name + "_created", lab, ts)
-            elif v is not None:
+            elif v is not None and v == v:
                 metric.add_sample(name, lab, v)
                 if created and kind == "counter":
                     metric.add_sample(base + "_created", lab, ts)

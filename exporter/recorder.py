@@ -11,6 +11,7 @@ metric object.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from bisect import bisect_left
@@ -32,6 +33,7 @@ from .catalog import (
 )
 from .errors import classify
 from .exposition import describe, metric_families, render
+from .multiprocess import NAN, SegmentStore, merged_states
 from .pricing import PriceBook, Rates, split_cost
 from .state import Exemplars, FamilyState, Series, UpdateLock, wait_for
 
@@ -172,7 +174,8 @@ class LLMMetrics:
                  namespace: str | None = None, config: Settings | str | Path | None = None,
                  prices: PriceBook | None = None,
                  label_caps: Mapping[str, int] | None = None,
-                 created_series: bool = False, otel_exemplars: bool = False) -> None:
+                 created_series: bool = False, otel_exemplars: bool = False,
+                 multiprocess_dir: str | Path | None = None) -> None:
         from .config import Settings
 
         if config is None or isinstance(config, (str, Path)):
@@ -192,6 +195,10 @@ class LLMMetrics:
         self._created_series = created_series
         self._otel_exemplars = otel_exemplars
         self._exemplars = Exemplars()
+        multiprocess_dir = multiprocess_dir or os.environ.get("LLM_EXPORTER_MULTIPROC_DIR")
+        self._store: SegmentStore | None = None
+        if multiprocess_dir:
+            self._store = SegmentStore(multiprocess_dir)
         self._lock = UpdateLock()
         self._mutex = self._lock.mutex
         self._build_lock = threading.RLock()
@@ -390,8 +397,8 @@ class LLMMetrics:
 
     # ---------------------------------------------------------------- slow path
 
-    def _series(self, key: str, labels: tuple[str, ...], values: list | None = None,
-                index: int = 0) -> list:
+    def _series(self, key: str, labels: tuple[str, ...], values: Any = None,
+                index: int = 0) -> Any:
         """The value list behind a series, created (zero) on first use."""
         st = self._families[key]
         s = st.series.get(labels)
@@ -399,8 +406,10 @@ class LLMMetrics:
             with self._lock:
                 s = st.series.get(labels)
                 if s is None:
-                    s = Series(labels, values if values is not None else st.new_values(),
-                               index)
+                    if values is None:
+                        values = st.new_values() if self._store is None else \
+                            self._store.new((key, *labels), len(st.new_values()))
+                    s = Series(labels, values, index)
                     st.series[labels] = s
                     if st.created is not None:
                         st.created[labels] = time.time()
@@ -411,7 +420,8 @@ class LLMMetrics:
         tok = self._families["tokens"].series.get(r + ("input",))
         if tok is not None:
             return tok.values
-        usage = [0, 0, 0, 0, 0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+        usage: Any = [0, 0, 0, 0, 0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0] if self._store is None \
+            else self._store.new(("usage", *r), 11)
         tokens, cost = self._families["tokens"], self._families["cost"]
         now = time.time()
         with self._lock:
@@ -596,9 +606,10 @@ class LLMMetrics:
             return self._series("tier_available", (t,)), self._series("tier_total", (t,))
 
         avail, tot, overflow = self._labels(("tier", tier), build)
+        now = time.time()
         with self._lock:
-            avail[0] = available
-            tot[0] = total
+            avail[0], avail[1] = available, now
+            tot[0], tot[1] = total, now
             for cell in overflow:
                 cell[0] += 1
 
@@ -618,12 +629,13 @@ class LLMMetrics:
             return up_cell, states
 
         up_cell, states, overflow = self._labels(("provider", provider), build)
+        now = time.time()
         with self._lock:
             if up is not None:
-                up_cell[0] = int(up)
+                up_cell[0], up_cell[1] = int(up), now
             if circuit is not None:
                 for st, cell in zip(_CIRCUIT_STATES, states):
-                    cell[0] = int(st == circuit)
+                    cell[0], cell[1] = int(st == circuit), now
             for cell in overflow:
                 cell[0] += 1
 
@@ -644,12 +656,15 @@ class LLMMetrics:
             self._set_gauge("pool_queued", "pool", pool, queued, "queued")
 
     def _new_gauge(self, key: str, labels: tuple[str, ...]) -> list:
-        """A gauge series that stays hidden until first set (its value is None)."""
+        """A gauge series that stays hidden until first set (its value is None, or NaN in
+        multiprocess files). Gauges are [value, time written]."""
         st = self._families[key]
         s = st.series.get(labels)
         if s is not None:
             return s.values
-        return self._series(key, labels, [None])
+        values: Any = self._store.new((key, *labels), 2, NAN) if self._store is not None \
+            else [None, 0.0]
+        return self._series(key, labels, values)
 
     def _set_gauge(self, key: str, label: str, raw: Any, value: Any, field: str) -> None:
         if isinstance(value, bool) or not isinstance(value, (int, float)) \
@@ -660,8 +675,9 @@ class LLMMetrics:
             return (self._new_gauge(key, (self._optional(label, raw, folded),)),)
 
         cell, overflow = self._labels((key, raw), build)
+        now = time.time()
         with self._lock:
-            cell[0] = value
+            cell[0], cell[1] = value, now
             for c in overflow:
                 c[0] += 1
 
@@ -752,15 +768,26 @@ class LLMMetrics:
 
     # ------------------------------------------------------------- exposition
 
+    def _states(self) -> Any:
+        """The series to expose: our own, or in multiprocess mode all workers' merged."""
+        if self._store is None:
+            return self._families.values()
+        return merged_states(self._store.directory, self.namespace)
+
     def exposition(self, openmetrics: bool = False, eof: bool = True) -> bytes:
         """Our series in Prometheus text format, or OpenMetrics (ending in ``# EOF``
-        unless ``eof=False``, for a caller that appends more families)."""
+        unless ``eof=False``, for a caller that appends more families). In multiprocess
+        mode, the sums over every worker (exemplars are single-process)."""
+        if self._store is not None:
+            return render(self._states(), UpdateLock(), openmetrics=openmetrics, eof=eof)
         return render(self._families.values(), self._lock, openmetrics=openmetrics,
                       created=self._created_series, eof=eof,
                       exemplars=self._exemplars.by_list if openmetrics else None)
 
     def collect(self) -> Any:
         """prometheus_client's collector protocol: the same samples as exposition()."""
+        if self._store is not None:
+            return metric_families(self._states(), UpdateLock())
         return metric_families(self._families.values(), self._lock, self._created_series)
 
     def describe(self) -> list:

@@ -135,6 +135,8 @@ class FamilyState:
         """A fresh value list for one series of this family."""
         if self.family.kind == "histogram":
             return [0] * (len(self.family.buckets) + 1) + [0.0]
+        if self.family.kind == "gauge":
+            return [0, 0.0]  # value, and when it was written (for multiprocess merging)
         return [0]
 
 

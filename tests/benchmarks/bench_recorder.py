@@ -166,6 +166,45 @@ def bench_record(n: int, repeat: int) -> dict[str, float]:
     }, args, repeat)
 
 
+def bench_multiprocess(n: int, repeat: int) -> dict[str, float]:
+    """record_request with values in memory-mapped files (multi-worker mode) vs lists,
+    and the cost of a scrape that merges the files."""
+    import tempfile
+
+    from exporter import multiprocess
+
+    args = calls(n)
+    with tempfile.TemporaryDirectory() as tmp:
+        directory = multiprocess.prepare(tmp)
+        mp = LLMMetrics(registry=None, multiprocess_dir=directory)
+        single = LLMMetrics(registry=None)
+        result = per_call({"single-process (lists)": single.record_request,
+                           "multiprocess (mmap files)": mp.record_request}, args, repeat)
+        t0 = time.perf_counter()
+        lines = sum(1 for ln in mp.exposition().splitlines() if not ln.startswith(b"#"))
+        result["merge + render (s)"] = time.perf_counter() - t0
+        result["lines"] = lines
+    # the alternative: prometheus_client's own multiprocess mode (pre-resolved children),
+    # which must be chosen before prometheus_client is imported: a child process
+    code = ("import sys, time; sys.path.insert(0, 'tests/benchmarks'); "
+            "from bench_recorder import calls, PreResolvedClient; "
+            "from prometheus_client import CollectorRegistry; "
+            f"args = calls({n}); c = PreResolvedClient(CollectorRegistry()); best = 1e9\n"
+            f"for _ in range({repeat}):\n"
+            "    t0 = time.perf_counter()\n"
+            "    [c.record(**kw) for kw in args]\n"
+            "    best = min(best, (time.perf_counter() - t0) / len(args))\n"
+            "print(best)")
+    import os
+    import subprocess
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             env={**os.environ, "PROMETHEUS_MULTIPROC_DIR": tmp}, check=True)
+    result["prometheus_client multiprocess, pre-resolved"] = float(out.stdout)
+    return result
+
+
 def bench_threads(n: int) -> float:
     """4 threads recording at once: seconds per call over all threads."""
     args = calls(n)
@@ -250,6 +289,12 @@ def main() -> None:
         print(f"  {name:45s} {secs * 1e6:8.2f} us   {naive / secs:6.1f}x vs naive")
     print(f"  speed-up vs naive: {naive / ours:.1f}x  (target >= 10x)")
     print(f"  4 threads at once: {bench_threads(n // 2) * 1e6:.2f} us per call")
+    mp = bench_multiprocess(n, repeat)
+    print(f"  single-process {mp['single-process (lists)'] * 1e9:,.0f} ns, multiprocess "
+          f"{mp['multiprocess (mmap files)'] * 1e9:,.0f} ns per request; merging the files "
+          f"and rendering {mp['lines']:.0f} lines: {mp['merge + render (s)'] * 1e3:.1f} ms")
+    print(f"  prometheus_client's multiprocess mode, same series, pre-resolved children: "
+          f"{mp['prometheus_client multiprocess, pre-resolved'] * 1e9:,.0f} ns per request")
     exp = bench_exposition(10_000, repeat)
     print("\nexposition of ~10,000 series:")
     for name, value in exp.items():

@@ -1,0 +1,186 @@
+"""Exact totals across the worker processes of one app (gunicorn, uvicorn --workers).
+
+Each worker keeps its numbers in memory-mapped segment files of its own in a directory
+per app instance; a series' values are a ``memoryview`` of doubles in a segment, so the
+recorder's hot path updates them exactly as it updates lists (C-level item updates, no
+write calls). Any worker answering ``/metrics`` merges every file of the directory:
+
+- counters and histograms are summed over all files, dead workers' included, so nothing
+  a worker recorded is lost when it exits or is killed;
+- ``llm_requests_in_flight`` sums the live workers only (a dead worker has no calls in
+  flight);
+- every other gauge (tier models, provider up, cache size ...) takes the most recently
+  written value across workers.
+
+Set-up (gunicorn): clean the directory once, in the master, before workers start::
+
+    # gunicorn.conf.py
+    from exporter import multiprocess
+    def on_starting(server):
+        multiprocess.prepare("/run/myapp/llm-metrics")
+
+and create ``LLMMetrics(multiprocess_dir="/run/myapp/llm-metrics")`` in each worker (or
+set ``LLM_EXPORTER_MULTIPROC_DIR``). ``prepare`` writes a marker naming the master
+process; a worker whose parent is not that master refuses the directory, so two app
+instances never share state by accident.
+"""
+
+from __future__ import annotations
+
+import json
+import mmap
+import os
+import struct
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+MARKER = "instance.json"
+SEGMENT_BYTES = 1 << 20
+_HEADER = struct.Struct("<Q")       # bytes used in the segment
+_RECORD = struct.Struct("<II")      # key length, number of doubles
+NAN = float("nan")
+
+
+class MultiprocessError(RuntimeError):
+    """The directory is missing, not prepared, or belongs to another app instance."""
+
+
+def prepare(directory: str | Path) -> Path:
+    """Empty ``directory`` (creating it) and mark it as this process's instance: call it
+    in the master process before workers start (gunicorn's ``on_starting``)."""
+    path = Path(directory)
+    path.mkdir(parents=True, exist_ok=True)
+    for old in path.glob("*.db"):
+        old.unlink()
+    (path / MARKER).write_text(json.dumps({"master_pid": os.getpid(),
+                                           "instance": uuid.uuid4().hex,
+                                           "started": time.time()}))
+    return path
+
+
+def check(directory: str | Path) -> dict:
+    """The instance marker, if this process (or its parent) prepared the directory."""
+    path = Path(directory)
+    try:
+        marker = json.loads((path / MARKER).read_text())
+    except (OSError, ValueError):
+        raise MultiprocessError(
+            f"{path} is not prepared: call exporter.multiprocess.prepare({str(path)!r}) in "
+            "the master process before workers start (gunicorn: on_starting)") from None
+    if marker.get("master_pid") not in (os.getpid(), os.getppid()):
+        raise MultiprocessError(
+            f"{path} belongs to another app instance (master pid {marker.get('master_pid')},"
+            f" ours {os.getppid()}): give each instance its own directory")
+    return marker
+
+
+class SegmentStore:
+    """This process's segments: hands out memoryviews of doubles, one per value list."""
+
+    def __init__(self, directory: str | Path) -> None:
+        self.directory = Path(directory)
+        check(self.directory)
+        self._prefix = f"llm_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+        self._segments: list[tuple[mmap.mmap, int]] = []
+        self._lock = threading.Lock()
+        self._new_segment(SEGMENT_BYTES)
+
+    def _new_segment(self, size: int) -> None:
+        path = self.directory / f"{self._prefix}_{len(self._segments):04d}.db"
+        with open(path, "w+b") as f:
+            f.truncate(size)
+            mm = mmap.mmap(f.fileno(), size)
+        _HEADER.pack_into(mm, 0, _HEADER.size)
+        self._segments.append((mm, size))
+
+    def new(self, key: tuple, n: int, fill: float = 0.0) -> Any:
+        """Room for ``n`` numbers identified by ``key`` (the same key in every worker)."""
+        raw = json.dumps(key, separators=(",", ":")).encode()
+        pad = (-(_RECORD.size + len(raw))) % 8
+        need = _RECORD.size + len(raw) + pad + 8 * n
+        with self._lock:
+            mm, size = self._segments[-1]
+            used = _HEADER.unpack_from(mm, 0)[0]
+            if used + need > size:
+                self._new_segment(max(SEGMENT_BYTES, need + _HEADER.size))
+                mm, size = self._segments[-1]
+                used = _HEADER.unpack_from(mm, 0)[0]
+            _RECORD.pack_into(mm, used, len(raw), n)
+            start = used + _RECORD.size
+            mm[start:start + len(raw)] = raw
+            data = start + len(raw) + pad
+            values = memoryview(mm)[data:data + 8 * n].cast("d")
+            for i in range(n):
+                values[i] = fill
+            _HEADER.pack_into(mm, 0, data + 8 * n)  # published last: readers see whole records
+        return values
+
+
+def read_all(directory: str | Path) -> Iterator[tuple[int, tuple, list[float]]]:
+    """(pid, key, values) of every record in every segment of the directory."""
+    for path in sorted(Path(directory).glob("llm_*.db")):
+        pid = int(path.name.split("_")[1])
+        with open(path, "rb") as f:
+            data = f.read()
+        used = _HEADER.unpack_from(data, 0)[0]
+        offset = _HEADER.size
+        while offset < used:
+            key_len, n = _RECORD.unpack_from(data, offset)
+            start = offset + _RECORD.size
+            key = tuple(json.loads(data[start:start + key_len]))
+            first = start + key_len + (-(_RECORD.size + key_len)) % 8
+            values = list(struct.unpack_from(f"<{n}d", data, first))
+            yield pid, key, values
+            offset = first + 8 * n
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def merged_states(directory: str | Path, namespace: str) -> list:
+    """Every worker's series, merged by the rules in the module docstring, as the
+    FamilyState objects the renderer takes."""
+    from .catalog import EXPORTER_FAMILIES, LLM_FAMILIES, TOKEN_TYPES
+    from .state import FamilyState, Series
+
+    states = {f.key: FamilyState(f, namespace, 5 if f.key == "cost" else 0)
+              for f in LLM_FAMILIES + EXPORTER_FAMILIES
+              if f.key not in ("collector_success", "collector_duration")}
+    sums: dict[tuple, list[float]] = {}
+    latest: dict[tuple, list[float]] = {}
+    for pid, key, values in read_all(directory):
+        st = states.get(key[0])
+        if key[0] == "in_flight" and not alive(pid):
+            continue
+        if st is not None and st.family.kind == "gauge" and key[0] != "in_flight":
+            if values[0] == values[0] and (key not in latest or values[1] >= latest[key][1]):
+                latest[key] = values
+            continue
+        total = sums.get(key)
+        if total is None:
+            sums[key] = list(values)
+        else:
+            for i, v in enumerate(values):
+                total[i] += v
+    for key, values in list(sums.items()) + list(latest.items()):
+        labels = tuple(key[1:])
+        if key[0] == "usage":
+            for i, token_type in enumerate(TOKEN_TYPES):
+                series = Series(labels + (token_type,), values, i)
+                states["tokens"].series[series.labels] = series
+                states["cost"].series[series.labels] = series
+            states["cost_savings"].series[labels] = Series(labels, values, 10)
+        elif key[0] in states:
+            states[key[0]].series[labels] = Series(labels, values, 0)
+    return list(states.values())

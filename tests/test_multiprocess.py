@@ -1,0 +1,147 @@
+"""Multi-worker apps: a real gunicorn with 4 workers; totals exact across workers, a
+killed worker's counts kept, gauges with a defined meaning, directories never shared."""
+
+from __future__ import annotations
+
+import http.client
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from prometheus_client import CollectorRegistry
+from prometheus_client.parser import text_string_to_metric_families
+
+from exporter import LLMMetrics, multiprocess
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def get(port: int, path: str) -> bytes:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.request("GET", path)
+        resp = conn.getresponse()
+        assert resp.status == 200, resp.read()
+        return resp.read()
+    finally:
+        conn.close()
+
+
+def samples(text: bytes) -> dict[tuple, float]:
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for f in text_string_to_metric_families(text.decode()) for s in f.samples}
+
+
+def totals(port: int) -> tuple[float, float, float]:
+    got = samples(get(port, "/metrics"))
+    requests = sum(v for (n, _), v in got.items() if n == "llm_requests_total")
+    tokens = sum(v for (n, labels), v in got.items()
+                 if n == "llm_tokens_total" and ("token_type", "input") in labels)
+    count = sum(v for (n, _), v in got.items() if n == "llm_request_duration_seconds_count")
+    return requests, tokens, count
+
+
+@pytest.fixture
+def gunicorn(tmp_path: Path):
+    port = free_port()
+    env = {**os.environ, "LLM_EXPORTER_MULTIPROC_DIR": str(tmp_path / "mp"),
+           "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-w", "4", "-b", f"127.0.0.1:{port}",
+         "-c", str(ROOT / "tests/gunicorn_conf.py"), "tests.mp_app:app"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            get(port, "/metrics")
+            break
+        except (OSError, AssertionError):
+            assert proc.poll() is None, proc.stderr.read().decode()  # type: ignore[union-attr]
+            assert time.monotonic() < deadline, "gunicorn did not start"
+            time.sleep(0.2)
+    yield port, tmp_path / "mp"
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=30)
+
+
+def test_totals_are_exact_across_four_workers(gunicorn) -> None:
+    port, _ = gunicorn
+    n_threads, per_thread = 8, 60
+    pids: set[str] = set()
+    sent = [0] * n_threads
+
+    def load(t: int) -> None:
+        for i in range(per_thread):
+            pids.add(get(port, f"/record?team=t{t % 3}&input={i % 50 + 1}").decode())
+            sent[t] += i % 50 + 1
+
+    threads = [threading.Thread(target=load, args=(t,)) for t in range(n_threads)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(timeout=120)
+    assert len(pids) >= 2, "the load should reach several workers"
+    expected = (n_threads * per_thread, sum(sent), n_threads * per_thread)
+    for _ in range(8):  # whichever worker answers /metrics, the sums are the same
+        assert totals(port) == expected
+
+    # a killed worker's counts stay: its files outlive it, and gunicorn starts another
+    os.kill(int(next(iter(pids))), signal.SIGKILL)
+    time.sleep(1.0)
+    for _ in range(4):
+        assert totals(port) == expected
+
+
+def test_gauges_take_the_most_recent_value(gunicorn) -> None:
+    port, _ = gunicorn
+    for up in ("1", "0", "1", "0"):  # one after the other, most likely on several workers
+        get(port, f"/provider?up={up}")
+        time.sleep(0.01)
+    for _ in range(6):
+        got = samples(get(port, "/metrics"))
+        assert got[("llm_provider_up", (("provider", "ollama"),))] == 0
+
+
+def test_an_unprepared_or_foreign_directory_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(multiprocess.MultiprocessError, match="not prepared"):
+        LLMMetrics(CollectorRegistry(), multiprocess_dir=tmp_path / "nothing")
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / multiprocess.MARKER).write_text('{"master_pid": 1}')
+    with pytest.raises(multiprocess.MultiprocessError, match="another app instance"):
+        LLMMetrics(CollectorRegistry(), multiprocess_dir=foreign)
+
+
+def test_single_process_sees_its_own_files(tmp_path: Path) -> None:
+    directory = multiprocess.prepare(tmp_path / "mp")
+    llm = LLMMetrics(CollectorRegistry(), multiprocess_dir=directory)
+    llm.record_request(provider="openai", model="gpt-4o", team="a", input_tokens=1200,
+                       cache_read_tokens=1000, output_tokens=350, duration_seconds=2.4,
+                       ttft_seconds=0.3, cache_hit=True)
+    llm.set_tier_models(tier="Q1", available=1, total=2)
+    got = samples(llm.exposition())
+    labels = (("model", "gpt-4o"), ("provider", "openai"), ("team", "a"), ("tier", "unknown"))
+    assert got[("llm_tokens_total", tuple(sorted(labels + (("token_type", "cache_read"),))))] \
+        == 1000
+    assert got[("llm_cost_usd_total", tuple(sorted(labels + (("token_type", "output"),))))] \
+        == pytest.approx(350 * 10e-6)
+    assert got[("llm_tier_models", (("tier", "Q1"),))] == 2
+    assert got[("llm_cache_lookups_total", (("cache", "response"), ("result", "hit")))] == 1
+    # a second "worker" (same process tree) adds to the same totals
+    other = LLMMetrics(CollectorRegistry(), multiprocess_dir=directory)
+    other.record_request(provider="openai", model="gpt-4o", team="a", input_tokens=1200,
+                         cache_read_tokens=1000, output_tokens=350)
+    assert samples(llm.exposition())[(
+        "llm_tokens_total", tuple(sorted(labels + (("token_type", "cache_read"),))))] == 2000
