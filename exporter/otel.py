@@ -94,10 +94,11 @@ class OTelMetrics:
                        ttft_seconds: float | None = None, status: str = "success",
                        error_type: str | None = None, cache_hit: bool | None = None,
                        team: str | None = None, tier: str | None = None,
-                       response_model: str | None = None) -> float:
+                       response_model: str | None = None, trace_id: str | None = None) -> float:
         """Same arguments and token semantics as ``LLMMetrics.record_request``; returns
         the cost in USD. ``cache_hit`` is accepted for compatibility (semconv has no
-        response-cache instrument)."""
+        response-cache instrument); so is ``trace_id`` (the OTel SDK takes exemplars from
+        the current span itself)."""
         check_tokens(input_tokens=input_tokens, output_tokens=output_tokens,
                      cache_read_tokens=cache_read_tokens, cache_write_tokens=cache_write_tokens,
                      reasoning_tokens=reasoning_tokens)
@@ -135,9 +136,10 @@ class OTelMetrics:
         return cost
 
     def track(self, *, provider: str, model: str, team: str | None = None,
-              tier: str | None = None, cache_hit: bool | None = None) -> Call:
+              tier: str | None = None, cache_hit: bool | None = None,
+              trace_id: str | None = None) -> Call:
         """Time one call, as ``LLMMetrics.track`` does."""
-        return Call(self, provider, model, team, tier, cache_hit)
+        return Call(self, provider, model, team, tier, cache_hit, trace_id)
 
     def call_started(self, provider: str, model: str) -> dict[str, str]:
         attrs = self._attributes(provider, model, None, None, None)

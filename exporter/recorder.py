@@ -122,7 +122,7 @@ class _Row:
     """Copies of rates.flat and rates.expires, one attribute load closer."""
 
 
-def _current_trace_id() -> str | None:
+def current_trace_id() -> str | None:
     """The trace id of the current OpenTelemetry span, if one is recording."""
     try:
         from opentelemetry import trace
@@ -381,7 +381,7 @@ class LLMMetrics:
         finally:
             lock.release()
         if trace_id is None and self._otel_exemplars:
-            trace_id = _current_trace_id()
+            trace_id = current_trace_id()
         if trace_id is not None:
             self._exemplars.note(trace_id, row, (c0, c1, c2, c3, c4), i_dur, duration_seconds,
                                  i_ttft, ttft_seconds)

@@ -67,3 +67,29 @@ def test_ingest_event_trace_id(sidecar_factory) -> None:
     got = exemplars(body.decode())
     assert got[("llm_request_duration_seconds_bucket", "1.28")] == TRACE
     assert TRACE not in sc.metrics()  # never a label
+
+
+def test_instrumented_sdk_call_inside_a_span_carries_its_trace_id(registry) -> None:
+    import openai
+    from opentelemetry.sdk.trace import TracerProvider
+
+    from exporter.instrumentation import openai as openai_instr
+
+    from .fake_llm_api import FakeLLMAPI
+
+    api = FakeLLMAPI()
+    llm = LLMMetrics(registry)  # no otel_exemplars: the instrumentation reads the span
+    openai_instr.instrument(metrics=llm)
+    try:
+        client = openai.OpenAI(base_url=api.url + "/v1", api_key="k", max_retries=0)
+        tracer = TracerProvider().get_tracer("test")
+        with tracer.start_as_current_span("chat") as span:
+            client.chat.completions.create(model="gpt-4o", messages=[])
+            trace_id = format(span.get_span_context().trace_id, "032x")
+        got = exemplars(llm.exposition(openmetrics=True).decode(), "gpt-4o-2024-08-06")
+        assert got[("llm_cost_usd_total", "output")] == trace_id
+        assert trace_id in {v for k, v in got.items()
+                            if k[0] == "llm_request_duration_seconds_bucket"}
+    finally:
+        openai_instr.uninstrument()
+        api.stop()

@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..context import current
-from ..recorder import Call, LLMMetrics
+from ..recorder import Call, LLMMetrics, current_trace_id
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,8 @@ def start(settings: Settings, resource: Any, model: Any) -> Call | None:
         call = settings.metrics.track(provider=settings.provider_for(resource),
                                       model=str(model or "unknown"),
                                       team=team if team is not None else settings.team,
-                                      tier=tier if tier is not None else settings.tier)
+                                      tier=tier if tier is not None else settings.tier,
+                                      trace_id=current_trace_id())
         call.__enter__()
         return call
     except Exception:
