@@ -114,6 +114,44 @@ class Patcher:
         self.originals.clear()
 
 
+def wrap_call(original: Any, is_async: bool, settings: Callable[[], Settings | None],
+              on_result: Callable[[Any, Call | None, Any, bool], Any],
+              prepare: Callable[[dict[str, Any]], Any] = lambda kwargs: None) -> Any:
+    """The wrapper of one SDK method: start tracking, call the original, record a failure
+    and re-raise it untouched, else hand the result to ``on_result(result, call, prepared,
+    is_async)``. ``prepare(kwargs)`` may adjust the request first (and says what it did).
+    Whether the method is async comes from its class: the SDKs' decorators hide it from
+    ``inspect``."""
+    if is_async:
+        async def async_wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+            current_settings = settings()
+            if current_settings is None:
+                return await original(self, *args, **kwargs)
+            prepared = prepare(kwargs)
+            call = start(current_settings, self, kwargs.get("model"))
+            try:
+                result = await original(self, *args, **kwargs)
+            except BaseException as exc:
+                finish(call, exc)
+                raise
+            return on_result(result, call, prepared, True)
+        return async_wrapper
+
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        current_settings = settings()
+        if current_settings is None:
+            return original(self, *args, **kwargs)
+        prepared = prepare(kwargs)
+        call = start(current_settings, self, kwargs.get("model"))
+        try:
+            result = original(self, *args, **kwargs)
+        except BaseException as exc:
+            finish(call, exc)
+            raise
+        return on_result(result, call, prepared, False)
+    return wrapper
+
+
 def first_token_now(call: Call | None) -> None:
     if call is not None:
         try:
@@ -131,13 +169,35 @@ class StreamState:
         self.started = time.perf_counter()
 
 
-class SyncStream:
+class _Proxy:
+    """What both stream proxies share: watching an item, recording once at the end."""
+
+    def __init__(self, stream: Any, call: Call | None, watch: Callable[[Any], bool],
+                 state: StreamState) -> None:
+        self._stream, self._call, self._watch, self._state = stream, call, watch, state
+
+    def _withhold(self, item: Any) -> bool:
+        try:
+            return self._watch(item)
+        except Exception:
+            log.exception("llm-exporter could not read a stream chunk")
+            return False
+
+    def _end(self, exc: BaseException | None) -> None:
+        finish(self._call, exc, self._state.usage, self._state.model)
+        self._call = None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+class SyncStream(_Proxy):
     """Passes a sync stream's items on, watching each; records when it ends, fails or is
     closed. ``watch(item)`` returns True to withhold an item the caller did not ask for."""
 
     def __init__(self, stream: Any, call: Call | None, watch: Callable[[Any], bool],
                  state: StreamState) -> None:
-        self._stream, self._call, self._watch, self._state = stream, call, watch, state
+        super().__init__(stream, call, watch, state)
         self._it = iter(stream)
 
     def __iter__(self) -> SyncStream:
@@ -153,17 +213,8 @@ class SyncStream:
             except BaseException as exc:
                 self._end(exc)
                 raise
-            try:
-                withhold = self._watch(item)
-            except Exception:
-                log.exception("llm-exporter could not read a stream chunk")
-                withhold = False
-            if not withhold:
+            if not self._withhold(item):
                 return item
-
-    def _end(self, exc: BaseException | None) -> None:
-        finish(self._call, exc, self._state.usage, self._state.model)
-        self._call = None
 
     def __enter__(self) -> SyncStream:
         if hasattr(self._stream, "__enter__"):
@@ -179,16 +230,13 @@ class SyncStream:
         self._stream.close()
         self._end(None)
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._stream, name)
 
-
-class AsyncStream:
+class AsyncStream(_Proxy):
     """The asyncio twin of :class:`SyncStream`."""
 
     def __init__(self, stream: Any, call: Call | None, watch: Callable[[Any], bool],
                  state: StreamState) -> None:
-        self._stream, self._call, self._watch, self._state = stream, call, watch, state
+        super().__init__(stream, call, watch, state)
         self._it = stream.__aiter__()
 
     def __aiter__(self) -> AsyncStream:
@@ -204,17 +252,8 @@ class AsyncStream:
             except BaseException as exc:
                 self._end(exc)
                 raise
-            try:
-                withhold = self._watch(item)
-            except Exception:
-                log.exception("llm-exporter could not read a stream chunk")
-                withhold = False
-            if not withhold:
+            if not self._withhold(item):
                 return item
-
-    def _end(self, exc: BaseException | None) -> None:
-        finish(self._call, exc, self._state.usage, self._state.model)
-        self._call = None
 
     async def __aenter__(self) -> AsyncStream:
         if hasattr(self._stream, "__aenter__"):
@@ -230,6 +269,3 @@ class AsyncStream:
     async def close(self) -> None:
         await self._stream.close()
         self._end(None)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._stream, name)

@@ -62,32 +62,9 @@ def _wrap_create(original: Any, *, is_async: bool) -> Any:
                      getattr(result, "model", None))
         return result
 
-    if is_async:
-        async def async_wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
-            settings = _settings
-            if settings is None:
-                return await original(self, *args, **kwargs)
-            call = _base.start(settings, self, kwargs.get("model"))
-            try:
-                result = await original(self, *args, **kwargs)
-            except BaseException as exc:
-                _base.finish(call, exc)
-                raise
-            return result_of(result, call, True)
-        return async_wrapper
-
-    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
-        settings = _settings
-        if settings is None:
-            return original(self, *args, **kwargs)
-        call = _base.start(settings, self, kwargs.get("model"))
-        try:
-            result = original(self, *args, **kwargs)
-        except BaseException as exc:
-            _base.finish(call, exc)
-            raise
-        return result_of(result, call, False)
-    return wrapper
+    return _base.wrap_call(original, is_async, lambda: _settings,
+                           lambda result, call, _, asynchronous: result_of(result, call,
+                                                                           asynchronous))
 
 
 class _StreamManager:

@@ -84,34 +84,7 @@ def _wrap(kind: str, original: Any, *, is_async: bool) -> Any:
         _base.finish(call, None, tokens, getattr(result, "model", None))
         return result
 
-    if is_async:
-        async def async_wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
-            settings = _settings
-            if settings is None:
-                return await original(self, *args, **kwargs)
-            added = prepare(kwargs)
-            call = _base.start(settings, self, kwargs.get("model"))
-            try:
-                result = await original(self, *args, **kwargs)
-            except BaseException as exc:
-                _base.finish(call, exc)
-                raise
-            return on_result(result, call, added, True)
-        return async_wrapper
-
-    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
-        settings = _settings
-        if settings is None:
-            return original(self, *args, **kwargs)
-        added = prepare(kwargs)
-        call = _base.start(settings, self, kwargs.get("model"))
-        try:
-            result = original(self, *args, **kwargs)
-        except BaseException as exc:
-            _base.finish(call, exc)
-            raise
-        return on_result(result, call, added, False)
-    return wrapper
+    return _base.wrap_call(original, is_async, lambda: _settings, on_result, prepare)
 
 
 def instrument(metrics: LLMMetrics | None = None, *, team: str | None = None,
