@@ -10,10 +10,12 @@ metric object.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import threading
 import time
+import weakref
 from bisect import bisect_left
 from collections.abc import Mapping
 from pathlib import Path
@@ -122,6 +124,16 @@ class _Row:
     """Copies of rates.flat and rates.expires, one attribute load closer."""
 
 
+def _restart(ref: weakref.ref) -> None:
+    """After a fork: give a live multiprocess recorder its own files in the child."""
+    metrics = ref()
+    if metrics is not None:
+        try:
+            metrics._init_state()
+        except Exception:  # e.g. the directory is gone; never break the child process
+            log.exception("llm-exporter could not start its multiprocess files after fork")
+
+
 def current_trace_id() -> str | None:
     """The trace id of the current OpenTelemetry span, if one is recording."""
     try:
@@ -194,30 +206,14 @@ class LLMMetrics:
         self._caps = LabelCaps({**settings.label_caps, **(label_caps or {})})
         self._created_series = created_series
         self._otel_exemplars = otel_exemplars
-        self._exemplars = Exemplars()
         multiprocess_dir = multiprocess_dir or os.environ.get("LLM_EXPORTER_MULTIPROC_DIR")
+        self._multiprocess_dir = multiprocess_dir
         self._store: SegmentStore | None = None
+        self._init_state()
         if multiprocess_dir:
-            self._store = SegmentStore(multiprocess_dir)
-        self._lock = UpdateLock()
-        self._mutex = self._lock.mutex
-        self._build_lock = threading.RLock()
-        self._families = {f.key: FamilyState(f, self.namespace, 5 if f.key == "cost" else 0)
-                          for f in catalog.LLM_FAMILIES + catalog.EXPORTER_FAMILIES
-                          if f.key not in ("collector_success", "collector_duration")}
-        if created_series:
-            for st in self._families.values():
-                st.created = {}
-        self._rows: dict[tuple, _Row] = {}
-        self._batch_rows: dict[tuple, _Row] = {}
-        self._cells: dict[tuple, tuple] = {}
-        from . import __version__
-
-        self._series("build_info", (__version__,))[0] = 1
-        for result in catalog.EVENT_RESULTS:
-            self._series("events", (result,))
-        self._overflow = {label: self._series("label_overflow", (label,))
-                          for label in sorted(self._caps.caps)}
+            # Created before a fork (gunicorn --preload), every worker would write into
+            # the same shared mappings and lose updates: a child starts afresh instead.
+            os.register_at_fork(after_in_child=functools.partial(_restart, weakref.ref(self)))
         self._registry = None
         if registry is _DEFAULT:
             from prometheus_client import REGISTRY
@@ -226,6 +222,31 @@ class LLMMetrics:
         if registry is not None:
             registry.register(self)  # type: ignore[attr-defined]
             self._registry = registry
+
+    def _init_state(self) -> None:
+        """Empty series state (and, in multiprocess mode, this process's own files)."""
+        if self._multiprocess_dir:
+            self._store = SegmentStore(self._multiprocess_dir)
+        self._lock = UpdateLock()
+        self._mutex = self._lock.mutex
+        self._build_lock = threading.RLock()
+        self._families = {f.key: FamilyState(f, self.namespace, 5 if f.key == "cost" else 0)
+                          for f in catalog.LLM_FAMILIES + catalog.EXPORTER_FAMILIES
+                          if f.key not in ("collector_success", "collector_duration")}
+        if self._created_series:
+            for st in self._families.values():
+                st.created = {}
+        self._rows: dict[tuple, _Row] = {}
+        self._batch_rows: dict[tuple, _Row] = {}
+        self._cells: dict[tuple, tuple] = {}
+        self._exemplars = Exemplars()
+        from . import __version__
+
+        self._series("build_info", (__version__,))[0] = 1
+        for result in catalog.EVENT_RESULTS:
+            self._series("events", (result,))
+        self._overflow = {label: self._series("label_overflow", (label,))
+                          for label in sorted(self._caps.caps)}
 
     # ----------------------------------------------------------------- hot path
 
@@ -267,9 +288,9 @@ class LLMMetrics:
             bad = True
         if bad:
             check_tokens(input_tokens=input_tokens, output_tokens=output_tokens,
-                          cache_read_tokens=cache_read_tokens,
-                          cache_write_tokens=cache_write_tokens,
-                          reasoning_tokens=reasoning_tokens)
+                         cache_read_tokens=cache_read_tokens,
+                         cache_write_tokens=cache_write_tokens,
+                         reasoning_tokens=reasoning_tokens)
             for name, value in (("duration_seconds", duration_seconds),
                                 ("ttft_seconds", ttft_seconds)):
                 if value is not None:

@@ -145,3 +145,28 @@ def test_single_process_sees_its_own_files(tmp_path: Path) -> None:
                          cache_read_tokens=1000, output_tokens=350)
     assert samples(llm.exposition())[(
         "llm_tokens_total", tuple(sorted(labels + (("token_type", "cache_read"),))))] == 2000
+
+
+def test_a_recorder_created_before_fork_gives_each_child_its_own_files(tmp_path: Path) -> None:
+    """gunicorn --preload creates the recorder in the master: children must not share
+    its memory mappings (concurrent updates would be lost)."""
+    directory = multiprocess.prepare(tmp_path / "mp")
+    llm = LLMMetrics(CollectorRegistry(), multiprocess_dir=directory)
+    llm.record_request(provider="openai", model="gpt-4o", input_tokens=1)  # in the parent
+    children = []
+    for _ in range(3):
+        pid = os.fork()
+        if pid == 0:  # child: record 1000 requests, then leave without cleanup
+            try:
+                for _ in range(1000):
+                    llm.record_request(provider="openai", model="gpt-4o", input_tokens=1)
+            finally:
+                os._exit(0)
+        children.append(pid)
+    for pid in children:
+        assert os.waitpid(pid, 0)[1] == 0
+    got = samples(llm.exposition())
+    labels = (("model", "gpt-4o"), ("provider", "openai"), ("status", "success"),
+              ("team", "unknown"), ("tier", "unknown"))
+    assert got[("llm_requests_total", labels)] == 3001
+    assert len(list(Path(directory).glob("llm_*.db"))) == 4  # the parent's and 3 children's
