@@ -8,14 +8,33 @@ and joins strings.
 
 from __future__ import annotations
 
+import gzip
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 from .catalog import Family
 from .state import FamilyState, UpdateLock, escape_label_value
 
 TEXT_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 OPENMETRICS_CONTENT_TYPE = "application/openmetrics-text; version=1.0.0; charset=utf-8"
+
+
+class Negotiated(NamedTuple):
+    """What a scrape asked for, from its Accept and Accept-Encoding headers."""
+
+    openmetrics: bool
+    gzip: bool
+
+    @classmethod
+    def of(cls, accept: str, accept_encoding: str) -> Negotiated:
+        return cls("application/openmetrics-text" in accept, "gzip" in accept_encoding)
+
+    @property
+    def content_type(self) -> str:
+        return OPENMETRICS_CONTENT_TYPE if self.openmetrics else TEXT_CONTENT_TYPE
+
+    def encode(self, body: bytes) -> bytes:
+        return gzip.compress(body, compresslevel=5) if self.gzip else body
 
 
 def _help_text(text: str, openmetrics: bool) -> str:

@@ -6,11 +6,10 @@ Content negotiation: OpenMetrics when the scraper asks for it, gzip when accepte
 
 from __future__ import annotations
 
-import gzip
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from .exposition import OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE
+from .exposition import Negotiated
 from .recorder import LLMMetrics
 
 
@@ -22,12 +21,10 @@ def _handler(llm: LLMMetrics) -> type[BaseHTTPRequestHandler]:
             if self.path.split("?")[0] != "/metrics":
                 self._send(404, b"not found: try /metrics\n", "text/plain; charset=utf-8")
                 return
-            openmetrics = "application/openmetrics-text" in self.headers.get("Accept", "")
-            body = llm.exposition(openmetrics=openmetrics)
-            ctype = OPENMETRICS_CONTENT_TYPE if openmetrics else TEXT_CONTENT_TYPE
-            gzipped = "gzip" in self.headers.get("Accept-Encoding", "")
-            self._send(200, gzip.compress(body) if gzipped else body, ctype,
-                       {"Content-Encoding": "gzip"} if gzipped else {})
+            asked = Negotiated.of(self.headers.get("Accept", ""),
+                                  self.headers.get("Accept-Encoding", ""))
+            self._send(200, asked.encode(llm.exposition(openmetrics=asked.openmetrics)),
+                       asked.content_type, {"Content-Encoding": "gzip"} if asked.gzip else {})
 
         def _send(self, code: int, body: bytes, ctype: str,
                   headers: dict[str, str] | None = None) -> None:

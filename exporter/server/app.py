@@ -8,7 +8,6 @@ second on two cores, and the validation a framework would do is in
 from __future__ import annotations
 
 import asyncio
-import gzip
 import html
 import json
 import logging
@@ -17,7 +16,7 @@ from typing import Any
 
 from ..collectors import CollectorSet
 from ..config import ServerSettings
-from ..exposition import OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE
+from ..exposition import Negotiated
 from ..recorder import LLMMetrics
 from . import compat
 from .auth import Auth
@@ -201,19 +200,17 @@ class SidecarApp:
             await _json(send, 401, {"error": denied},
                         [(b"www-authenticate", b'Basic realm="llm-exporter"')])
             return
-        openmetrics = b"application/openmetrics-text" in headers.get(b"accept", b"")
-        gzipped = b"gzip" in headers.get(b"accept-encoding", b"")
+        asked = Negotiated.of(headers.get(b"accept", b"").decode("latin-1"),
+                              headers.get(b"accept-encoding", b"").decode("latin-1"))
         loop = asyncio.get_running_loop()
-        body = await loop.run_in_executor(None, self._scrape, openmetrics, gzipped)
-        extra = [(b"content-encoding", b"gzip")] if gzipped else []
-        await _send(send, 200, body,
-                    (OPENMETRICS_CONTENT_TYPE if openmetrics else TEXT_CONTENT_TYPE).encode(),
+        body = await loop.run_in_executor(None, self._scrape, asked)
+        extra = [(b"content-encoding", b"gzip")] if asked.gzip else []
+        await _send(send, 200, body, asked.content_type.encode(),
                     extra + [(b"vary", b"Accept, Accept-Encoding")])
 
-    def _scrape(self, openmetrics: bool, gzipped: bool) -> bytes:
-        body = self.llm.exposition(openmetrics=openmetrics, eof=False) + \
-            self.collectors.render(openmetrics=openmetrics)
-        return gzip.compress(body, compresslevel=5) if gzipped else body
+    def _scrape(self, asked: Negotiated) -> bytes:
+        return asked.encode(self.llm.exposition(openmetrics=asked.openmetrics, eof=False)
+                            + self.collectors.render(openmetrics=asked.openmetrics))
 
     # ------------------------------------------------------------ the rest
 
