@@ -13,7 +13,7 @@ instrumentations accept it too) and records ``gen_ai.client.token.usage``,
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, NamedTuple
 
 from . import catalog
 from .cardinality import LabelCaps, normalise_model, normalise_optional, normalise_provider
@@ -26,6 +26,15 @@ DURATION_BOUNDARIES = catalog.DURATION_BUCKETS[:14]
 TTFT_BOUNDARIES = catalog.TTFT_BUCKETS[:16]
 TPOT_BOUNDARIES = catalog.TPOT_BUCKETS
 TOKEN_BOUNDARIES = catalog.TOKEN_BUCKETS
+
+
+class _Labels(NamedTuple):
+    base: dict[str, str]
+    input: dict[str, str]
+    """base + gen_ai.token.type=input"""
+    output: dict[str, str]
+    priced_as: tuple[str, str]
+    """The normalised (provider, response model) the price book is asked about."""
 
 
 class OTelMetrics:
@@ -65,13 +74,14 @@ class OTelMetrics:
         self._active = meter.create_up_down_counter(
             "llm.client.requests.active", unit="{request}",
             description="GenAI requests started and not yet finished.")
-        self._attrs: dict[tuple, dict[str, str]] = {}
+        self._attrs: dict[tuple, _Labels] = {}
 
-    def _attributes(self, provider: str, model: str, response_model: str | None,
-                    team: str | None, tier: str | None) -> dict[str, str]:
+    def _labels(self, provider: str, model: str, response_model: str | None,
+                team: str | None, tier: str | None) -> _Labels:
+        """Attribute sets and price key of a label combination, worked out once."""
         key = (provider, model, response_model, team, tier)
-        attrs = self._attrs.get(key)
-        if attrs is None:
+        labels = self._attrs.get(key)
+        if labels is None:
             p = normalise_provider(provider)
             requested = normalise_model(p, model)
             responded = normalise_model(p, response_model) if response_model else requested
@@ -83,9 +93,11 @@ class OTelMetrics:
                 attrs["llm.team"] = self._caps.admit("team", normalise_optional("team", team))[0]
             if tier is not None:
                 attrs["llm.tier"] = self._caps.admit("tier", normalise_optional("tier", tier))[0]
+            labels = _Labels(attrs, {**attrs, "gen_ai.token.type": "input"},
+                             {**attrs, "gen_ai.token.type": "output"}, (p, responded))
             if len(self._attrs) < 50_000:
-                self._attrs[key] = attrs
-        return attrs
+                self._attrs[key] = labels
+        return labels
 
     def record_request(self, *, provider: str, model: str, input_tokens: int = 0,
                        output_tokens: int = 0, cache_read_tokens: int = 0,
@@ -111,9 +123,9 @@ class OTelMetrics:
                              f"got {status!r}")
         if error_type is not None and error_type not in catalog.ERROR_TYPES:
             raise ValueError(f"error_type must be one of {', '.join(catalog.ERROR_TYPES)}")
-        attrs = self._attributes(provider, model, response_model, team, tier)
-        canonical = normalise_provider(provider)
-        rates = self._prices.rates(canonical, normalise_model(canonical, response_model or model))
+        labels = self._labels(provider, model, response_model, team, tier)
+        attrs = labels.base
+        rates = self._prices.rates(*labels.priced_as)
         uncached = input_tokens - cache_read_tokens - cache_write_tokens
         cost = sum(rates.costs(uncached, cache_read_tokens, cache_write_tokens,
                                output_tokens - reasoning_tokens, reasoning_tokens,
@@ -121,8 +133,8 @@ class OTelMetrics:
         if status == "error":
             attrs = {**attrs, "error.type": error_type or "other"}
         else:
-            self._tokens.record(input_tokens, {**attrs, "gen_ai.token.type": "input"})
-            self._tokens.record(output_tokens, {**attrs, "gen_ai.token.type": "output"})
+            self._tokens.record(input_tokens, labels.input)
+            self._tokens.record(output_tokens, labels.output)
             if ttft_seconds is not None:
                 self._ttft.record(ttft_seconds, attrs)
                 if output_tokens > 1 and duration_seconds is not None \
@@ -142,7 +154,7 @@ class OTelMetrics:
         return Call(self, provider, model, team, tier, cache_hit, trace_id)
 
     def call_started(self, provider: str, model: str) -> dict[str, str]:
-        attrs = self._attributes(provider, model, None, None, None)
+        attrs = self._labels(provider, model, None, None, None).base
         self._active.add(1, attrs)
         return attrs
 
