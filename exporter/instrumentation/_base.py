@@ -104,7 +104,6 @@ class Patcher:
             return  # this SDK version has no such method
         wrapper = make(original)
         functools.update_wrapper(wrapper, original)
-        wrapper.__llm_exporter_original__ = original  # type: ignore[attr-defined]
         setattr(cls, name, wrapper)
         self.originals[(cls, name)] = original
 
