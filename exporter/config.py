@@ -15,7 +15,10 @@ from .pricing import PriceBook, PriceOverride
 
 DEFAULT_PORT = 9473
 COLLECTORS = ("system", "gpu")
-_TOP_KEYS = {"namespace", "labels", "pricing", "server"}
+_TOP_KEYS = {"namespace", "labels", "pricing", "server", "zero_hold_seconds"}
+#: How long a new counter series reads 0 after its first scrape (see exporter.state.ZeroHold):
+#: at least the longest scrape interval of any Prometheus that scrapes us.
+DEFAULT_ZERO_HOLD_SECONDS = 60.0
 _SERVER_KEYS = {"host", "port", "ingest_token_file", "metrics_user", "metrics_password_file",
                 "max_body_bytes", "max_batch_events", "collectors", "gpu_processes"}
 _PRICING_KEYS = {"catalog", "baseline", "overrides", "overrides_file"}
@@ -45,6 +48,7 @@ class ServerSettings:
 @dataclass(frozen=True)
 class Settings:
     namespace: str = "llm"
+    zero_hold_seconds: float = field(default_factory=lambda: _zero_hold(os.environ, None))
     label_caps: Mapping[str, int] = field(default_factory=dict)
     price_overrides: tuple[PriceOverride, ...] = ()
     price_catalog: bool = True
@@ -72,6 +76,7 @@ class Settings:
                 namespace.replace("_", "a").isalnum() or namespace[0].isdigit():
             raise ConfigError(f"namespace must match [a-zA-Z_][a-zA-Z0-9_]*, got {namespace!r}")
 
+        hold = _zero_hold(env, raw.get("zero_hold_seconds"))
         caps = dict(_mapping(labels.get("caps", {}), "labels.caps"))
         for key, value in env.items():
             if key.startswith("LLM_EXPORTER_CAP_"):
@@ -104,13 +109,30 @@ class Settings:
             overrides += [_override(o, f"{f}[{i}]") for i, o in enumerate(items)]
 
         baseline_raw = env.get("LLM_EXPORTER_BASELINE") or pricing.get("baseline")
-        return cls(namespace=namespace, label_caps=caps, price_overrides=tuple(overrides),
+        return cls(namespace=namespace, zero_hold_seconds=hold, label_caps=caps, price_overrides=tuple(overrides),
                    price_catalog=catalog, baseline=_baseline(baseline_raw),
                    server=_server(_mapping(raw.get("server", {}), "server"), env),
                    source=str(path) if path else "defaults")
 
     def price_book(self) -> PriceBook:
         return PriceBook(self.price_overrides, use_catalog=self.price_catalog)
+
+
+def _zero_hold(env: Mapping[str, str], configured: Any) -> float:
+    """``$LLM_EXPORTER_ZERO_HOLD_SECONDS``, else the file's ``zero_hold_seconds``, else
+    the default; the environment also applies to Settings built in code."""
+    hold = DEFAULT_ZERO_HOLD_SECONDS if configured is None else configured
+    where = "zero_hold_seconds"
+    if env.get("LLM_EXPORTER_ZERO_HOLD_SECONDS"):
+        where = "LLM_EXPORTER_ZERO_HOLD_SECONDS"
+        try:
+            hold = float(env[where])
+        except ValueError:
+            raise ConfigError(f"{where}: must be a number of seconds, got {env[where]!r}") \
+                from None
+    if isinstance(hold, bool) or not isinstance(hold, (int, float)) or not 0 <= hold <= 86400:
+        raise ConfigError(f"{where}: must be a number of seconds in 0..86400, got {hold!r}")
+    return float(hold)
 
 
 def _read(path: Path, what: str) -> Any:

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any, NamedTuple
 
 from .catalog import Family
-from .state import FamilyState, UpdateLock, escape_label_value
+from .state import FamilyState, UpdateLock, ZeroHold, escape_label_value
 
 TEXT_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 OPENMETRICS_CONTENT_TYPE = "application/openmetrics-text; version=1.0.0; charset=utf-8"
@@ -57,13 +57,19 @@ def _exemplar(e: tuple[str, float, float]) -> str:
 
 def render(states: Iterable[FamilyState], lock: UpdateLock, *,
            openmetrics: bool = False, created: bool = False, eof: bool = True,
-           exemplars: dict[int, dict[int, tuple[str, float, float]]] | None = None) -> bytes:
+           exemplars: dict[int, dict[int, tuple[str, float, float]]] | None = None,
+           hold: ZeroHold | None = None) -> bytes:
     """The exposition of ``states``. ``created`` adds ``_created`` samples (OpenMetrics
     only: the text format would need separate gauge families for them). ``eof=False``
-    leaves OpenMetrics' ``# EOF`` off, for a caller that appends more families."""
+    leaves OpenMetrics' ``# EOF`` off, for a caller that appends more families.
+    ``hold`` shows new counter and histogram series at 0 first (:class:`ZeroHold`)."""
     out: list[str] = []
     add = out.append
     created = created and openmetrics
+
+    def add_zeros(prefixes: tuple[str, ...]) -> None:
+        for prefix in prefixes:
+            add(prefix + "0")
     for st in states:
         fam = st.family
         kind = fam.kind
@@ -76,6 +82,11 @@ def render(states: Iterable[FamilyState], lock: UpdateLock, *,
                 n = len(le)
                 for s in st.series.values():
                     pre = s.text or s.histogram_prefixes(name, labels, le)
+                    if hold is not None and hold.hides(s):
+                        add_zeros(pre)
+                        if stamps is not None:
+                            add(s.created_prefix(name, labels) + str(stamps[s.labels]))
+                        continue
                     v = s.values
                     ex = exemplars.get(id(v)) if exemplars else None
                     acc = 0
@@ -90,7 +101,13 @@ def render(states: Iterable[FamilyState], lock: UpdateLock, *,
                     if stamps is not None:
                         add(s.created_prefix(name, labels) + str(stamps[s.labels]))
             else:
+                counter_hold = hold if kind == "counter" else None
                 for s in st.series.values():
+                    if counter_hold is not None and counter_hold.hides(s):
+                        add(name + (s.text or s.label_text(labels)) + "0")  # type: ignore[operator]
+                        if stamps is not None:
+                            add(s.created_prefix(name, labels) + str(stamps[s.labels]))
+                        continue
                     value = s.values[s.index + offset]
                     if value is None or value != value:  # unset gauge (None, or NaN in files)
                         continue
@@ -126,7 +143,7 @@ def render_samples(samples: Iterable[tuple[Family, list[tuple[tuple[str, ...], f
 
 
 def metric_families(states: Iterable[FamilyState], lock: UpdateLock,
-                    created: bool = False) -> Iterator:
+                    created: bool = False, hold: ZeroHold | None = None) -> Iterator:
     """The same samples as prometheus_client Metric objects (for ``registry.collect``)."""
     from prometheus_client.metrics_core import Metric
 
@@ -138,10 +155,16 @@ def metric_families(states: Iterable[FamilyState], lock: UpdateLock,
         metric = Metric(base, fam.help, kind, fam.unit)
         labels = fam.labels
         stamps = st.created or {}
+        series_hold = hold if kind != "gauge" else None
         with lock:
             rows: list[tuple[Any, Any, Any]] = [(s.labels, list(s.values) if kind == "histogram"
                      else s.values[s.index + st.offset], stamps.get(s.labels))
                     for s in st.series.values()]
+            if series_hold is not None:
+                for i, s in enumerate(st.series.values()):
+                    if series_hold.hides(s):
+                        values, v, ts = rows[i]
+                        rows[i] = (values, [0] * len(v) if kind == "histogram" else 0, ts)
         for values, v, ts in rows:
             lab = dict(zip(labels, values))
             if kind == "histogram":

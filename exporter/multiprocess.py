@@ -36,7 +36,10 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .state import ZeroHold
 
 MARKER = "instance.json"
 SEGMENT_BYTES = 1 << 20
@@ -148,9 +151,16 @@ def alive(pid: int) -> bool:
     return True
 
 
-def merged_states(directory: str | Path, namespace: str) -> list:
+def merged_states(store: SegmentStore, namespace: str, hold: ZeroHold | None = None) -> list:
     """Every worker's series, merged by the rules in the module docstring, as the
-    FamilyState objects the renderer takes."""
+    FamilyState objects the renderer takes.
+
+    With ``hold``, a counter or histogram series reads 0 until ``hold.seconds`` after the
+    first scrape that saw it, by *any* worker: that worker writes a ("seen", key...)
+    record into its own files and the earliest record counts, so whichever worker
+    answers the next scrape makes the same choice (one worker showing the value and
+    another 0 would look like a counter reset and count the value twice).
+    """
     from .catalog import EXPORTER_FAMILIES, LLM_FAMILIES, TOKEN_TYPES
     from .state import FamilyState, Series
 
@@ -159,7 +169,12 @@ def merged_states(directory: str | Path, namespace: str) -> list:
               if f.key not in ("collector_success", "collector_duration")}
     sums: dict[tuple, list[float]] = {}
     latest: dict[tuple, list[float]] = {}
-    for pid, key, values in read_all(directory):
+    seen: dict[tuple, float] = {}
+    for pid, key, values in read_all(store.directory):
+        if key[0] == "seen":
+            inner = tuple(key[1:])
+            seen[inner] = min(values[0], seen.get(inner, values[0]))
+            continue
         st = states.get(key[0])
         if key[0] == "in_flight" and not alive(pid):
             continue
@@ -173,6 +188,16 @@ def merged_states(directory: str | Path, namespace: str) -> list:
         else:
             for i, v in enumerate(values):
                 total[i] += v
+    if hold is not None:
+        for key, values in sums.items():
+            if key[0] == "in_flight":
+                continue
+            first = seen.get(key)
+            if first is None:
+                store.new(("seen", *key), 1, hold.now)
+            elif hold.now - first >= hold.seconds:
+                continue
+            sums[key] = [0.0] * len(values)
     for key, values in list(sums.items()) + list(latest.items()):
         labels = tuple(key[1:])
         if key[0] == "usage":

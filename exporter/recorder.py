@@ -37,7 +37,7 @@ from .errors import classify
 from .exposition import describe, metric_families, render
 from .multiprocess import NAN, SegmentStore, merged_states
 from .pricing import PriceBook, Rates, split_cost
-from .state import Exemplars, FamilyState, Series, UpdateLock, wait_for
+from .state import Exemplars, FamilyState, Series, UpdateLock, ZeroHold, wait_for
 
 if TYPE_CHECKING:
     from prometheus_client.registry import CollectorRegistry
@@ -187,7 +187,8 @@ class LLMMetrics:
                  prices: PriceBook | None = None,
                  label_caps: Mapping[str, int] | None = None,
                  created_series: bool = False, otel_exemplars: bool = False,
-                 multiprocess_dir: str | Path | None = None) -> None:
+                 multiprocess_dir: str | Path | None = None,
+                 zero_hold_seconds: float | None = None) -> None:
         from .config import Settings
 
         if config is None or isinstance(config, (str, Path)):
@@ -206,6 +207,10 @@ class LLMMetrics:
         self._caps = LabelCaps({**settings.label_caps, **(label_caps or {})})
         self._created_series = created_series
         self._otel_exemplars = otel_exemplars
+        hold = settings.zero_hold_seconds if zero_hold_seconds is None else zero_hold_seconds
+        if isinstance(hold, bool) or not isinstance(hold, (int, float)) or not 0 <= hold < _INF:
+            raise ValueError(f"zero_hold_seconds must be a finite number >= 0, got {hold!r}")
+        self._zero_hold = float(hold)
         multiprocess_dir = multiprocess_dir or os.environ.get("LLM_EXPORTER_MULTIPROC_DIR")
         self._multiprocess_dir = multiprocess_dir
         self._store: SegmentStore | None = None
@@ -789,27 +794,33 @@ class LLMMetrics:
 
     # ------------------------------------------------------------- exposition
 
-    def _states(self) -> Any:
-        """The series to expose: our own, or in multiprocess mode all workers' merged."""
-        if self._store is None:
-            return self._families.values()
-        return merged_states(self._store.directory, self.namespace)
+    def _hold(self) -> ZeroHold | None:
+        """This scrape's zero-first rule (see :class:`~exporter.state.ZeroHold`)."""
+        return ZeroHold(self._zero_hold) if self._zero_hold else None
+
+    def _merged(self) -> list:
+        """Multiprocess mode: every worker's series merged, new ones already held at 0."""
+        assert self._store is not None
+        return merged_states(self._store, self.namespace, self._hold())
 
     def exposition(self, openmetrics: bool = False, eof: bool = True) -> bytes:
         """Our series in Prometheus text format, or OpenMetrics (ending in ``# EOF``
         unless ``eof=False``, for a caller that appends more families). In multiprocess
-        mode, the sums over every worker (exemplars are single-process)."""
+        mode, the sums over every worker (exemplars are single-process). Every call
+        counts as a scrape for the zero-first hold of new series."""
         if self._store is not None:
-            return render(self._states(), UpdateLock(), openmetrics=openmetrics, eof=eof)
+            return render(self._merged(), UpdateLock(), openmetrics=openmetrics, eof=eof)
         return render(self._families.values(), self._lock, openmetrics=openmetrics,
                       created=self._created_series, eof=eof,
-                      exemplars=self._exemplars.by_list if openmetrics else None)
+                      exemplars=self._exemplars.by_list if openmetrics else None,
+                      hold=self._hold())
 
     def collect(self) -> Any:
         """prometheus_client's collector protocol: the same samples as exposition()."""
         if self._store is not None:
-            return metric_families(self._states(), UpdateLock())
-        return metric_families(self._families.values(), self._lock, self._created_series)
+            return metric_families(self._merged(), UpdateLock())
+        return metric_families(self._families.values(), self._lock, self._created_series,
+                               self._hold())
 
     def describe(self) -> list:
         return describe(self._families.values())

@@ -74,7 +74,7 @@ class Series:
     their Series objects (same labels, cost five slots further), so each label string
     is stored once for both."""
 
-    __slots__ = ("index", "labels", "text", "values")
+    __slots__ = ("index", "labels", "seen", "text", "values")
 
     def __init__(self, labels: tuple[str, ...], values: list, index: int) -> None:
         self.labels = labels
@@ -83,6 +83,9 @@ class Series:
         self.text: str | tuple[str, ...] | None = None
         """Cached rendering: ``{labels} `` for counters and gauges, the full line
         prefixes of every bucket, _count and _sum for histograms."""
+        self.seen = 0.0
+        """When a scrape first saw this series (monotonic clock; 0: not yet): see
+        :class:`ZeroHold`."""
 
     def pairs(self, label_names: tuple[str, ...]) -> str:
         return ",".join(f'{k}="{escape_label_value(v)}"' for k, v in zip(label_names, self.labels))
@@ -113,6 +116,34 @@ class Series:
         base = name.removesuffix("_total")
         pairs = self.pairs(label_names)
         return f"{base}_created{{{pairs}}} " if pairs else f"{base}_created "
+
+
+class ZeroHold:
+    """Show every new counter and histogram series at 0 before its value.
+
+    Prometheus' ``increase()`` and ``rate()`` only count what a series gains *between*
+    samples: a series whose first sample already holds its first increment (a new label
+    set, or every label set after a restart) loses that increment. So a new series is
+    exposed at 0 from its first scrape until ``seconds`` have passed since that scrape;
+    every scraper whose interval is at most ``seconds`` (both servers of an HA pair)
+    therefore stores a 0 before the value. ``seconds=0`` turns this off (for a
+    Prometheus that ingests OpenMetrics created timestamps instead).
+    """
+
+    __slots__ = ("now", "seconds")
+
+    def __init__(self, seconds: float, now: float | None = None) -> None:
+        self.seconds = seconds
+        self.now = time.monotonic() if now is None else now
+        """One clock reading per scrape: series that share a value list agree."""
+
+    def hides(self, series: Series) -> bool:
+        """True while ``series`` must still read 0 (marks its first scrape)."""
+        seen = series.seen
+        if not seen:
+            series.seen = self.now
+            return True
+        return self.now - seen < self.seconds
 
 
 class FamilyState:

@@ -23,6 +23,13 @@ def require_binary(name: str) -> str:
     return path
 
 
+@pytest.fixture(autouse=True)
+def values_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unit tests read a series' value right after recording it, so the zero-first hold
+    is off unless a test turns it on (test_zero_first.py and the end-to-end tests do)."""
+    monkeypatch.setenv("LLM_EXPORTER_ZERO_HOLD_SECONDS", "0")
+
+
 @pytest.fixture
 def registry() -> CollectorRegistry:
     return CollectorRegistry()

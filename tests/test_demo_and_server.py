@@ -20,7 +20,7 @@ from exporter.metrics_server import start_metrics_server
 
 def test_demo_workload_fills_every_family() -> None:
     registry = CollectorRegistry()
-    llm = LLMMetrics(registry, config=DEMO_SETTINGS)
+    llm = LLMMetrics(registry, config=DEMO_SETTINGS, zero_hold_seconds=0)
     workload = Workload(llm, seed=3)
     workload.run(rate=1e9, stop=threading.Event(), max_requests=400)
     names = {m.name for m in registry.collect() if m.samples}
