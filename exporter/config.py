@@ -109,7 +109,8 @@ class Settings:
             overrides += [_override(o, f"{f}[{i}]") for i, o in enumerate(items)]
 
         baseline_raw = env.get("LLM_EXPORTER_BASELINE") or pricing.get("baseline")
-        return cls(namespace=namespace, zero_hold_seconds=hold, label_caps=caps, price_overrides=tuple(overrides),
+        return cls(namespace=namespace, zero_hold_seconds=hold, label_caps=caps,
+                   price_overrides=tuple(overrides),
                    price_catalog=catalog, baseline=_baseline(baseline_raw),
                    server=_server(_mapping(raw.get("server", {}), "server"), env),
                    source=str(path) if path else "defaults")

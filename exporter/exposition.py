@@ -83,7 +83,7 @@ def render(states: Iterable[FamilyState], lock: UpdateLock, *,
                 for s in st.series.values():
                     pre = s.text or s.histogram_prefixes(name, labels, le)
                     if hold is not None and hold.hides(s):
-                        add_zeros(pre)
+                        add_zeros(pre)  # type: ignore[arg-type]
                         if stamps is not None:
                             add(s.created_prefix(name, labels) + str(stamps[s.labels]))
                         continue
