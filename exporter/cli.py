@@ -106,7 +106,7 @@ def _price(args: argparse.Namespace) -> int:
 def _rules(args: argparse.Namespace) -> int:
     from .rules import write
 
-    for path in write(args.config, args.out, args.namespace):
+    for path in write(args.config, args.out):
         print(f"wrote {path}")
     return 0
 
@@ -148,10 +148,10 @@ def main(argv: list[str] | None = None) -> int:
     price.add_argument("--batch", action="store_true", help="batch-API prices")
     price.add_argument("--config", help="settings file with price overrides")
     price.set_defaults(func=_price)
-    rules = sub.add_parser("rules", help="generate Prometheus rules from alerts/config.yml")
+    rules = sub.add_parser("rules", help="generate Prometheus rules from alerts/config.yml "
+                                         "(its namespace key names the metrics)")
     rules.add_argument("--config", default="alerts/config.yml")
     rules.add_argument("--out", default="alerts/generated")
-    rules.add_argument("--namespace", default="llm")
     rules.set_defaults(func=_rules)
     cat = sub.add_parser("catalog", help="print the metric catalog as a markdown table")
     cat.set_defaults(func=lambda _: print(catalog_markdown(), end="") or 0)

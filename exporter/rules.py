@@ -1,318 +1,457 @@
 """Prometheus recording and alerting rules, generated from alerts/config.yml.
 
-Thresholds and budgets live in one YAML file; this module validates it and writes
-``alerts/generated/*.rules.yml``. Budgets become recording rules (a constant series
-per team and period), so budget alerts keep working while an app is down; a team
-without a budget gets no series. Metric names come from the catalog.
+Four groups, each with one job:
+
+- ``<ns>.recording``: rates, ratios and quantiles over at most 10 minutes of raw series,
+  shared by alerts and dashboards;
+- ``<ns>.alerts``: every alert but the budget ones; it reads recorded series, so its
+  evaluation time does not depend on budget periods;
+- ``<ns>.budget`` (its own, longer interval): spend counted exactly per step, summed into
+  windows from the *recorded* steps (no rule reads more than 1 h of a raw series), the
+  budgets, burn rates, forecasts and the budget alerts;
+- ``<ns>.meta``: Prometheus and Alertmanager watching themselves, and the Watchdog.
+
+Metric names come from the catalog and follow the configured namespace.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .alert_config import PERIOD_HOURS, AlertConfig, duration, load_alert_config, seconds
 from .catalog import metric_name
-from .config import ConfigError
-
-PERIODS = {"day": ("1d", 24), "month": ("30d", 720)}
-"""Budget period -> (rolling window, hours in it)."""
-
-_DURATION = re.compile(r"^[0-9]+(ms|s|m|h|d|w|y)$")
 
 RULES_FILE = "llm.rules.yml"
 
-#: Recording rule names (level:metric:operations), for dashboards and tests.
-SPEND_PER_HOUR = "team:llm_cost_usd_per_hour:rate5m"
-SPEND_PER_HOUR_ALL = "job:llm_cost_usd_per_hour:rate5m"
-SPEND_1H = "team:llm_cost_usd:increase1h"
-SPEND_1D = "team:llm_cost_usd:increase1d"
-BUDGET = "team_period:llm_budget_usd:configured"
-BUDGET_SPEND = "team_period:llm_cost_usd:spend"
-BUDGET_PROJECTED = "team_period:llm_cost_usd:projected"
-BUDGET_USED = "team_period:llm_budget_used:ratio"
-ERROR_RATIO = "model:llm_request_errors:ratio_rate5m"
-CACHE_HIT_RATIO = "cache:llm_cache_hits:ratio_rate5m"
-LATENCY = "model:llm_request_duration_seconds:p{q}_rate5m"
-TTFT = "model:llm_time_to_first_token_seconds:p{q}_rate5m"
+#: Dashboard paths (uid/slug) that alerts link to; dashboards/ defines the same uids.
+DASHBOARDS = {"cost": "llm-cost/llm-cost-and-usage",
+              "performance": "llm-performance/llm-performance",
+              "routing": "llm-routing/llm-routing-and-tiers",
+              "resources": "llm-resources/llm-resources"}
+
+#: How far back the step rule looks for a series' previous sample: a scrape gap longer
+#: than this costs the increments within the gap, never counts a value twice.
+_BASE_LOOKBACK = "10m"
 
 
-@dataclass(frozen=True)
-class Budget:
-    team: str
-    usd: float
-    period: str
+class Names:
+    """Recorded series (``level:metric:operations``) for one namespace and config."""
+
+    def __init__(self, cfg: AlertConfig) -> None:
+        ns = cfg.namespace
+        self.ns = ns
+        self.step = cfg.get("budget", "interval")
+        self.forecast_window = cfg.get("budget", "forecast_window")
+        self.spend_per_hour = f"team:{ns}_cost_usd_per_hour:rate5m"
+        self.spend_per_hour_all = f"job:{ns}_cost_usd_per_hour:rate5m"
+        self.requests_rate = f"model:{ns}_requests:rate5m"
+        self.error_ratio = f"model:{ns}_request_errors:ratio_rate5m"
+        self.cache_hit_ratio = f"cache:{ns}_cache_hits:ratio_rate5m"
+        self.provider_unhealthy = \
+            f"provider:{ns}_provider_unhealthy:ratio_avg{cfg.get('provider_down', 'window')}"
+        self.budget = f"team_period:{ns}_budget_usd:configured"
+        self.spend = f"team_period:{ns}_cost_usd:spend"
+        self.budget_used = f"team_period:{ns}_budget_used:ratio"
+        self.projected = f"team_period:{ns}_cost_usd:projected"
+        self.hours_left = f"team_period:{ns}_budget_left:hours"
+
+    def latency(self, q: str) -> str:
+        return f"model:{self.ns}_request_duration_seconds:p{q}_rate5m"
+
+    def ttft(self, q: str) -> str:
+        return f"model:{self.ns}_time_to_first_token_seconds:p{q}_rate5m"
+
+    def increase(self, window: str) -> str:
+        """Exact spend per team over ``window``, summed from the recorded steps."""
+        return f"team:{self.ns}_cost_usd:increase{window}"
+
+    def burn(self, window: str) -> str:
+        """Spend over ``window`` as a multiple of the budget's even pace."""
+        return f"team_period:{self.ns}_budget_burn:rate{window}"
 
 
-@dataclass(frozen=True)
-class AlertConfig:
-    raw: Mapping[str, Any]
-    selector: str
-    runbook_url: str
-    dashboard_url: str
-    budgets: tuple[Budget, ...]
-
-    def get(self, section: str, key: str) -> Any:
-        return self.raw[section][key]
+def _closed_open(window: str) -> str:
+    """``window`` minus a second: Prometheus 2's ranges include both ends, so a sum over
+    ``[1h]`` of a series recorded every minute would hold 61 steps, not 60."""
+    return duration(seconds(window) - 1)
 
 
-_SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
-    "spend_rate": {"warning_usd_per_hour": (int, float), "critical_usd_per_hour": (int, float),
-                   "team_warning_usd_per_hour": (int, float), "for": str},
-    "budget": {"warning_ratio": (int, float), "for": str, "burn_rate_for": str},
-    "error_rate": {"warning_ratio": (int, float), "critical_ratio": (int, float), "for": str},
-    "latency_p95": {"warning_seconds": (int, float), "critical_seconds": (int, float),
-                    "for": str},
-    "provider_down": {"for": str},
-    "unpriced": {"for": str},
-    "gpu": {"memory_warning_ratio": (int, float), "memory_critical_ratio": (int, float),
-            "temperature_warning_celsius": (int, float),
-            "temperature_critical_celsius": (int, float), "for": str},
-    "exporter": {"down_for": str, "collector_failed_for": str},
-}
+def exact_step(cost: str, step: str) -> str:
+    """Spend per team in the last ``step``, exactly, as the sum over cost series of
+    (last sample in the step) - (last sample before it).
+
+    Successive steps telescope, so a sum over recorded steps is exact; increase() instead
+    extrapolates to the window's edges. Where a series has no sample before the step (it
+    is new, or back after a gap) or fell within the step (a restart), the base is the
+    step's lowest sample: 0 for a series the exporter showed at 0 first (zero-first), the
+    first value after a gap otherwise (a gap's increments are lost, never counted twice).
+    """
+    prev = f"last_over_time({cost}[{_BASE_LOOKBACK}] offset {step})"
+    low = f"min_over_time({cost}[{step}])"
+    return (f"sum by (team) (\n  last_over_time({cost}[{step}])\n  - (\n"
+            f"      ({prev}\n        unless (resets({cost}[{step}]) > 0 or {low} < {prev}))\n"
+            f"    or\n      {low}\n  )\n)")
 
 
-def load_alert_config(path: str | Path) -> AlertConfig:
-    """Read and validate alerts/config.yml; ConfigError names the offending key."""
-    import yaml
-
-    try:
-        raw = yaml.safe_load(Path(path).read_text()) or {}
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: invalid YAML: {exc}") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: the top level must be a mapping")
-    allowed = {"selector", "runbook_url", "dashboard_url", "budgets", *_SCHEMA}
-    unknown = set(raw) - allowed
-    if unknown:
-        raise ConfigError(f"{path}: unknown key(s) {', '.join(sorted(unknown))}")
-    for key in ("selector", "runbook_url", "dashboard_url"):
-        if not isinstance(raw.get(key), str) or not raw[key]:
-            raise ConfigError(f"{key}: must be a non-empty string")
-    for section, fields in _SCHEMA.items():
-        values = raw.get(section)
-        if not isinstance(values, dict):
-            raise ConfigError(f"{section}: must be a mapping with {', '.join(fields)}")
-        for key, kind in fields.items():
-            value = values.get(key)
-            if isinstance(value, bool) or not isinstance(value, kind):
-                raise ConfigError(f"{section}.{key}: expected a "
-                                  f"{'duration like 10m' if kind is str else 'number'}, "
-                                  f"got {value!r}")
-            if isinstance(value, str) and not _DURATION.match(value):
-                raise ConfigError(f"{section}.{key}: expected a duration like 10m, "
-                                  f"got {value!r}")
-            if isinstance(value, (int, float)) and value < 0:
-                raise ConfigError(f"{section}.{key}: must be >= 0, got {value!r}")
-        extra = set(values) - set(fields)
-        if extra:
-            raise ConfigError(f"{section}: unknown key(s) {', '.join(sorted(extra))}")
-    budgets = []
-    seen = set()
-    for i, b in enumerate(raw.get("budgets") or []):
-        where = f"budgets[{i}]"
-        if not isinstance(b, dict) or set(b) != {"team", "usd", "period"}:
-            raise ConfigError(f"{where}: needs exactly team, usd and period")
-        if not isinstance(b["team"], str) or not b["team"].strip():
-            raise ConfigError(f"{where}.team: must be a non-empty string")
-        if isinstance(b["usd"], bool) or not isinstance(b["usd"], (int, float)) \
-                or b["usd"] <= 0:
-            raise ConfigError(f"{where}.usd: must be a number > 0, got {b['usd']!r}")
-        if b["period"] not in PERIODS:
-            raise ConfigError(f"{where}.period: must be day or month, got {b['period']!r}")
-        if (b["team"], b["period"]) in seen:
-            raise ConfigError(f"{where}: a second {b['period']} budget for team {b['team']}")
-        seen.add((b["team"], b["period"]))
-        budgets.append(Budget(b["team"].strip(), float(b["usd"]), b["period"]))
-    return AlertConfig(raw, raw["selector"], raw["runbook_url"], raw["dashboard_url"],
-                       tuple(budgets))
+def _link(cfg: AlertConfig, board: str, **variables: str) -> str:
+    query = "&".join(f"var-{k}={{{{ $labels.{v} }}}}" for k, v in variables.items())
+    return f"{cfg.grafana_url}/d/{DASHBOARDS[board]}" + (f"?{query}" if query else "")
 
 
-def _annotations(cfg: AlertConfig, alert: str, summary: str, description: str
-                 ) -> dict[str, str]:
-    return {"summary": summary, "description": description,
-            "runbook_url": cfg.runbook_url.replace("{alert}", alert.lower()),
-            "dashboard_url": cfg.dashboard_url}
+def _alert(cfg: AlertConfig, name: str, expr: str, for_: str | None, severity: str,
+           summary: str, description: str, dashboard: str,
+           **labels: str) -> dict[str, Any]:
+    rule: dict[str, Any] = {"alert": name, "expr": expr}
+    if for_ is not None:
+        rule["for"] = for_
+    rule["labels"] = {"severity": severity, **labels}
+    rule["annotations"] = {"summary": summary, "description": description,
+                           "runbook_url": cfg.runbook_url.replace("{alert}", name.lower()),
+                           "dashboard_url": dashboard}
+    return rule
 
 
-def _alert(cfg: AlertConfig, name: str, expr: str, for_: str, severity: str,
-           summary: str, description: str, **labels: str) -> dict[str, Any]:
-    return {"alert": name, "expr": expr, "for": for_, "labels": {"severity": severity, **labels},
-            "annotations": _annotations(cfg, name, summary, description)}
+def _money_query(series: str, *match: str) -> str:
+    """A template printing ``series`` for this alert's labels as dollars."""
+    sel = ",".join(f"{m}='%s'" for m in match)
+    args = " ".join(f"$labels.{m}" for m in match)
+    return (f'{{{{ with printf "{series}{{{sel}}}" {args} | query }}}}'
+            '{{ . | first | value | printf "%.2f" }}{{ end }}')
 
 
-def generate(cfg: AlertConfig, namespace: str = "llm") -> dict[str, dict[str, Any]]:
-    """File name -> rule file content."""
+def _hours_query(series: str) -> str:
+    return (f'{{{{ with printf "{series}{{team=\'%s\',period=\'%s\'}}" $labels.team '
+            '$labels.period | query }}{{ . | first | value | printf "%.0f" }}'
+            '{{ else }}no end in sight{{ end }}')
+
+
+MONEY = '{{ $value | printf "%.2f" }}'
+
+
+def recording_rules(cfg: AlertConfig, names: Names) -> list[dict[str, Any]]:
     sel = cfg.selector
 
     def m(key: str) -> str:
-        return metric_name(key, namespace)
+        return metric_name(key, cfg.namespace)
 
-    cost, requests = m("cost"), m("requests")
-    recording = [
-        {"record": SPEND_PER_HOUR, "expr": f"sum by (team) (rate({cost}{{{sel}}}[5m])) * 3600"},
-        {"record": SPEND_PER_HOUR_ALL, "expr": f"sum by (job) (rate({cost}{{{sel}}}[5m])) * 3600"},
-        {"record": SPEND_1H, "expr": f"sum by (team) (increase({cost}{{{sel}}}[1h]))"},
-        {"record": SPEND_1D, "expr": f"sum by (team) (increase({cost}{{{sel}}}[1d]))"},
-        {"record": ERROR_RATIO,
+    cost, requests = f"{m('cost')}{{{sel}}}", m("requests")
+    window = cfg.get("provider_down", "window")
+    rules = [
+        {"record": names.spend_per_hour, "expr": f"sum by (team) (rate({cost}[5m])) * 3600"},
+        {"record": names.spend_per_hour_all, "expr": f"sum by (job) (rate({cost}[5m])) * 3600"},
+        {"record": names.requests_rate,
+         "expr": f"sum by (provider, model) (rate({requests}{{{sel}}}[5m]))"},
+        {"record": names.error_ratio,
          "expr": f'sum by (provider, model) (rate({requests}{{{sel},status="error"}}[5m]))\n'
-                 f"/\nsum by (provider, model) (rate({requests}{{{sel}}}[5m]))"},
-        {"record": CACHE_HIT_RATIO,
+                 f"/\n{names.requests_rate}"},
+        {"record": names.cache_hit_ratio,
          "expr": f'sum by (cache) (rate({m("cache_lookups")}{{{sel},result="hit"}}[5m]))\n'
                  f"/\nsum by (cache) (rate({m('cache_lookups')}{{{sel}}}[5m]))"},
     ]
     for q in ("50", "95", "99"):
-        for name, key in ((LATENCY, "request_duration"), (TTFT, "ttft")):
-            recording.append({"record": name.format(q=q), "expr":
-                              f"histogram_quantile(0.{q}, sum by (provider, model, le) "
-                              f"(rate({m(key)}_bucket{{{sel}}}[5m])))"})
-    budget_rules: list[dict[str, Any]] = []
+        for name, key in ((names.latency(q), "request_duration"), (names.ttft(q), "ttft")):
+            rules.append({"record": name, "expr":
+                          f"histogram_quantile(0.{q}, sum by (provider, model, le) "
+                          f"(rate({m(key)}_bucket{{{sel}}}[5m])))"})
+    # A provider is unhealthy while it reports down or its circuit is not closed
+    # (half_open included: a circuit cycling open -> half_open -> open is down). Averaged
+    # over the window, it does not reset on every half_open sample; max per replica, then
+    # the mean over replicas: one series per provider.
+    rules.append({"record": names.provider_unhealthy, "expr":
+                  f"avg by (provider) (\n  max by (job, instance, provider) (\n"
+                  f"      1 - avg_over_time({m('provider_up')}{{{sel}}}[{window}])\n    or\n"
+                  f"      1 - avg_over_time({m('provider_circuit')}{{{sel},state=\"closed\"}}"
+                  f"[{window}])\n  )\n)"})
+    return rules
+
+
+def budget_rules(cfg: AlertConfig, names: Names) -> list[dict[str, Any]]:
+    """Exact spend steps and windows for every team; budgets, burn rates, forecasts and
+    budget alerts for the teams that have a budget."""
+    cost = f"{metric_name('cost', cfg.namespace)}{{{cfg.selector}}}"
+    step = names.step
+    rules: list[dict[str, Any]] = [
+        {"record": names.increase(step), "expr": exact_step(cost, step)}]
+    windows = {"1h", "1d", names.forecast_window}
+    for period in cfg.periods():
+        windows.add(duration(PERIOD_HOURS[period] * 3600))
+        for tier in cfg.burn_rates_for(period):
+            windows.update((tier.long, tier.short))
+    for w in sorted(windows, key=seconds):
+        if w != step:
+            rules.append({"record": names.increase(w),
+                          "expr": f"sum_over_time({names.increase(step)}[{_closed_open(w)}])"})
+    if not cfg.budgets:
+        return rules
     for b in cfg.budgets:
-        budget_rules.append({"record": BUDGET, "expr": f"vector({b.usd:g})",
-                             "labels": {"team": b.team, "period": b.period}})
-    for period, (window, hours) in PERIODS.items():
-        if not any(b.period == period for b in cfg.budgets):
-            continue
-        budget_rules += [
-            {"record": BUDGET_SPEND, "expr": f"sum by (team) (increase({cost}{{{sel}}}[{window}]))",
-             "labels": {"period": period}},
-            {"record": BUDGET_PROJECTED, "expr": f"{SPEND_1H} * {hours}",
-             "labels": {"period": period}},
+        rules.append({"record": names.budget, "expr": f"vector({b.usd:g})",
+                      "labels": {"team": b.team, "period": b.period}})
+    fw_hours = seconds(names.forecast_window) / 3600
+    for period in cfg.periods():
+        hours = PERIOD_HOURS[period]
+        budget = f'{names.budget}{{period="{period}"}}'
+        whole = names.increase(duration(hours * 3600))
+        rules += [
+            {"record": names.spend, "labels": {"period": period},
+             "expr": f"{whole} and on (team) {budget}\nor on (team)\n{budget} * 0"},
+            {"record": names.projected, "labels": {"period": period},
+             "expr": f"{names.increase(names.forecast_window)} * {hours / fw_hours:g}"
+                     f" and on (team) {budget}"},
         ]
-    if cfg.budgets:
-        budget_rules.append({"record": BUDGET_USED,
-                             "expr": f"{BUDGET_SPEND} / on (team, period) {BUDGET}"})
+        for w in sorted({x for t in cfg.burn_rates_for(period) for x in (t.long, t.short)},
+                        key=seconds):
+            rules.append({"record": names.burn(w), "labels": {"period": period},
+                          "expr": f"{names.increase(w)} * {hours * 3600 / seconds(w):g}\n"
+                                  f"/ on (team) group_right\n{budget}"})
+    rules += [
+        {"record": names.budget_used, "expr": f"{names.spend} / on (team, period) {names.budget}"},
+        {"record": names.hours_left,
+         "expr": f"clamp_min({names.budget} - on (team, period) {names.spend}, 0)\n"
+                 f"/ on (team) group_left ()\n"
+                 f"({names.increase(names.forecast_window)} / {fw_hours:g} > 0)"},
+    ]
+    return rules + budget_alerts(cfg, names)
+
+
+def budget_alerts(cfg: AlertConfig, names: Names) -> list[dict[str, Any]]:
+    bu = cfg.raw["budget"]
+    fw = names.forecast_window
+    link = _link(cfg, "cost", team="team")
+    budget_q = _money_query(names.budget, "team", "period")
+    period_text = ('({{ $labels.period }}: rolling {{ if eq $labels.period "day" }}24 hours'
+                   '{{ else }}30 days{{ end }})')
+    forecast = (f" At the pace of the last {fw} the team spends $"
+                f"{_money_query(names.projected, 'team', 'period')} per "
+                "{{ $labels.period }}; the budget left lasts "
+                f"{_hours_query(names.hours_left)} hours.")
+    exceeded = ("Team {{ $labels.team }} has spent $" + MONEY + " of its $" + budget_q +
+                " {{ $labels.period }} budget " + period_text + "." + forecast)
+    alerts = [
+        _alert(cfg, "LLMBudgetExceeded",
+               f"{names.spend} >= on (team, period) {bu['warning_ratio']} * {names.budget}",
+               bu["for"], "warning",
+               f"Team {{{{ $labels.team }}}} used over {bu['warning_ratio']:.0%} of its "
+               f"{{{{ $labels.period }}}} LLM budget", exceeded, link),
+        _alert(cfg, "LLMBudgetExceeded", f"{names.spend} >= on (team, period) {names.budget}",
+               bu["for"], "critical",
+               "Team {{ $labels.team }} is over its {{ $labels.period }} LLM budget",
+               exceeded, link),
+    ]
+    for period in cfg.periods():
+        for tier in cfg.burn_rates_for(period):
+            long_q = _money_query(names.increase(tier.long), "team")
+            short_q = _money_query(names.increase(tier.short), "team")
+            alerts.append(_alert(
+                cfg, "LLMBudgetBurnRateHigh",
+                f'{names.burn(tier.long)}{{period="{period}"}} > {tier.factor:g}\nand\n'
+                f'{names.burn(tier.short)}{{period="{period}"}} > {tier.factor:g}',
+                tier.for_, tier.severity,
+                f"Team {{{{ $labels.team }}}} burns its {{{{ $labels.period }}}} LLM budget "
+                f"at {{{{ $value | printf \"%.1f\" }}}}x the even pace",
+                f"Team {{{{ $labels.team }}}} spent ${long_q} in the last {tier.long} and "
+                f"${short_q} in the last {tier.short}: "
+                f"{{{{ $value | printf \"%.1f\" }}}}x the even pace of its ${budget_q} "
+                f"{{{{ $labels.period }}}} budget (threshold {tier.factor:g}x)." + forecast,
+                link, window=tier.long, period=period))
+    return alerts
+
+
+
+
+def alerts(cfg: AlertConfig, names: Names) -> list[dict[str, Any]]:
+    sel = cfg.selector
+
+    def m(key: str) -> str:
+        return metric_name(key, cfg.namespace)
 
     s = cfg.raw
-    sr, bu, er, la, gpu, ex = (s["spend_rate"], s["budget"], s["error_rate"], s["latency_p95"],
-                               s["gpu"], s["exporter"])
-    money = '{{ $value | printf "%.2f" }}'
-    budget_q = ('{{ with printf "' + BUDGET + '{team=\'%s\',period=\'%s\'}" $labels.team '
-                '$labels.period | query }}{{ . | first | value | printf "%.2f" }}{{ end }}')
-    alerts = [
-        _alert(cfg, "LLMSpendRateHigh", f"{SPEND_PER_HOUR_ALL} > {sr['warning_usd_per_hour']}",
-               sr["for"], "warning", f"LLM spend is ${money}/hour",
-               f"All teams together are spending {money} USD per hour, over the "
-               f"{sr['warning_usd_per_hour']} USD/hour threshold.", scope="global"),
-        _alert(cfg, "LLMSpendRateHigh", f"{SPEND_PER_HOUR_ALL} > {sr['critical_usd_per_hour']}",
-               sr["for"], "critical", f"LLM spend is ${money}/hour",
-               f"All teams together are spending {money} USD per hour, over the "
-               f"{sr['critical_usd_per_hour']} USD/hour threshold.", scope="global"),
+    sr, er, la, pd, gpu, ex = (s["spend_rate"], s["error_rate"], s["latency_p95"],
+                               s["provider_down"], s["gpu"], s["exporter"])
+    cost_link, team_link = _link(cfg, "cost"), _link(cfg, "cost", team="team")
+    model_link = _link(cfg, "performance", provider="provider", model="model")
+    out = [
         _alert(cfg, "LLMSpendRateHigh",
-               f"{SPEND_PER_HOUR} > {sr['team_warning_usd_per_hour']}", sr["for"], "warning",
-               f"Team {{{{ $labels.team }}}} spends ${money}/hour on LLMs",
-               f"Team {{{{ $labels.team }}}} is spending {money} USD per hour, over the "
-               f"{sr['team_warning_usd_per_hour']} USD/hour per-team threshold.", scope="team"),
+               f"{names.spend_per_hour_all} > {sr['warning_usd_per_hour']}",
+               sr["for"], "warning", f"LLM spend is ${MONEY}/hour",
+               f"All teams together are spending {MONEY} USD per hour, over the "
+               f"{sr['warning_usd_per_hour']} USD/hour threshold.", cost_link, scope="global"),
+        _alert(cfg, "LLMSpendRateHigh",
+               f"{names.spend_per_hour_all} > {sr['critical_usd_per_hour']}",
+               sr["for"], "critical", f"LLM spend is ${MONEY}/hour",
+               f"All teams together are spending {MONEY} USD per hour, over the "
+               f"{sr['critical_usd_per_hour']} USD/hour threshold.", cost_link, scope="global"),
+        _alert(cfg, "LLMSpendRateHigh",
+               f"{names.spend_per_hour} > {sr['team_warning_usd_per_hour']}", sr["for"],
+               "warning", f"Team {{{{ $labels.team }}}} spends ${MONEY}/hour on LLMs",
+               f"Team {{{{ $labels.team }}}} is spending {MONEY} USD per hour, over the "
+               f"{sr['team_warning_usd_per_hour']} USD/hour per-team threshold.", team_link,
+               scope="team"),
     ]
-    if cfg.budgets:
-        exceeded = ("Team {{ $labels.team }} has spent $" + money + " of its $" + budget_q +
-                    " {{ $labels.period }} budget ({{ $labels.period }}: rolling "
-                    "{{ if eq $labels.period \"day\" }}24 hours{{ else }}30 days{{ end }}).")
-        alerts += [
-            _alert(cfg, "LLMBudgetExceeded",
-                   f"{BUDGET_SPEND} >= on (team, period) {bu['warning_ratio']} * {BUDGET}",
-                   bu["for"], "warning",
-                   f"Team {{{{ $labels.team }}}} used over {bu['warning_ratio']:.0%} of its "
-                   f"{{{{ $labels.period }}}} LLM budget", exceeded),
-            _alert(cfg, "LLMBudgetExceeded", f"{BUDGET_SPEND} >= on (team, period) {BUDGET}",
-                   bu["for"], "critical",
-                   "Team {{ $labels.team }} is over its {{ $labels.period }} LLM budget",
-                   exceeded),
-            _alert(cfg, "LLMBudgetBurnRateHigh",
-                   f"{BUDGET_PROJECTED} > on (team, period) {BUDGET}", bu["burn_rate_for"],
-                   "warning",
-                   "Team {{ $labels.team }} will overrun its {{ $labels.period }} LLM budget "
-                   "at the current rate",
-                   "At the last hour's rate, team {{ $labels.team }} would spend $" + money +
-                   " per {{ $labels.period }}, over its $" + budget_q + " budget."),
-        ]
-    err = (f"{ERROR_RATIO} > {{t}}", "{{ $labels.provider }}/{{ $labels.model }}: "
-           "{{ $value | humanizePercentage }} of requests fail")
-    p95 = LATENCY.format(q="95")
-    alerts += [
-        _alert(cfg, "LLMErrorRateHigh", err[0].format(t=er["warning_ratio"]), er["for"],
-               "warning", err[1],
-               f"{{{{ $value | humanizePercentage }}}} of requests to {{{{ $labels.provider }}}}"
-               f"/{{{{ $labels.model }}}} failed over 5 minutes (threshold "
-               f"{er['warning_ratio']:.0%}).{_ERROR_HINT}"),
-        _alert(cfg, "LLMErrorRateHigh", err[0].format(t=er["critical_ratio"]), er["for"],
-               "critical", err[1],
-               f"{{{{ $value | humanizePercentage }}}} of requests to {{{{ $labels.provider }}}}"
-               f"/{{{{ $labels.model }}}} failed over 5 minutes (threshold "
-               f"{er['critical_ratio']:.0%}).{_ERROR_HINT}"),
-        _alert(cfg, "LLMLatencyHigh", f"{p95} > {la['warning_seconds']}", la["for"], "warning",
-               "{{ $labels.provider }}/{{ $labels.model }}: p95 latency {{ $value | "
-               "humanizeDuration }}",
-               f"95% of requests to {{{{ $labels.provider }}}}/{{{{ $labels.model }}}} take up "
-               f"to {{{{ $value | humanizeDuration }}}} (threshold {la['warning_seconds']}s)."),
-        _alert(cfg, "LLMLatencyHigh", f"{p95} > {la['critical_seconds']}", la["for"],
-               "critical", "{{ $labels.provider }}/{{ $labels.model }}: p95 latency "
-               "{{ $value | humanizeDuration }}",
-               f"95% of requests to {{{{ $labels.provider }}}}/{{{{ $labels.model }}}} take up "
-               f"to {{{{ $value | humanizeDuration }}}} (threshold {la['critical_seconds']}s)."),
-        _alert(cfg, "LLMProviderDown",
-               f"{m('provider_up')}{{{sel}}} == 0\nor\n"
-               f'{m("provider_circuit")}{{{sel},state="open"}} == 1',
-               s["provider_down"]["for"], "critical",
-               "LLM provider {{ $labels.provider }} is down",
-               "Provider {{ $labels.provider }} reports unhealthy or its circuit breaker is "
-               "open: requests fail or fall back to another tier."),
+    guard = f"and on (provider, model)\n{names.requests_rate} >= {er['min_requests_per_second']}"
+    for severity, key in (("warning", "warning_ratio"), ("critical", "critical_ratio")):
+        out.append(_alert(
+            cfg, "LLMErrorRateHigh", f"{names.error_ratio} > {er[key]}\n{guard}", er["for"],
+            severity, "{{ $labels.provider }}/{{ $labels.model }}: {{ $value | "
+            "humanizePercentage }} of requests fail",
+            "{{ $value | humanizePercentage }} of requests to {{ $labels.provider }}/"
+            f"{{{{ $labels.model }}}} failed over 5 minutes (threshold {er[key]:.0%}, with at "
+            f"least {er['min_requests_per_second']:g} requests/s). See {m('request_errors')} "
+            "by error_type for why.", model_link))
+    p95 = names.latency("95")
+    lat_guard = (f"and on (provider, model)\n{names.requests_rate} >= "
+                 f"{la['min_requests_per_second']}")
+    for severity, key in (("warning", "warning_seconds"), ("critical", "critical_seconds")):
+        out.append(_alert(
+            cfg, "LLMLatencyHigh", f"{p95} > {la[key]}\n{lat_guard}", la["for"], severity,
+            "{{ $labels.provider }}/{{ $labels.model }}: p95 latency {{ $value | "
+            "humanizeDuration }}",
+            "95% of requests to {{ $labels.provider }}/{{ $labels.model }} take up to "
+            f"{{{{ $value | humanizeDuration }}}} (threshold {la[key]}s, with at least "
+            f"{la['min_requests_per_second']:g} requests/s).", model_link))
+    out += [
+        _alert(cfg, "LLMProviderDown", f"{names.provider_unhealthy} > {pd['unhealthy_ratio']}",
+               pd["for"], "critical", "LLM provider {{ $labels.provider }} is down",
+               "Provider {{ $labels.provider }} was unhealthy (reported down, or its circuit "
+               "breaker not closed) {{ $value | humanizePercentage }} of the last "
+               f"{pd['window']}, averaged over the replicas that report it: requests fail or "
+               "fall back to another tier.", _link(cfg, "routing", provider="provider")),
         _alert(cfg, "LLMUnpricedModel",
                f"sum by (provider, model) (increase({m('unpriced_requests')}{{{sel}}}[1h])) > 0",
                s["unpriced"]["for"], "warning",
                "No price known for {{ $labels.provider }}/{{ $labels.model }}",
                "{{ $value | printf \"%.0f\" }} requests to {{ $labels.provider }}/"
                "{{ $labels.model }} in the last hour had no price, so cost figures are "
-               "incomplete. Add a price override (pricing.overrides)."),
-        _alert(cfg, "GPUMemoryNearlyFull",
-               f"{m('gpu_memory_used')}{{{sel}}} / {m('gpu_memory_total')}{{{sel}}} > "
-               f"{gpu['memory_warning_ratio']}", gpu["for"], "warning",
-               "GPU {{ $labels.gpu }} on {{ $labels.instance }} memory "
-               "{{ $value | humanizePercentage }} full",
-               "GPU {{ $labels.gpu }} ({{ $labels.name }}) has used {{ $value | "
-               f"humanizePercentage }}}} of its memory (threshold "
-               f"{gpu['memory_warning_ratio']:.0%})."),
-        _alert(cfg, "GPUMemoryNearlyFull",
-               f"{m('gpu_memory_used')}{{{sel}}} / {m('gpu_memory_total')}{{{sel}}} > "
-               f"{gpu['memory_critical_ratio']}", gpu["for"], "critical",
-               "GPU {{ $labels.gpu }} on {{ $labels.instance }} memory "
-               "{{ $value | humanizePercentage }} full",
-               "GPU {{ $labels.gpu }} ({{ $labels.name }}) has used {{ $value | "
-               f"humanizePercentage }}}} of its memory (threshold "
-               f"{gpu['memory_critical_ratio']:.0%})."),
-        _alert(cfg, "GPUTemperatureHigh",
-               f"{m('gpu_temperature')}{{{sel}}} > {gpu['temperature_warning_celsius']}",
-               gpu["for"], "warning", "GPU {{ $labels.gpu }} at {{ $value }}°C",
-               "GPU {{ $labels.gpu }} ({{ $labels.name }}) on {{ $labels.instance }} runs at "
-               f"{{{{ $value }}}}°C (threshold {gpu['temperature_warning_celsius']}°C)."),
-        _alert(cfg, "GPUTemperatureHigh",
-               f"{m('gpu_temperature')}{{{sel}}} > {gpu['temperature_critical_celsius']}",
-               gpu["for"], "critical", "GPU {{ $labels.gpu }} at {{ $value }}°C",
-               "GPU {{ $labels.gpu }} ({{ $labels.name }}) on {{ $labels.instance }} runs at "
-               f"{{{{ $value }}}}°C (threshold {gpu['temperature_critical_celsius']}°C)."),
+               "incomplete. Add a price override (pricing.overrides).", cost_link),
+        _alert(cfg, "LLMLabelOverflow",
+               f"sum by (label) (increase({m('label_overflow')}{{{sel}}}"
+               f"[{s['label_overflow']['window']}])) > 0",
+               s["label_overflow"]["for"], "warning",
+               "New values of label {{ $labels.label }} are folded into \"other\"",
+               "{{ $value | printf \"%.0f\" }} recordings in the last "
+               f"{s['label_overflow']['window']} had a {{{{ $labels.label }}}} value past its "
+               "cap and were counted as \"other\": per-{{ $labels.label }} figures, budgets "
+               "included, undercount. Raise labels.caps or stop passing free-form values.",
+               cost_link),
+        _alert(cfg, "LLMIngestRejected",
+               f'sum by (job, instance) (rate({m("events")}{{{sel},result="rejected"}}[5m]))\n'
+               f"/\nsum by (job, instance) (rate({m('events')}{{{sel}}}[5m]))\n"
+               f"> {s['ingest']['rejected_ratio']}", s["ingest"]["for"], "warning",
+               "The sidecar on {{ $labels.instance }} rejects {{ $value | humanizePercentage }}"
+               " of events",
+               "{{ $value | humanizePercentage }} of the events posted to {{ $labels.instance }}"
+               " over 5 minutes were rejected (threshold "
+               f"{s['ingest']['rejected_ratio']:.0%}): those LLM calls are not counted. The "
+               "4xx answers name the field.", cost_link),
+    ]
+    resources = _link(cfg, "resources")
+    for severity, key in (("warning", "memory_warning_ratio"), ("critical",
+                                                               "memory_critical_ratio")):
+        out.append(_alert(
+            cfg, "GPUMemoryNearlyFull",
+            f"{m('gpu_memory_used')}{{{sel}}} / {m('gpu_memory_total')}{{{sel}}} > {gpu[key]}",
+            gpu["for"], severity,
+            "GPU {{ $labels.gpu }} on {{ $labels.instance }} memory "
+            "{{ $value | humanizePercentage }} full",
+            "GPU {{ $labels.gpu }} ({{ $labels.name }}) has used {{ $value | "
+            f"humanizePercentage }}}} of its memory (threshold {gpu[key]:.0%}).", resources))
+    for severity, key in (("warning", "temperature_warning_celsius"),
+                          ("critical", "temperature_critical_celsius")):
+        out.append(_alert(
+            cfg, "GPUTemperatureHigh", f"{m('gpu_temperature')}{{{sel}}} > {gpu[key]}",
+            gpu["for"], severity, "GPU {{ $labels.gpu }} at {{ $value }}°C",
+            "GPU {{ $labels.gpu }} ({{ $labels.name }}) on {{ $labels.instance }} runs at "
+            f"{{{{ $value }}}}°C (threshold {gpu[key]}°C).", resources))
+    out += [
         _alert(cfg, "LLMExporterDown", f"up{{{sel}}} == 0 or absent(up{{{sel}}})",
                ex["down_for"], "critical", "The LLM exporter is not being scraped",
                "Prometheus cannot scrape the LLM exporter ({{ $labels.instance }}): LLM "
-               "metrics and cost alerts are blind. Budget alerts still evaluate."),
+               "metrics and cost alerts are blind. Budget alerts still evaluate.", resources),
         _alert(cfg, "LLMExporterCollectorFailed",
                f"{m('collector_success')}{{{sel}}} == 0", ex["collector_failed_for"], "warning",
                "Collector {{ $labels.collector }} is failing",
                "The {{ $labels.collector }} collector of {{ $labels.instance }} fails on every "
-               "scrape; its metrics are missing. The exporter log says why."),
+               "scrape; its metrics are missing. The exporter log says why.", resources),
     ]
-    # One group, in dependency order: Prometheus evaluates a group's rules one after the
-    # other, but different groups independently, so an alert in another group than the
-    # recording rule it reads can see that series between updates (promtool's unit tests
-    # of such rules passed or failed from run to run).
-    return {RULES_FILE: {"groups": [{"name": "llm",
-                                     "rules": recording + budget_rules + alerts}]}}
+    return out
 
 
-_ERROR_HINT = " See llm_request_errors_total by error_type for why."
+def meta_alerts(cfg: AlertConfig) -> list[dict[str, Any]]:
+    """The monitoring watching itself: rules that fail or fall behind, alerts that do not
+    reach Alertmanager or Slack, and an always-firing Watchdog for a dead man's switch."""
+    meta = cfg.raw["meta"]
+    p, a, for_ = meta["prometheus_selector"], meta["alertmanager_selector"], meta["for"]
+    prom_link = cfg.grafana_url + "/d/" + DASHBOARDS["cost"]
+    return [
+        _alert(cfg, "Watchdog", "vector(1)", None, "none",
+               "The alerting pipeline is alive",
+               "Always firing. Alertmanager routes it to the heartbeat receiver, a dead man's "
+               "switch that pages when the heartbeat stops: then Prometheus, its rules or "
+               "Alertmanager are down, and no other alert could reach you.", prom_link),
+        _alert(cfg, "PrometheusRuleEvaluationFailures",
+               f"sum by (job, instance, rule_group) "
+               f"(increase(prometheus_rule_evaluation_failures_total{{{p}}}[5m])) > 0",
+               for_, "critical",
+               "Prometheus {{ $labels.instance }} fails to evaluate rules",
+               "{{ $value | printf \"%.0f\" }} evaluations of rule group "
+               "{{ $labels.rule_group }} failed in 5 minutes: its alerts (budgets included) "
+               "may not fire.", prom_link),
+        _alert(cfg, "PrometheusRuleGroupIterationsMissed",
+               f"sum by (job, instance, rule_group) "
+               f"(increase(prometheus_rule_group_iterations_missed_total{{{p}}}[5m])) > 0",
+               for_, "warning",
+               "Prometheus {{ $labels.instance }} skips evaluations of a rule group",
+               "Rule group {{ $labels.rule_group }} missed {{ $value | printf \"%.0f\" }} "
+               "evaluations in 5 minutes: it takes longer than its interval, so its alerts "
+               "are late.", prom_link),
+        _alert(cfg, "PrometheusAlertmanagerUnreachable",
+               f"sum by (job, instance) "
+               f"(rate(prometheus_notifications_errors_total{{{p}}}[5m]))\n"
+               f"/\nsum by (job, instance) "
+               f"(rate(prometheus_notifications_sent_total{{{p}}}[5m])) > 0.01\n"
+               f"or\nmax_over_time(prometheus_notifications_alertmanagers_discovered{{{p}}}[5m])"
+               " < 1", for_, "critical",
+               "Prometheus {{ $labels.instance }} cannot deliver alerts to Alertmanager",
+               "Prometheus {{ $labels.instance }} fails to send alerts to Alertmanager, or "
+               "knows of none: no alert reaches Slack.", prom_link),
+        _alert(cfg, "AlertmanagerNotificationsFailing",
+               f"sum by (job, instance, integration) "
+               f"(rate(alertmanager_notifications_failed_total{{{a}}}[5m])) > 0",
+               for_, "critical",
+               "Alertmanager {{ $labels.instance }} fails to send {{ $labels.integration }} "
+               "notifications",
+               "Alertmanager {{ $labels.instance }} failed to deliver "
+               "{{ $labels.integration }} notifications over the last 5 minutes: check the "
+               "webhook URL file and the network. This alert may not reach you by the same "
+               "route; the dead man's switch and the Alertmanager UI show it.", prom_link),
+        _alert(cfg, "PrometheusConfigReloadFailed",
+               f"max_over_time(prometheus_config_last_reload_successful{{{p}}}[5m]) == 0",
+               for_, "warning",
+               "Prometheus {{ $labels.instance }} could not load its configuration",
+               "Prometheus {{ $labels.instance }} runs an older configuration: its last "
+               "reload failed (new rules or targets are not active).", prom_link),
+        _alert(cfg, "AlertmanagerConfigReloadFailed",
+               f"max_over_time(alertmanager_config_last_reload_successful{{{a}}}[5m]) == 0",
+               for_, "warning",
+               "Alertmanager {{ $labels.instance }} could not load its configuration",
+               "Alertmanager {{ $labels.instance }} runs an older configuration: its last "
+               "reload failed.", prom_link),
+    ]
+
+
+def generate(cfg: AlertConfig) -> dict[str, dict[str, Any]]:
+    """File name -> rule file content."""
+    names = Names(cfg)
+    ns = cfg.namespace
+    return {RULES_FILE: {"groups": [
+        {"name": f"{ns}.recording", "rules": recording_rules(cfg, names)},
+        {"name": f"{ns}.alerts", "rules": alerts(cfg, names)},
+        {"name": f"{ns}.budget", "interval": names.step, "rules": budget_rules(cfg, names)},
+        {"name": f"{ns}.meta", "rules": meta_alerts(cfg)},
+    ]}}
+
+
 HEADER = "# Generated by `llm-exporter rules` from alerts/config.yml: do not edit.\n"
 
 
@@ -332,11 +471,11 @@ def render(files: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
             for name, content in files.items()}
 
 
-def write(config_path: str | Path, out_dir: str | Path, namespace: str = "llm") -> list[Path]:
+def write(config_path: str | Path, out_dir: str | Path) -> list[Path]:
     """Regenerate the rule files; stale generated files are removed."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    texts = render(generate(load_alert_config(config_path), namespace))
+    texts = render(generate(load_alert_config(config_path)))
     for old in out.glob("*.rules.yml"):
         if old.name not in texts:
             old.unlink()

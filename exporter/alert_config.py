@@ -1,0 +1,210 @@
+"""alerts/config.yml: budgets and thresholds, read and validated once.
+
+The rule generator (:mod:`exporter.rules`) and the dashboards read the same object, so
+a stat panel's thresholds are the alert's thresholds. Every error names the key.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .config import ConfigError
+
+#: Budget period -> hours in its rolling window.
+PERIOD_HOURS = {"day": 24, "month": 720}
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_DURATION = re.compile(r"^([0-9]+)(s|m|h|d|w)$")
+
+_NUMBER = (int, float)
+_SCHEMA: dict[str, dict[str, Any]] = {
+    "spend_rate": {"warning_usd_per_hour": _NUMBER, "critical_usd_per_hour": _NUMBER,
+                   "team_warning_usd_per_hour": _NUMBER, "for": str},
+    "budget": {"interval": str, "warning_ratio": _NUMBER, "for": str,
+               "forecast_window": str, "burn_rates": list},
+    "error_rate": {"warning_ratio": _NUMBER, "critical_ratio": _NUMBER, "for": str,
+                   "min_requests_per_second": _NUMBER},
+    "latency_p95": {"warning_seconds": _NUMBER, "critical_seconds": _NUMBER, "for": str,
+                    "min_requests_per_second": _NUMBER},
+    "provider_down": {"window": str, "unhealthy_ratio": _NUMBER, "for": str},
+    "unpriced": {"for": str},
+    "label_overflow": {"window": str, "for": str},
+    "ingest": {"rejected_ratio": _NUMBER, "for": str},
+    "gpu": {"memory_warning_ratio": _NUMBER, "memory_critical_ratio": _NUMBER,
+            "temperature_warning_celsius": _NUMBER, "temperature_critical_celsius": _NUMBER,
+            "for": str},
+    "exporter": {"down_for": str, "collector_failed_for": str},
+    "meta": {"prometheus_selector": str, "alertmanager_selector": str, "for": str},
+}
+_BURN_KEYS = {"severity": str, "long": str, "short": str, "factor": _NUMBER, "for": str}
+_SELECTORS = ("prometheus_selector", "alertmanager_selector")
+
+
+_PART = re.compile(r"([0-9]+)(s|m|h|d|w)")
+
+
+def seconds(duration: str) -> int:
+    """Seconds in a Prometheus duration (``90s``, ``5m``, ``4m59s``, ``30d``)."""
+    parts = _PART.findall(duration)
+    if not parts or "".join(n + u for n, u in parts) != duration:
+        raise ValueError(f"not a duration: {duration!r}")
+    return sum(int(n) * _UNITS[u] for n, u in parts)
+
+
+def duration(secs: int) -> str:
+    """The shortest Prometheus duration for ``secs`` (``3600`` -> ``1h``, ``90`` ->
+    ``1m30s``)."""
+    if secs <= 0:
+        raise ValueError(f"duration must be positive, got {secs}")
+    out = ""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if secs >= size:
+            out += f"{secs // size}{unit}"
+            secs %= size
+    return out
+
+
+@dataclass(frozen=True)
+class Budget:
+    team: str
+    usd: float
+    period: str
+
+
+@dataclass(frozen=True)
+class BurnRate:
+    """One window pair of a multi-window, multi-burn-rate budget alert: fires while the
+    spend over both ``long`` and ``short`` is ``factor`` times the budget's even pace."""
+
+    severity: str
+    long: str
+    short: str
+    factor: float
+    for_: str
+
+
+@dataclass(frozen=True)
+class AlertConfig:
+    raw: Mapping[str, Any]
+    namespace: str
+    selector: str
+    runbook_url: str
+    grafana_url: str
+    budgets: tuple[Budget, ...]
+    burn_rates: tuple[BurnRate, ...]
+
+    def get(self, section: str, key: str) -> Any:
+        return self.raw[section][key]
+
+    def periods(self) -> list[str]:
+        """The budget periods in use, in PERIOD_HOURS order."""
+        used = {b.period for b in self.budgets}
+        return [p for p in PERIOD_HOURS if p in used]
+
+    def burn_rates_for(self, period: str) -> list[BurnRate]:
+        """The burn-rate tiers that can warn before ``period``'s budget is gone: a tier
+        whose long window at its factor spends the whole budget (6x for 6 h of a day
+        budget, any 3-day window of a day budget) would only repeat LLMBudgetExceeded."""
+        period_s = PERIOD_HOURS[period] * 3600
+        return [b for b in self.burn_rates if b.factor * seconds(b.long) < period_s]
+
+
+def _check_duration(where: str, value: Any) -> None:
+    if not isinstance(value, str) or not _DURATION.match(value):
+        raise ConfigError(f"{where}: expected a duration like 10m, got {value!r}")
+
+
+def _check_fields(where: str, values: Any, fields: Mapping[str, Any]) -> None:
+    if not isinstance(values, dict):
+        raise ConfigError(f"{where}: must be a mapping with {', '.join(fields)}")
+    missing = set(fields) - set(values)
+    if missing:
+        raise ConfigError(f"{where}: missing key(s) {', '.join(sorted(missing))}")
+    extra = set(values) - set(fields)
+    if extra:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(extra))}")
+    for key, kind in fields.items():
+        value = values[key]
+        if kind is str and key not in _SELECTORS and key != "severity":
+            _check_duration(f"{where}.{key}", value)
+        elif kind is _NUMBER:
+            if isinstance(value, bool) or not isinstance(value, _NUMBER):
+                raise ConfigError(f"{where}.{key}: expected a number, got {value!r}")
+            if value < 0:
+                raise ConfigError(f"{where}.{key}: must be >= 0, got {value!r}")
+        elif isinstance(value, bool) or not isinstance(value, kind):
+            raise ConfigError(f"{where}.{key}: expected a {kind.__name__}, got {value!r}")
+
+
+def load_alert_config(path: str | Path) -> AlertConfig:
+    """Read and validate alerts/config.yml; ConfigError names the offending key."""
+    import yaml
+
+    try:
+        raw = yaml.safe_load(Path(path).read_text()) or {}
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: invalid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping")
+    allowed = {"namespace", "selector", "runbook_url", "grafana_url", "budgets", *_SCHEMA}
+    unknown = set(raw) - allowed
+    if unknown:
+        raise ConfigError(f"{path}: unknown key(s) {', '.join(sorted(unknown))}")
+    for key in ("namespace", "selector", "runbook_url", "grafana_url"):
+        if not isinstance(raw.get(key), str) or not raw[key]:
+            raise ConfigError(f"{key}: must be a non-empty string")
+    namespace = raw["namespace"]
+    if not re.match(r"^[a-zA-Z_][a-zA-Z0-9_]*$", namespace):
+        raise ConfigError(f"namespace: must match [a-zA-Z_][a-zA-Z0-9_]*, got {namespace!r}")
+    for section, fields in _SCHEMA.items():
+        _check_fields(section, raw.get(section), fields)
+    for section in ("budget", "ingest", "provider_down"):
+        for key, value in raw[section].items():
+            if key.endswith("_ratio") and value > 1:
+                raise ConfigError(f"{section}.{key}: a ratio in 0..1, got {value!r}")
+    burn_rates = []
+    for i, tier in enumerate(raw["budget"]["burn_rates"]):
+        where = f"budget.burn_rates[{i}]"
+        _check_fields(where, tier, _BURN_KEYS)
+        if tier["severity"] not in ("warning", "critical"):
+            raise ConfigError(f"{where}.severity: warning or critical, got {tier['severity']!r}")
+        if seconds(tier["short"]) >= seconds(tier["long"]):
+            raise ConfigError(f"{where}.short: must be shorter than long ({tier['long']})")
+        for key in ("long", "short"):
+            if seconds(tier[key]) % seconds(raw["budget"]["interval"]):
+                raise ConfigError(f"{where}.{key}: must be a multiple of budget.interval "
+                                  f"({raw['budget']['interval']})")
+        if tier["factor"] <= 0:
+            raise ConfigError(f"{where}.factor: must be > 0, got {tier['factor']!r}")
+        burn_rates.append(BurnRate(tier["severity"], tier["long"], tier["short"],
+                                   float(tier["factor"]), tier["for"]))
+    interval = seconds(raw["budget"]["interval"])
+    if not 10 <= interval <= 3600 or 3600 % interval:
+        raise ConfigError("budget.interval: must divide an hour, between 10s and 1h, "
+                          f"got {raw['budget']['interval']!r}")
+    if seconds(raw["budget"]["forecast_window"]) % interval:
+        raise ConfigError("budget.forecast_window: must be a multiple of budget.interval")
+    budgets = []
+    seen = set()
+    for i, b in enumerate(raw.get("budgets") or []):
+        where = f"budgets[{i}]"
+        if not isinstance(b, dict) or set(b) != {"team", "usd", "period"}:
+            raise ConfigError(f"{where}: needs exactly team, usd and period")
+        if not isinstance(b["team"], str) or not b["team"].strip():
+            raise ConfigError(f"{where}.team: must be a non-empty string")
+        if isinstance(b["usd"], bool) or not isinstance(b["usd"], _NUMBER) or b["usd"] <= 0:
+            raise ConfigError(f"{where}.usd: must be a number > 0, got {b['usd']!r}")
+        if b["period"] not in PERIOD_HOURS:
+            raise ConfigError(f"{where}.period: must be day or month, got {b['period']!r}")
+        if (b["team"], b["period"]) in seen:
+            raise ConfigError(f"{where}: a second {b['period']} budget for team {b['team']}")
+        seen.add((b["team"], b["period"]))
+        budgets.append(Budget(b["team"].strip(), float(b["usd"]), b["period"]))
+    return AlertConfig(raw, namespace, raw["selector"], raw["runbook_url"],
+                       raw["grafana_url"].rstrip("/"), tuple(budgets), tuple(burn_rates))
