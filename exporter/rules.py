@@ -79,20 +79,32 @@ def _closed_open(window: str) -> str:
 
 
 def exact_step(cost: str, step: str) -> str:
-    """Spend per team in the last ``step``, exactly, as the sum over cost series of
-    (last sample in the step) - (last sample before it).
+    """Spend per team in the last ``step``, exactly, from the samples of each cost series.
 
-    Successive steps telescope, so a sum over recorded steps is exact; increase() instead
-    extrapolates to the window's edges. Where a series has no sample before the step (it
-    is new, or back after a gap) or fell within the step (a restart), the base is the
-    step's lowest sample: 0 for a series the exporter showed at 0 first (zero-first), the
-    first value after a gap otherwise (a gap's increments are lost, never counted twice).
+    Per series, with ``base`` its last sample before the step:
+
+    - no reset: last - base. Successive steps telescope, so a sum over recorded steps is
+      exactly what the exporter recorded (increase() extrapolates to its window's edges);
+    - a restart inside the step (a drop between two of its samples): (highest sample -
+      base) before it, plus the last sample after it. The exporter shows a restarted
+      series at 0 for ``zero_hold_seconds``, so with a hold at least as long as the step
+      every sample after the restart in that step is 0 and the highest one came before;
+    - no base (a new series, or one back after a gap of over 10 minutes) or a drop at the
+      step's start: last - lowest sample, i.e. from 0 for a series shown at 0 first, from
+      its first value after a gap (the gap's increments are lost, never counted twice).
     """
-    prev = f"last_over_time({cost}[{_BASE_LOOKBACK}] offset {step})"
+    last = f"last_over_time({cost}[{step}])"
+    base = f"last_over_time({cost}[{_BASE_LOOKBACK}] offset {step})"
     low = f"min_over_time({cost}[{step}])"
-    return (f"sum by (team) (\n  last_over_time({cost}[{step}])\n  - (\n"
-            f"      ({prev}\n        unless (resets({cost}[{step}]) > 0 or {low} < {prev}))\n"
-            f"    or\n      {low}\n  )\n)")
+    high = f"max_over_time({cost}[{step}])"
+    restart = f"resets({cost}[{step}]) > 0"
+    return (f"sum by (team) (\n"
+            f"    ({last} - {base}\n      unless ({restart} or {low} < {base}))\n"
+            f"  or\n"
+            f"    (clamp_min({high} - ({base} or {low} * 0), 0) + {last}\n"
+            f"      and {restart})\n"
+            f"  or\n"
+            f"    ({last} - {low})\n)")
 
 
 def _link(cfg: AlertConfig, board: str, **variables: str) -> str:

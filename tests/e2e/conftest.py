@@ -43,9 +43,14 @@ def wait_for(check: Callable[[], Any], timeout: float, what: str, interval: floa
 
 class Prometheus:
     def __init__(self, tmp: Path, targets: list[int], rule_files: list[Path],
-                 alertmanager_port: int | None = None, extra_args: tuple[str, ...] = ()) -> None:
+                 alertmanager_port: int | None = None, extra_args: tuple[str, ...] = (),
+                 scrape_interval: str = "1s", replica: str = "") -> None:
         binary = require_binary("prometheus")
         self.port = free_port()
+        tmp = tmp / f"prometheus-{self.port}"
+        tmp.mkdir()
+        # HA replicas differ by external labels, which also spreads their scrape offsets
+        labels = f", external_labels: {{replica: {replica}}}" if replica else ""
         alerting = ""
         if alertmanager_port is not None:
             alerting = (f"alerting:\n  alertmanagers:\n    - static_configs:\n"
@@ -53,7 +58,8 @@ class Prometheus:
         rules = "".join(f"  - {p}\n" for p in rule_files)
         config = tmp / "prometheus.yml"
         config.write_text(
-            "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
+            f"global: {{scrape_interval: {scrape_interval}, evaluation_interval: "
+            f"{scrape_interval}{labels}}}\n"
             f"rule_files:\n{rules}{alerting}"
             "scrape_configs:\n  - job_name: llm-exporter\n    static_configs:\n"
             f"      - targets: [{', '.join(repr(f'127.0.0.1:{t}') for t in targets)}]\n")
@@ -70,14 +76,22 @@ class Prometheus:
         with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/-/ready", timeout=2) as r:
             return r.status == 200
 
-    def query(self, expr: str) -> dict:
-        url = (f"http://127.0.0.1:{self.port}/api/v1/query?"
-               + urllib.parse.urlencode({"query": expr}))
+    def query(self, expr: str, at: float | None = None) -> dict:
+        params = {"query": expr} if at is None else {"query": expr, "time": repr(at)}
+        url = f"http://127.0.0.1:{self.port}/api/v1/query?" + urllib.parse.urlencode(params)
         try:
             with urllib.request.urlopen(url, timeout=10) as r:
                 return json.load(r)
         except urllib.error.HTTPError as exc:  # a parse error answers 400 with a JSON body
             return json.load(exc)
+
+    def value(self, expr: str, at: float | None = None) -> float | None:
+        """The value of a one-series answer (None when empty)."""
+        answer = self.query(expr, at)
+        assert answer["status"] == "success", (expr, answer)
+        result = answer["data"]["result"]
+        assert len(result) <= 1, (expr, result)
+        return float(result[0]["value"][1]) if result else None
 
     def get(self, path: str, **params: str) -> dict:
         url = f"http://127.0.0.1:{self.port}{path}?" + urllib.parse.urlencode(params)
