@@ -1,86 +1,151 @@
-"""Panel helpers shared by the dashboards. Metric names come from the catalog
-(``m("cost")`` is ``llm_cost_usd_total``); label filters use the template variables."""
+"""Panel helpers shared by the dashboards.
+
+Metric names come from the catalog and recorded series from the rule generator, both in
+the namespace of alerts/config.yml, whose thresholds the stat panels also show. A
+:class:`Board` knows its template variables, so a query only filters on variables its
+dashboard defines (a ``$team`` on a dashboard without it matches nothing).
+"""
 
 from __future__ import annotations
+
+from collections.abc import Iterable
+import os
+from pathlib import Path
+from typing import Any
 
 from grafanalib.core import (
     Dashboard,
     GridPos,
+    Heatmap,
+    HeatmapColor,
     Stat,
     Table,
     Target,
     Template,
     Templating,
     TimeSeries,
+    YAxis,
 )
 
+from exporter.alert_config import AlertConfig, load_alert_config
 from exporter.catalog import family, metric_name
+from exporter.rules import Names
 
+#: The alert config the dashboards follow: alerts/config.yml, or the file named by
+#: $LLM_EXPORTER_ALERTS_CONFIG (for a namespace or thresholds of your own).
+CONFIG: AlertConfig = load_alert_config(os.environ.get("LLM_EXPORTER_ALERTS_CONFIG") or
+                                        Path(__file__).resolve().parents[1] / "alerts/config.yml")
+NAMES = Names(CONFIG)
 DATASOURCE = "${datasource}"
 RATE = "$__rate_interval"
-VARIABLES = ("job", "provider", "model", "team", "tier")
+#: Grafana's own variables, defined on every dashboard.
+GLOBAL_VARIABLES = ("__rate_interval", "__range", "__interval")
 
 
 def m(key: str) -> str:
-    """The scraped name of a catalog family."""
-    return metric_name(key)
+    """The scraped name of a catalog family, in the configured namespace."""
+    return metric_name(key, CONFIG.namespace)
 
 
-def sel(key: str, *extra: str) -> str:
-    """Label matchers for a family: each template variable the family has a label for,
-    plus ``extra`` matchers (``'status="error"'``)."""
-    labels = set(family(key).labels)
-    parts = ['job=~"$job"'] + [f'{v}=~"${v}"' for v in VARIABLES[1:] if v in labels]
-    return "{" + ",".join(parts + list(extra)) + "}"
+def steps(*levels: float, colors: tuple[str, ...] = ("green", "orange", "red")) -> list:
+    """Threshold steps: the base colour, then one step per level."""
+    return [{"color": colors[0], "value": None}] + [
+        {"color": c, "value": v} for c, v in zip(colors[1:], levels)]
+
+
+class Board:
+    """One dashboard's variables and the selectors built from them."""
+
+    #: variable -> (catalog family its values come from)
+    SOURCES = {"job": "build_info", "instance": "build_info", "provider": "requests",
+               "model": "requests", "team": "requests", "tier": "requests"}
+
+    def __init__(self, *variables: str) -> None:
+        self.variables = variables
+
+    def sel(self, key: str, *extra: str) -> str:
+        """Label matchers for a scraped catalog family: its target labels (job, instance)
+        and each label of the family that this board has a variable for, plus ``extra``
+        (``'status="error"'``)."""
+        return self.labels(("job", "instance", *family(key).labels), *extra)
+
+    def labels(self, labels: Iterable[str], *extra: str) -> str:
+        """Matchers for a series with ``labels`` (a recorded series has no job)."""
+        have = set(labels)
+        parts = [f'{v}=~"${v}"' for v in self.variables if v in have]
+        return "{" + ",".join(parts + list(extra)) + "}"
+
+    def templating(self) -> Templating:
+        out = [Template(name="datasource", query="prometheus", type="datasource",
+                        label="Data source", default="Prometheus")]
+        for v in self.variables:
+            metric = m(self.SOURCES[v])
+            query = (f"label_values({metric}, {v})" if v == "job"
+                     else f'label_values({metric}{{job=~"$job"}}, {v})')
+            out.append(Template(name=v, label=v, query=query, dataSource=DATASOURCE,
+                                includeAll=True, multi=True, allValue=".*", default="All",
+                                refresh=2))
+        return Templating(list=out)
+
+    def dashboard(self, uid: str, title: str, description: str, panels: list,
+                  tags: list[str]) -> Dashboard:
+        return Dashboard(uid=uid, title=title, description=description, panels=panels,
+                         templating=self.templating(), tags=["llm", *tags], refresh="30s",
+                         timezone="browser", editable=True).auto_panel_ids()
 
 
 def target(expr: str, legend: str = "", ref: str = "A", instant: bool = False,
            fmt: str = "time_series") -> Target:
+    """``intervalFactor=1``: each point's step is the panel interval, which
+    ``$__rate_interval`` covers whole (grafanalib's default 2 skips half of every step)."""
     return Target(expr=expr, legendFormat=legend, refId=ref, datasource=DATASOURCE,
-                  instant=instant, format=fmt)
+                  instant=instant, format=fmt, intervalFactor=1)
 
 
-def timeseries(title: str, targets: list[Target], unit: str, x: int, y: int, w: int = 12,
-               h: int = 8, stacked: bool = False, description: str = "") -> TimeSeries:
+def timeseries(title: str, targets: list[Target], unit: str, x: int, y: int,
+               description: str, w: int = 12, h: int = 8, stacked: bool = False,
+               thresholds: list | None = None) -> TimeSeries:
     return TimeSeries(title=title, targets=targets, unit=unit, dataSource=DATASOURCE,
                       gridPos=GridPos(h=h, w=w, x=x, y=y), description=description,
                       stacking={"mode": "normal", "group": "A"} if stacked else {},
                       fillOpacity=30 if stacked else 0, legendDisplayMode="table",
-                      legendCalcs=["mean", "max", "lastNotNull"])
+                      legendCalcs=["mean", "max", "lastNotNull"], maxDataPoints=None,
+                      thresholds=thresholds or steps(colors=("transparent",)),
+                      thresholdsStyleMode="line" if thresholds else "off")
 
 
-def stat(title: str, expr: str, unit: str, x: int, y: int, w: int = 6, h: int = 4,
-         description: str = "") -> Stat:
+def stat(title: str, expr: str, unit: str, x: int, y: int, description: str,
+         thresholds: list, w: int = 4, h: int = 4) -> Stat:
     return Stat(title=title, targets=[target(expr, instant=True)], format=unit,
                 dataSource=DATASOURCE, gridPos=GridPos(h=h, w=w, x=x, y=y),
-                description=description, reduceCalc="lastNotNull", graphMode="none")
+                description=description, reduceCalc="lastNotNull", graphMode="none",
+                thresholds=thresholds, colorMode="background", maxDataPoints=None)
 
 
-def table(title: str, expr: str, x: int, y: int, w: int = 12, h: int = 8, unit: str = "",
-          description: str = "") -> Table:
-    return Table(title=title, targets=[target(expr, instant=True, fmt="table")],
-                 dataSource=DATASOURCE, gridPos=GridPos(h=h, w=w, x=x, y=y), unit=unit,
-                 description=description)
+def table(title: str, targets: list[Target], x: int, y: int, description: str,
+          w: int = 12, h: int = 8, unit: str = "", transformations: list | None = None,
+          overrides: list | None = None) -> Table:
+    return Table(title=title, targets=targets, dataSource=DATASOURCE,
+                 gridPos=GridPos(h=h, w=w, x=x, y=y), unit=unit, description=description,
+                 transformations=transformations or [], overrides=overrides or [],
+                 maxDataPoints=None)
 
 
-def templating(*variables: str) -> Templating:
-    """The datasource variable, then multi-value "All" variables for ``variables``."""
-    source = {"provider": "requests", "model": "requests", "team": "requests",
-              "tier": "requests", "instance": "build_info", "job": "build_info"}
-    out = [Template(name="datasource", query="prometheus", type="datasource",
-                    label="Data source", default="Prometheus")]
-    for v in variables:
-        key = source[v]
-        query = (f"label_values({m(key)}, {v})" if v == "job"
-                 else f'label_values({m(key)}{{job=~"$job"}}, {v})')
-        out.append(Template(name=v, label=v, query=query, dataSource=DATASOURCE,
-                            includeAll=True, multi=True, allValue=".*", default="All",
-                            refresh=2))
-    return Templating(list=out)
+def heatmap(title: str, expr: str, x: int, y: int, description: str, w: int = 12,
+            h: int = 8) -> Heatmap:
+    """A latency heatmap from histogram buckets: how requests spread, not one quantile."""
+    return Heatmap(title=title, targets=[target(expr, "{{le}}", fmt="heatmap")],
+                   dataSource=DATASOURCE, gridPos=GridPos(h=h, w=w, x=x, y=y),
+                   description=description, dataFormat="tsbuckets", hideZeroBuckets=True,
+                   color=HeatmapColor(mode="spectrum", colorScheme="interpolateOranges"),
+                   yAxis=YAxis(format="s"), maxDataPoints=None,
+                   extraJson={"options": {"calculate": False, "yAxis": {"unit": "s"},
+                                          "cellGap": 1}})
 
 
-def dashboard(uid: str, title: str, description: str, panels: list, variables: tuple[str, ...],
-              tags: list[str]) -> Dashboard:
-    return Dashboard(uid=uid, title=title, description=description, panels=panels,
-                     templating=templating(*variables), tags=["llm", *tags], refresh="30s",
-                     timezone="browser", editable=True).auto_panel_ids()
+def merge_columns(names: dict[str, str], hide: Iterable[str] = ("Time",)) -> list[dict[str, Any]]:
+    """Transformations that join instant table queries on their labels and name the
+    value columns (``{"Value #A": "Spent"}``)."""
+    return [{"id": "merge", "options": {}},
+            {"id": "organize", "options": {"excludeByName": {h: True for h in hide},
+                                           "renameByName": names}}]

@@ -33,7 +33,8 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture
 def demo_sidecar(sidecar_factory) -> Iterator:
     """A sidecar with the system collector, a fake GPU, and the demo workload running."""
-    llm = LLMMetrics(CollectorRegistry(), config=DEMO_SETTINGS)
+    # zero-first hold of 2 s: longer than the 1 s scrape interval of these tests
+    llm = LLMMetrics(CollectorRegistry(), config=DEMO_SETTINGS, zero_hold_seconds=2)
     app = SidecarApp(llm, ServerSettings(), CollectorSet(
         [SystemCollector(), gpu_collector(nvml=FakeNVML())], llm.namespace))
     sc = sidecar_factory(app=app)
@@ -47,9 +48,10 @@ def demo_sidecar(sidecar_factory) -> Iterator:
     thread.join(10)
 
 
-def expand(expr: str) -> str:
-    """Grafana's variables as the dashboards' "All" choice sends them."""
-    for var in ("job", "provider", "model", "team", "tier", "instance"):
+def expand(expr: str, defined: set[str]) -> str:
+    """The query Grafana sends for the dashboards' "All" choice: only the variables the
+    dashboard defines are replaced, so a query using an undefined one fails here."""
+    for var in defined:
         expr = expr.replace(f"${var}", ".*")
     return expr.replace("$__rate_interval", "30s").replace("$__range", "1h")
 
@@ -63,15 +65,18 @@ def test_every_dashboard_query_returns_data(demo_sidecar, tmp_path: Path) -> Non
         queries = []
         for name, text in render().items():
             board = yaml.safe_load(text)
+            defined = {v["name"] for v in board["templating"]["list"]}
             for panel in board["panels"]:
                 for t in panel["targets"]:
-                    queries.append((name, panel["title"], expand(t["expr"])))
-        assert len(queries) >= 40
+                    queries.append((name, panel["title"], expand(t["expr"], defined)))
+        assert len(queries) >= 60
         for name, title, expr in queries:
             answer = prom.query(expr)
             assert answer["status"] == "success", (name, title, expr, answer)
         missing = queries
-        deadline = time.monotonic() + 60  # rates need a few scrapes, rules an evaluation
+        # rates need a few scrapes, recorded series an evaluation (the budget group's
+        # interval is a minute)
+        deadline = time.monotonic() + 120
         while missing and time.monotonic() < deadline:
             missing = [q for q in missing if not prom.query(q[2])["data"]["result"]]
             time.sleep(1)
@@ -85,6 +90,7 @@ def test_budget_alert_reaches_slack(demo_sidecar, slack: SlackStandIn, tmp_path:
     config = yaml.safe_load((ROOT / "alerts/config.yml").read_text())
     config["budgets"] = [{"team": "search", "usd": 0.01, "period": "day"}]
     config["budget"]["for"] = "0s"
+    config["budget"]["interval"] = "10s"
     (tmp_path / "config.yml").write_text(yaml.safe_dump(config))
     rules = write(tmp_path / "config.yml", tmp_path / "rules")
     amdir = tmp_path / "alertmanager"
@@ -92,6 +98,11 @@ def test_budget_alert_reaches_slack(demo_sidecar, slack: SlackStandIn, tmp_path:
     (amdir / "slack_webhook_url").write_text(slack.url + "\n")
     text = (ROOT / "alerts/alertmanager.yml").read_text()
     assert text.count("/etc/alertmanager/secrets/slack_webhook_url") == 2
+    # the heartbeat receiver gets the test's dead man's switch: the same stand-in
+    heartbeat = slack.url.split("/services/")[0] + "/heartbeat"
+    assert text.count("  - name: heartbeat\n") == 1
+    text = text.replace("  - name: heartbeat\n", "  - name: heartbeat\n"
+                        f"    webhook_configs: [{{url: '{heartbeat}'}}]\n")
     (amdir / "alertmanager.yml").write_text(text.replace(
         "/etc/alertmanager/secrets/slack_webhook_url", str(amdir / "slack_webhook_url")))
     shutil.copytree(ROOT / "alerts/templates", amdir / "templates")
@@ -100,6 +111,8 @@ def test_budget_alert_reaches_slack(demo_sidecar, slack: SlackStandIn, tmp_path:
     try:
         def budget_post() -> dict | None:
             for post in slack.posts:
+                if post["path"] == "/heartbeat":
+                    continue
                 attachment = post["json"]["attachments"][0]
                 if "LLMBudgetExceeded" in attachment["title"]:
                     return post
@@ -114,20 +127,30 @@ def test_budget_alert_reaches_slack(demo_sidecar, slack: SlackStandIn, tmp_path:
         attachment = payload["attachments"][0]
         assert attachment["title"] == "[FIRING:1] LLMBudgetExceeded · team search (critical)"
         assert attachment["color"] == "danger"
-        assert attachment["title_link"] == "http://localhost:3000/d/llm-cost/llm-cost-and-usage"
+        # the link opens the cost dashboard for the team
+        link = "http://localhost:3000/d/llm-cost/llm-cost-and-usage?var-team=search"
+        assert attachment["title_link"] == link
         text = attachment["text"]
         assert "*Team search is over its day LLM budget*" in text
         assert "Team search has spent $" in text and "of its $0.01 day budget" in text
         spend = float(text.split("Team search has spent $")[1].split()[0])
         assert spend > 0.01
+        assert "At the pace of the last 6h the team spends $" in text
+        assert "the budget left lasts 0 hours." in text
         assert "Team: `search`" in text and "Severity: `critical`" in text
-        assert "<http://localhost:3000/d/llm-cost/llm-cost-and-usage|Dashboard>" in text
+        assert f"<{link}|Dashboard>" in text
         assert "<https://github.com/llm-exporter/llm-exporter/blob/main/README.md" \
                "#llmbudgetexceeded|Runbook>" in text
         # the warning of the same alert is inhibited by the critical one
-        assert not [p for p in slack.posts
-                    if "LLMBudgetExceeded" in p["json"]["attachments"][0]["title"]
+        assert not [p for p in slack.posts if p["path"] != "/heartbeat"
+                    and "LLMBudgetExceeded" in p["json"]["attachments"][0]["title"]
                     and "(warning)" in p["json"]["attachments"][0]["title"]]
+        # the Watchdog reaches the dead man's switch, and never Slack
+        beats = wait_for(lambda: [p for p in slack.posts if p["path"] == "/heartbeat"], 60,
+                         "the Watchdog heartbeat")
+        assert [a["labels"]["alertname"] for a in beats[0]["json"]["alerts"]] == ["Watchdog"]
+        assert not [p for p in slack.posts if p["path"] != "/heartbeat"
+                    and "Watchdog" in p["json"]["attachments"][0]["title"]]
     finally:
         prom.stop()
         am.stop()
