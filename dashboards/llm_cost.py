@@ -3,8 +3,19 @@ spend, forecast and hours left; tokens by type; cost per 1k requests; savings vs
 baseline; unpriced requests. Spend figures read the same recorded series as the budget
 and spend-rate alerts, so a panel shows the number its alert fired on."""
 
-from .panels import CONFIG, NAMES, RATE, Board, m, merge_columns, stat, steps, table, target, \
-    timeseries
+from .panels import (
+    CONFIG,
+    NAMES,
+    RATE,
+    Board,
+    m,
+    merge_columns,
+    stat,
+    steps,
+    table,
+    target,
+    timeseries,
+)
 
 board = Board("job", "provider", "model", "team", "tier")
 COST, TOKENS, REQ = m("cost"), m("tokens"), m("requests")

@@ -8,8 +8,8 @@ dashboard defines (a ``$team`` on a dashboard without it matches nothing).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 

@@ -2,8 +2,7 @@
 complexity scores, tier availability, provider health (the number LLMProviderDown fires
 on) and circuit breaker state."""
 
-from .panels import CONFIG, NAMES, RATE, Board, m, merge_columns, steps, table, target, \
-    timeseries
+from .panels import CONFIG, NAMES, RATE, Board, m, merge_columns, steps, table, target, timeseries
 
 board = Board("job", "provider")
 DEC = m("routing_decisions")

@@ -260,8 +260,8 @@ def budget_alerts(cfg: AlertConfig, names: Names) -> list[dict[str, Any]]:
                 f'{names.burn(tier.long)}{{period="{period}"}} > {tier.factor:g}\nand\n'
                 f'{names.burn(tier.short)}{{period="{period}"}} > {tier.factor:g}',
                 tier.for_, tier.severity,
-                f"Team {{{{ $labels.team }}}} burns its {{{{ $labels.period }}}} LLM budget "
-                f"at {{{{ $value | printf \"%.1f\" }}}}x the even pace",
+                "Team {{ $labels.team }} burns its {{ $labels.period }} LLM budget "
+                "at {{ $value | printf \"%.1f\" }}x the even pace",
                 f"Team {{{{ $labels.team }}}} spent ${long_q} in the last {tier.long} and "
                 f"${short_q} in the last {tier.short}: "
                 f"{{{{ $value | printf \"%.1f\" }}}}x the even pace of its ${budget_q} "

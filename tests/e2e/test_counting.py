@@ -139,10 +139,10 @@ def test_new_series_and_restart_are_counted_exactly_by_an_ha_pair(
             wait_for(lambda p=prom: p.value(shown % "restarted") == 6, deadline,
                      "the 6 USD after the restart")
 
+        # the budget rules: exact spend steps, summed from recorded series
+        spend = 'team_period:llm_cost_usd:spend{team="%s",period="day"}'
         for prom in pair:
             assert exact(prom, "restarted") == 10
-            # the budget rules: exact spend steps, summed from recorded series
-            spend = 'team_period:llm_cost_usd:spend{team="%s",period="day"}'
             wait_for(lambda p=prom: p.value(spend % "restarted") == 10, 60,
                      "the budget rules to count the restart")
             assert prom.value(spend % "newteam") == 600
