@@ -21,27 +21,27 @@ _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _DURATION = re.compile(r"^([0-9]+)(s|m|h|d|w)$")
 
 _NUMBER = (int, float)
+_DUR = "duration"  # a Prometheus duration string, like 10m
 _SCHEMA: dict[str, dict[str, Any]] = {
     "spend_rate": {"warning_usd_per_hour": _NUMBER, "critical_usd_per_hour": _NUMBER,
-                   "team_warning_usd_per_hour": _NUMBER, "for": str},
-    "budget": {"interval": str, "warning_ratio": _NUMBER, "for": str,
-               "forecast_window": str, "burn_rates": list},
-    "error_rate": {"warning_ratio": _NUMBER, "critical_ratio": _NUMBER, "for": str,
+                   "team_warning_usd_per_hour": _NUMBER, "for": _DUR},
+    "budget": {"interval": _DUR, "warning_ratio": _NUMBER, "for": _DUR,
+               "forecast_window": _DUR, "burn_rates": list},
+    "error_rate": {"warning_ratio": _NUMBER, "critical_ratio": _NUMBER, "for": _DUR,
                    "min_requests_per_second": _NUMBER},
-    "latency_p95": {"warning_seconds": _NUMBER, "critical_seconds": _NUMBER, "for": str,
+    "latency_p95": {"warning_seconds": _NUMBER, "critical_seconds": _NUMBER, "for": _DUR,
                     "min_requests_per_second": _NUMBER},
-    "provider_down": {"window": str, "unhealthy_ratio": _NUMBER, "for": str},
-    "unpriced": {"for": str},
-    "label_overflow": {"window": str, "for": str},
-    "ingest": {"rejected_ratio": _NUMBER, "for": str},
+    "provider_down": {"window": _DUR, "unhealthy_ratio": _NUMBER, "for": _DUR},
+    "unpriced": {"for": _DUR},
+    "label_overflow": {"window": _DUR, "for": _DUR},
+    "ingest": {"rejected_ratio": _NUMBER, "for": _DUR},
     "gpu": {"memory_warning_ratio": _NUMBER, "memory_critical_ratio": _NUMBER,
             "temperature_warning_celsius": _NUMBER, "temperature_critical_celsius": _NUMBER,
-            "for": str},
-    "exporter": {"down_for": str, "collector_failed_for": str},
-    "meta": {"prometheus_selector": str, "alertmanager_selector": str, "for": str},
+            "for": _DUR},
+    "exporter": {"down_for": _DUR, "collector_failed_for": _DUR},
+    "meta": {"prometheus_selector": str, "alertmanager_selector": str, "for": _DUR},
 }
-_BURN_KEYS = {"severity": str, "long": str, "short": str, "factor": _NUMBER, "for": str}
-_SELECTORS = ("prometheus_selector", "alertmanager_selector")
+_BURN_KEYS = {"severity": str, "long": _DUR, "short": _DUR, "factor": _NUMBER, "for": _DUR}
 
 
 _PART = re.compile(r"([0-9]+)(s|m|h|d|w)")
@@ -129,14 +129,14 @@ def _check_fields(where: str, values: Any, fields: Mapping[str, Any]) -> None:
         raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(extra))}")
     for key, kind in fields.items():
         value = values[key]
-        if kind is str and key not in _SELECTORS and key != "severity":
+        if kind is _DUR:
             _check_duration(f"{where}.{key}", value)
         elif kind is _NUMBER:
             if isinstance(value, bool) or not isinstance(value, _NUMBER):
                 raise ConfigError(f"{where}.{key}: expected a number, got {value!r}")
             if value < 0:
                 raise ConfigError(f"{where}.{key}: must be >= 0, got {value!r}")
-        elif isinstance(value, bool) or not isinstance(value, kind):
+        elif isinstance(value, bool) or not isinstance(value, kind) or value == "":
             raise ConfigError(f"{where}.{key}: expected a {kind.__name__}, got {value!r}")
 
 

@@ -135,8 +135,8 @@ def _money_query(series: str, *match: str) -> str:
 
 def _hours_query(series: str) -> str:
     return (f'{{{{ with printf "{series}{{team=\'%s\',period=\'%s\'}}" $labels.team '
-            '$labels.period | query }}{{ . | first | value | printf "%.0f" }}'
-            '{{ else }}no end in sight{{ end }}')
+            '$labels.period | query }}{{ . | first | value | printf "%.0f" }} hours'
+            '{{ else }}while nothing is spent{{ end }}')
 
 
 MONEY = '{{ $value | printf "%.2f" }}'
@@ -237,7 +237,7 @@ def budget_alerts(cfg: AlertConfig, names: Names) -> list[dict[str, Any]]:
     forecast = (f" At the pace of the last {fw} the team spends $"
                 f"{_money_query(names.projected, 'team', 'period')} per "
                 "{{ $labels.period }}; the budget left lasts "
-                f"{_hours_query(names.hours_left)} hours.")
+                f"{_hours_query(names.hours_left)}.")
     exceeded = ("Team {{ $labels.team }} has spent $" + MONEY + " of its $" + budget_q +
                 " {{ $labels.period }} budget " + period_text + "." + forecast)
     alerts = [

@@ -110,6 +110,10 @@ def test_new_series_and_restart_are_counted_exactly_by_an_ha_pair(
                              "team": "solo", "input_tokens": 1200, "cache_read_tokens": 1000,
                              "output_tokens": 350})["total_cost_usd"]
         sidecar.post(batch("newteam", 600))
+        # the first error of a model: its status="error" series is born with it
+        sidecar.post({"type": "request", "provider": "anthropic", "model": "claude-sonnet-4-5",
+                      "team": "solo", "status": "error", "error_type": "rate_limit",
+                      "duration_seconds": 0.2})
         sidecar.post(batch("restarted", 4))
         shown = 'llm_cost_usd_total{team="%s",token_type="output"}'
         deadline = 60 + 3 * interval
@@ -118,6 +122,8 @@ def test_new_series_and_restart_are_counted_exactly_by_an_ha_pair(
                      "the 4 USD to be scraped")
             wait_for(lambda p=prom: p.value(shown % "newteam") == 600, deadline,
                      "the 600 USD to be scraped")
+            wait_for(lambda p=prom: p.value('sum(llm_requests_total{status="error"})') == 1,
+                     deadline, "the error to be scraped")
 
         def exact(p: Prometheus, team: str) -> float | None:
             """increase() at the time of the last scrape, so that it does not extrapolate
@@ -129,6 +135,9 @@ def test_new_series_and_restart_are_counted_exactly_by_an_ha_pair(
         for prom in pair:
             assert exact(prom, "newteam") == 600
             assert exact(prom, "solo") == pytest.approx(solo, rel=1e-12)
+            errors = 'llm_requests_total{status="error"}'
+            at = prom.value(f"max(timestamp({errors}))")
+            assert prom.value(f"sum(increase({errors}[10m]))", at) == 1
 
         # a restart: the new process' first value (6) exceeds the last one before (4)
         sidecar.stop()
