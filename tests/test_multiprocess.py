@@ -54,10 +54,13 @@ def totals(port: int) -> tuple[float, float, float]:
 
 
 @pytest.fixture
-def gunicorn(tmp_path: Path):
+def gunicorn(tmp_path: Path, request: pytest.FixtureRequest):
+    """gunicorn with 4 workers; ``@pytest.mark.parametrize("gunicorn", [hold],
+    indirect=True)`` sets the zero-first hold (off by default in unit tests)."""
     port = free_port()
+    hold = str(getattr(request, "param", 0))
     env = {**os.environ, "LLM_EXPORTER_MULTIPROC_DIR": str(tmp_path / "mp"),
-           "PYTHONPATH": str(ROOT)}
+           "PYTHONPATH": str(ROOT), "LLM_EXPORTER_ZERO_HOLD_SECONDS": hold}
     proc = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-w", "4", "-b", f"127.0.0.1:{port}",
          "-c", str(ROOT / "tests/gunicorn_conf.py"), "tests.mp_app:app"],
@@ -102,6 +105,27 @@ def test_totals_are_exact_across_four_workers(gunicorn) -> None:
     time.sleep(1.0)
     for _ in range(4):
         assert totals(port) == expected
+
+
+@pytest.mark.parametrize("gunicorn", [1.5], indirect=True)
+def test_every_worker_shows_a_new_series_at_zero_then_its_value(gunicorn) -> None:
+    """Scrapes land on any of the 4 workers: a new series reads 0 until the hold has
+    passed since its first scrape by any of them, then its value on every worker. One
+    worker showing 0 after another showed the value would read as a counter reset and
+    count the value twice."""
+    port, _ = gunicorn
+    get(port, "/record?team=zero&input=7")
+    key = ("llm_tokens_total", (("model", "gpt-4o"), ("provider", "openai"), ("team", "zero"),
+                                ("tier", "unknown"), ("token_type", "input")))
+    seen = []
+    deadline = time.monotonic() + 4.0
+    while time.monotonic() < deadline:  # bounded: about 4 s of scrapes
+        seen.append(samples(get(port, "/metrics"))[key])
+        time.sleep(0.02)
+    assert seen[0] == 0 and seen[-1] == 7, seen
+    first = seen.index(7)
+    assert set(seen[:first]) == {0} and set(seen[first:]) == {7}, seen
+    assert len(seen[:first]) >= 10  # the hold: about 1.5 s of zeros
 
 
 def test_gauges_take_the_most_recent_value(gunicorn) -> None:
