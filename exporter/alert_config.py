@@ -25,7 +25,7 @@ _DUR = "duration"  # a Prometheus duration string, like 10m
 _SCHEMA: dict[str, dict[str, Any]] = {
     "spend_rate": {"warning_usd_per_hour": _NUMBER, "critical_usd_per_hour": _NUMBER,
                    "team_warning_usd_per_hour": _NUMBER, "for": _DUR},
-    "budget": {"interval": _DUR, "warning_ratio": _NUMBER, "for": _DUR,
+    "budget": {"interval": _DUR, "long_interval": _DUR, "warning_ratio": _NUMBER, "for": _DUR,
                "forecast_window": _DUR, "burn_rates": list},
     "error_rate": {"warning_ratio": _NUMBER, "critical_ratio": _NUMBER, "for": _DUR,
                    "min_requests_per_second": _NUMBER},
@@ -188,6 +188,9 @@ def load_alert_config(path: str | Path) -> AlertConfig:
     if not 10 <= interval <= 3600 or 3600 % interval:
         raise ConfigError("budget.interval: must divide an hour, between 10s and 1h, "
                           f"got {raw['budget']['interval']!r}")
+    if not interval <= seconds(raw["budget"]["long_interval"]) <= 3600:
+        raise ConfigError("budget.long_interval: between budget.interval and 1h, got "
+                          f"{raw['budget']['long_interval']!r}")
     if seconds(raw["budget"]["forecast_window"]) % interval:
         raise ConfigError("budget.forecast_window: must be a multiple of budget.interval")
     budgets = []

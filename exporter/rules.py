@@ -1,14 +1,16 @@
 """Prometheus recording and alerting rules, generated from alerts/config.yml.
 
-Four groups, each with one job:
+Five groups, each with one job:
 
 - ``<ns>.recording``: rates, ratios and quantiles over at most 10 minutes of raw series,
   shared by alerts and dashboards;
 - ``<ns>.alerts``: every alert but the budget ones; it reads recorded series, so its
   evaluation time does not depend on budget periods;
-- ``<ns>.budget`` (its own, longer interval): spend counted exactly per step, summed into
-  windows from the *recorded* steps (no rule reads more than 1 h of a raw series), the
-  budgets, burn rates, forecasts and the budget alerts;
+- ``<ns>.budget`` (its own interval, 1 m): spend counted exactly per step, windows up to
+  6 hours summed from the *recorded* steps (no rule reads more than 1 h of a raw
+  series), budgets, burn rates and the fast burn-rate alerts;
+- ``<ns>.budget_long`` (every 5 m): windows of a day and more, summed from the steps,
+  spend per budget period, forecasts, LLMBudgetExceeded and the slow burn-rate alert;
 - ``<ns>.meta``: Prometheus and Alertmanager watching themselves, and the Watchdog.
 
 Metric names come from the catalog and follow the configured namespace.
@@ -79,32 +81,22 @@ def _closed_open(window: str) -> str:
 
 
 def exact_step(cost: str, step: str) -> str:
-    """Spend per team in the last ``step``, exactly, from the samples of each cost series.
+    """Spend per team in the last ``step``, exactly: per cost series, (highest sample in
+    the step) - (last sample before it).
 
-    Per series, with ``base`` its last sample before the step:
-
-    - no reset: last - base. Successive steps telescope, so a sum over recorded steps is
-      exactly what the exporter recorded (increase() extrapolates to its window's edges);
-    - a restart inside the step (a drop between two of its samples): (highest sample -
-      base) before it, plus the last sample after it. The exporter shows a restarted
-      series at 0 for ``zero_hold_seconds``, so with a hold at least as long as the step
-      every sample after the restart in that step is 0 and the highest one came before;
-    - no base (a new series, or one back after a gap of over 10 minutes) or a drop at the
-      step's start: last - lowest sample, i.e. from 0 for a series shown at 0 first, from
-      its first value after a gap (the gap's increments are lost, never counted twice).
+    Successive steps telescope, so a sum over recorded steps is exactly what the exporter
+    recorded, where increase() extrapolates to its window's edges. A counter only falls
+    at a restart, and the exporter shows a restarted (or new) series at 0 for
+    ``zero_hold_seconds``: with a hold at least as long as the step, every sample of a
+    restarted process within its first step is 0, so the highest sample is the last one
+    before the restart and the 0s add nothing; the next step counts from 0. A series with
+    no sample in the 10 minutes before the step (new, or back after a gap) counts from its
+    lowest sample in the step: 0 for a new series, its first value after a gap (a gap's
+    increments are lost, never counted twice).
     """
-    last = f"last_over_time({cost}[{step}])"
     base = f"last_over_time({cost}[{_BASE_LOOKBACK}] offset {step})"
-    low = f"min_over_time({cost}[{step}])"
-    high = f"max_over_time({cost}[{step}])"
-    restart = f"resets({cost}[{step}]) > 0"
-    return (f"sum by (team) (\n"
-            f"    ({last} - {base}\n      unless ({restart} or {low} < {base}))\n"
-            f"  or\n"
-            f"    (clamp_min({high} - ({base} or {low} * 0), 0) + {last}\n"
-            f"      and {restart})\n"
-            f"  or\n"
-            f"    ({last} - {low})\n)")
+    return (f"sum by (team) (\n  clamp_min(\n    max_over_time({cost}[{step}])\n"
+            f"    - ({base} or min_over_time({cost}[{step}])),\n    0\n  )\n)")
 
 
 def _link(cfg: AlertConfig, board: str, **variables: str) -> str:
@@ -179,55 +171,79 @@ def recording_rules(cfg: AlertConfig, names: Names) -> list[dict[str, Any]]:
     return rules
 
 
-def budget_rules(cfg: AlertConfig, names: Names) -> list[dict[str, Any]]:
-    """Exact spend steps and windows for every team; budgets, burn rates, forecasts and
-    budget alerts for the teams that have a budget."""
+def _team_regex(teams: set[str]) -> str:
+    """A PromQL matcher value for exactly ``teams`` (RE2 metacharacters escaped)."""
+    def literal(team: str) -> str:
+        return "".join(c if c.isalnum() or c in "_- " else "\\\\" + c for c in team)
+    return "|".join(sorted(literal(t) for t in teams))
+
+
+def budget_rules(cfg: AlertConfig, names: Names) -> tuple[list[dict[str, Any]],
+                                                          list[dict[str, Any]]]:
+    """Two groups' rules. The step group (every ``budget.interval``): exact spend steps,
+    windows up to 6 hours, budgets and the fast burn-rate alerts. The long group (every
+    ``budget.long_interval``): windows of a day and more (a 30-day sum reads 43,200 steps
+    per team, so it runs less often and only for teams whose budget needs it), spend,
+    forecasts and the other budget alerts."""
     cost = f"{metric_name('cost', cfg.namespace)}{{{cfg.selector}}}"
     step = names.step
-    rules: list[dict[str, Any]] = [
+    day = seconds("1d")
+    fast: list[dict[str, Any]] = [
         {"record": names.increase(step), "expr": exact_step(cost, step)}]
-    windows = {"1h", "1d", names.forecast_window}
-    for period in cfg.periods():
-        windows.add(duration(PERIOD_HOURS[period] * 3600))
-        for tier in cfg.burn_rates_for(period):
-            windows.update((tier.long, tier.short))
-    for w in sorted(windows, key=seconds):
-        if w != step:
-            rules.append({"record": names.increase(w),
-                          "expr": f"sum_over_time({names.increase(step)}[{_closed_open(w)}])"})
-    if not cfg.budgets:
-        return rules
+    slow: list[dict[str, Any]] = []
+    # window -> the teams that need it (None: every team, for the dashboards)
+    windows: dict[str, set[str] | None] = {"1h": None, "1d": None,
+                                           names.forecast_window: None}
     for b in cfg.budgets:
-        rules.append({"record": names.budget, "expr": f"vector({b.usd:g})",
-                      "labels": {"team": b.team, "period": b.period}})
+        needed = {duration(PERIOD_HOURS[b.period] * 3600)}
+        for tier in cfg.burn_rates_for(b.period):
+            needed.update((tier.long, tier.short))
+        for w in needed:
+            if w not in windows or windows[w] is not None:
+                windows[w] = (windows.get(w) or set()) | {b.team}
+    for w, teams in sorted(windows.items(), key=lambda item: seconds(item[0])):
+        if w == step:
+            continue
+        matcher = "" if teams is None else f'{{team=~"{_team_regex(teams)}"}}'
+        rule = {"record": names.increase(w),
+                "expr": f"sum_over_time({names.increase(step)}{matcher}[{_closed_open(w)}])"}
+        (fast if seconds(w) < day else slow).append(rule)
+    if not cfg.budgets:
+        return fast, slow
+    for b in cfg.budgets:
+        fast.append({"record": names.budget, "expr": f"vector({b.usd:g})",
+                     "labels": {"team": b.team, "period": b.period}})
     fw_hours = seconds(names.forecast_window) / 3600
     for period in cfg.periods():
         hours = PERIOD_HOURS[period]
         budget = f'{names.budget}{{period="{period}"}}'
         whole = names.increase(duration(hours * 3600))
-        rules += [
-            {"record": names.spend, "labels": {"period": period},
-             "expr": f"{whole} and on (team) {budget}\nor on (team)\n{budget} * 0"},
-            {"record": names.projected, "labels": {"period": period},
-             "expr": f"{names.increase(names.forecast_window)} * {hours / fw_hours:g}"
-                     f" and on (team) {budget}"},
-        ]
+        slow.append({"record": names.spend, "labels": {"period": period},
+                     "expr": f"{whole} and on (team) {budget}\nor on (team)\n{budget} * 0"})
+        fast.append({"record": names.projected, "labels": {"period": period},
+                     "expr": f"{names.increase(names.forecast_window)} * {hours / fw_hours:g}"
+                             f" and on (team) {budget}"})
         for w in sorted({x for t in cfg.burn_rates_for(period) for x in (t.long, t.short)},
                         key=seconds):
-            rules.append({"record": names.burn(w), "labels": {"period": period},
-                          "expr": f"{names.increase(w)} * {hours * 3600 / seconds(w):g}\n"
-                                  f"/ on (team) group_right\n{budget}"})
-    rules += [
+            (fast if seconds(w) < day else slow).append(
+                {"record": names.burn(w), "labels": {"period": period},
+                 "expr": f"{names.increase(w)} * {hours * 3600 / seconds(w):g}\n"
+                         f"/ on (team) group_right\n{budget}"})
+    slow += [
         {"record": names.budget_used, "expr": f"{names.spend} / on (team, period) {names.budget}"},
         {"record": names.hours_left,
          "expr": f"clamp_min({names.budget} - on (team, period) {names.spend}, 0)\n"
                  f"/ on (team) group_left ()\n"
                  f"({names.increase(names.forecast_window)} / {fw_hours:g} > 0)"},
     ]
-    return rules + budget_alerts(cfg, names)
+    fast_alerts, slow_alerts = budget_alerts(cfg, names)
+    return fast + fast_alerts, slow + slow_alerts
 
 
-def budget_alerts(cfg: AlertConfig, names: Names) -> list[dict[str, Any]]:
+def budget_alerts(cfg: AlertConfig, names: Names) -> tuple[list[dict[str, Any]],
+                                                           list[dict[str, Any]]]:
+    """Burn-rate alerts whose windows are all under a day run in the step group; the
+    rest in the long group, beside the series they read."""
     bu = cfg.raw["budget"]
     fw = names.forecast_window
     link = _link(cfg, "cost", team="team")
@@ -240,7 +256,7 @@ def budget_alerts(cfg: AlertConfig, names: Names) -> list[dict[str, Any]]:
                 f"{_hours_query(names.hours_left)}.")
     exceeded = ("Team {{ $labels.team }} has spent $" + MONEY + " of its $" + budget_q +
                 " {{ $labels.period }} budget " + period_text + "." + forecast)
-    alerts = [
+    slow = [
         _alert(cfg, "LLMBudgetExceeded",
                f"{names.spend} >= on (team, period) {bu['warning_ratio']} * {names.budget}",
                bu["for"], "warning",
@@ -251,11 +267,12 @@ def budget_alerts(cfg: AlertConfig, names: Names) -> list[dict[str, Any]]:
                "Team {{ $labels.team }} is over its {{ $labels.period }} LLM budget",
                exceeded, link),
     ]
+    fast: list[dict[str, Any]] = []
     for period in cfg.periods():
         for tier in cfg.burn_rates_for(period):
             long_q = _money_query(names.increase(tier.long), "team")
             short_q = _money_query(names.increase(tier.short), "team")
-            alerts.append(_alert(
+            (fast if seconds(tier.long) < seconds("1d") else slow).append(_alert(
                 cfg, "LLMBudgetBurnRateHigh",
                 f'{names.burn(tier.long)}{{period="{period}"}} > {tier.factor:g}\nand\n'
                 f'{names.burn(tier.short)}{{period="{period}"}} > {tier.factor:g}',
@@ -267,9 +284,7 @@ def budget_alerts(cfg: AlertConfig, names: Names) -> list[dict[str, Any]]:
                 f"{{{{ $value | printf \"%.1f\" }}}}x the even pace of its ${budget_q} "
                 f"{{{{ $labels.period }}}} budget (threshold {tier.factor:g}x)." + forecast,
                 link, window=tier.long, period=period))
-    return alerts
-
-
+    return fast, slow
 
 
 def alerts(cfg: AlertConfig, names: Names) -> list[dict[str, Any]]:
@@ -456,10 +471,13 @@ def generate(cfg: AlertConfig) -> dict[str, dict[str, Any]]:
     """File name -> rule file content."""
     names = Names(cfg)
     ns = cfg.namespace
+    steps, long_windows = budget_rules(cfg, names)
     return {RULES_FILE: {"groups": [
         {"name": f"{ns}.recording", "rules": recording_rules(cfg, names)},
         {"name": f"{ns}.alerts", "rules": alerts(cfg, names)},
-        {"name": f"{ns}.budget", "interval": names.step, "rules": budget_rules(cfg, names)},
+        {"name": f"{ns}.budget", "interval": names.step, "rules": steps},
+        {"name": f"{ns}.budget_long", "interval": cfg.get("budget", "long_interval"),
+         "rules": long_windows},
         {"name": f"{ns}.meta", "rules": meta_alerts(cfg)},
     ]}}
 

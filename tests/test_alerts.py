@@ -84,10 +84,13 @@ def test_groups_budget_rules_apart_and_in_order() -> None:
     evaluation does not grow with budget periods; within a group, every recorded series
     is written before a later rule reads it."""
     by_name = groups()
-    assert list(by_name) == ["llm.recording", "llm.alerts", "llm.budget", "llm.meta"]
+    assert list(by_name) == ["llm.recording", "llm.alerts", "llm.budget", "llm.budget_long",
+                             "llm.meta"]
     assert by_name["llm.budget"]["interval"] == "1m"
-    assert all("interval" not in g for n, g in by_name.items() if n != "llm.budget")
-    budget_names = {r.get("record") for r in by_name["llm.budget"]["rules"]}
+    assert by_name["llm.budget_long"]["interval"] == "5m"
+    assert all("interval" not in g for n, g in by_name.items() if "budget" not in n)
+    budget_names = {r.get("record") for n in ("llm.budget", "llm.budget_long")
+                    for r in by_name[n]["rules"]}
     for name in ("llm.recording", "llm.alerts", "llm.meta"):
         for rule in by_name[name]["rules"]:
             assert not any(b and b in rule["expr"] for b in budget_names), rule
@@ -121,8 +124,9 @@ def test_no_rule_reads_more_than_an_hour_of_a_raw_series() -> None:
                 assert seconds(window) <= 3600, (name, window, rule)
     assert checked > 20
     # and the budget windows up to 30 days do exist, read from recorded steps
-    exprs = "\n".join(r["expr"] for r in groups()["llm.budget"]["rules"])
-    assert "sum_over_time(team:llm_cost_usd:increase1m[29d23h59m59s])" in exprs
+    exprs = "\n".join(r["expr"] for r in groups()["llm.budget_long"]["rules"])
+    assert 'sum_over_time(team:llm_cost_usd:increase1m{team=~"research"}[29d23h59m59s])' \
+        in exprs
 
 
 def test_namespace_renames_every_metric(tmp_path: Path) -> None:
@@ -166,14 +170,18 @@ def test_burn_rate_tiers_that_cannot_warn_in_time_are_skipped() -> None:
      "error_rate: missing key.*min_requests_per_second"),
     ({"colour": "red"}, "unknown key"),
     ({"namespace": "9lives"}, "namespace: must match"),
-    ({"budget": {"interval": "7m", "warning_ratio": 0.8, "for": "5m", "forecast_window": "6h",
-                 "burn_rates": []}}, "budget.interval: must divide an hour"),
-    ({"budget": {"interval": "1m", "warning_ratio": 0.8, "for": "5m", "forecast_window": "6h",
+    ({"budget": {"interval": "7m", "long_interval": "10m", "warning_ratio": 0.8, "for": "5m",
+                 "forecast_window": "6h", "burn_rates": []}},
+     "budget.interval: must divide an hour"),
+    ({"budget": {"interval": "1m", "long_interval": "5m", "warning_ratio": 0.8, "for": "5m",
+                 "forecast_window": "6h",
                  "burn_rates": [{"severity": "critical", "long": "5m", "short": "1h",
                                  "factor": 14.4, "for": "1m"}]}},
      r"budget.burn_rates\[0\].short: must be shorter"),
-    ({"budget": {"interval": "1m", "warning_ratio": 1.5, "for": "5m", "forecast_window": "6h",
-                 "burn_rates": []}}, "budget.warning_ratio: a ratio"),
+    ({"budget": {"interval": "1m", "long_interval": "5m", "warning_ratio": 1.5, "for": "5m",
+                 "forecast_window": "6h", "burn_rates": []}}, "budget.warning_ratio: a ratio"),
+    ({"budget": {"interval": "1m", "long_interval": "2h", "warning_ratio": 0.8, "for": "5m",
+                 "forecast_window": "6h", "burn_rates": []}}, "budget.long_interval"),
 ])
 def test_bad_alert_config_names_the_key(tmp_path: Path, change: dict, message: str) -> None:
     config = yaml.safe_load((ALERTS / "config.yml").read_text())

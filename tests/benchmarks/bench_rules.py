@@ -8,7 +8,8 @@ steps of those 30 days, loads it into a real Prometheus (Debian's 2.42) and repo
 
 - ``before``: the rules of the first release (one group; ``increase(...[30d])`` over raw
   series every 15 s), taken from git;
-- ``after``: the generated rules of alerts/generated/.
+- ``after``: the rules generated from alerts/config.yml with a budget for every one of the
+  100 teams (half per day, half per month), so that every window is summed for them.
 
     python tests/benchmarks/bench_rules.py                 # 100, 1000 and 10000 series
     python tests/benchmarks/bench_rules.py --series 1000 --keep /tmp/bench-rules
@@ -190,6 +191,20 @@ def measure(data: Path, rules: Path, evaluations: int, deadline_s: float) -> dic
         log.close()
 
 
+def after_rules(work: Path) -> Path:
+    """The current generator's rules, with a budget for every team of the benchmark."""
+    import yaml
+
+    from exporter.rules import write
+
+    config = yaml.safe_load((ROOT / "alerts/config.yml").read_text())
+    config["budgets"] = [{"team": f"team-{i:03d}", "usd": 1000 if i % 2 else 100,
+                          "period": "month" if i % 2 else "day"} for i in range(TEAMS)]
+    (work / "config.yml").write_text(yaml.safe_dump(config))
+    (path,) = write(work / "config.yml", work / "after")
+    return path
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -206,7 +221,7 @@ def main() -> None:
     before.write_text(subprocess.run(
         ["git", "show", f"{BEFORE_COMMIT}:alerts/generated/llm.rules.yml"], cwd=ROOT,
         check=True, capture_output=True, text=True).stdout)
-    after = ROOT / "alerts/generated/llm.rules.yml"
+    after = after_rules(work)
     results = {}
     try:
         for n in (int(x) for x in args.series.split(",")):

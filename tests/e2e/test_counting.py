@@ -78,7 +78,7 @@ def rules(tmp_path: Path) -> list[Path]:
     config = yaml.safe_load((ROOT / "alerts/config.yml").read_text())
     config["budgets"] = [{"team": t, "usd": 1000, "period": "day"}
                          for t in ("newteam", "restarted", "solo")]
-    config["budget"]["interval"] = "10s"
+    config["budget"]["interval"] = config["budget"]["long_interval"] = "10s"
     (tmp_path / "config.yml").write_text(yaml.safe_dump(config))
     return write(tmp_path / "config.yml", tmp_path / "rules")
 

@@ -90,7 +90,7 @@ def test_budget_alert_reaches_slack(demo_sidecar, slack: SlackStandIn, tmp_path:
     config = yaml.safe_load((ROOT / "alerts/config.yml").read_text())
     config["budgets"] = [{"team": "search", "usd": 0.01, "period": "day"}]
     config["budget"]["for"] = "0s"
-    config["budget"]["interval"] = "10s"
+    config["budget"]["interval"] = config["budget"]["long_interval"] = "10s"
     (tmp_path / "config.yml").write_text(yaml.safe_dump(config))
     rules = write(tmp_path / "config.yml", tmp_path / "rules")
     amdir = tmp_path / "alertmanager"
