@@ -309,12 +309,14 @@ def alerts(cfg: AlertConfig, names: Names) -> list[dict[str, Any]]:
                sr["for"], "critical", f"LLM spend is ${MONEY}/hour",
                f"All teams together are spending {MONEY} USD per hour, over the "
                f"{sr['critical_usd_per_hour']} USD/hour threshold.", cost_link, scope="global"),
+        # a team with a budget is watched by its burn rates, which know its normal pace
         _alert(cfg, "LLMSpendRateHigh",
-               f"{names.spend_per_hour} > {sr['team_warning_usd_per_hour']}", sr["for"],
+               f"{names.spend_per_hour} > {sr['team_warning_usd_per_hour']}"
+               + (f"\nunless on (team)\n{names.budget}" if cfg.budgets else ""), sr["for"],
                "warning", f"Team {{{{ $labels.team }}}} spends ${MONEY}/hour on LLMs",
                f"Team {{{{ $labels.team }}}} is spending {MONEY} USD per hour, over the "
-               f"{sr['team_warning_usd_per_hour']} USD/hour per-team threshold.", team_link,
-               scope="team"),
+               f"{sr['team_warning_usd_per_hour']} USD/hour threshold for teams without a "
+               "budget.", team_link, scope="team"),
     ]
     guard = f"and on (provider, model)\n{names.requests_rate} >= {er['min_requests_per_second']}"
     for severity, key in (("warning", "warning_ratio"), ("critical", "critical_ratio")):
