@@ -126,6 +126,24 @@ def test_a_bad_event_rejects_its_whole_batch(sidecar_factory) -> None:
     assert sc.value("llm_exporter_events_total", result="rejected") == 4
 
 
+def test_null_in_a_required_field_is_a_422_and_applies_nothing(sidecar_factory) -> None:
+    """A null required number once passed validation, failed half-way through the batch
+    with a 500 and left the events before it recorded (and counted again on retry)."""
+    sc = sidecar_factory(settings())
+    size = {"type": "cache_size", "cache": "semantic", "size_bytes": None}
+    status, body = sc.post("/v1/events", {"events": [REQ, size]})
+    assert status == 422 and body["field"] == "events[1].size_bytes", body
+    assert "is required" in body["reason"]
+    assert sc.value("llm_requests_total", **GPT, status="success") is None
+    for event, field in (({**REQ, "provider": None}, "event.provider"),
+                         ({"type": "tier_models", "tier": "Q1", "available": None,
+                           "total": 3}, "event.available"),
+                         ({"type": "batch", "provider": "openai", "model": "gpt-4o",
+                           "size": None}, "event.size")):
+        status, body = sc.post("/v1/events", event)
+        assert status == 422 and body["field"] == field, body
+
+
 def test_malformed_json_and_limits(sidecar_factory) -> None:
     sc = sidecar_factory(settings(max_body_bytes=2048, max_batch_events=3))
     status, body = sc.post("/v1/events", raw=b'{"type": "request", ')

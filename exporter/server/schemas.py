@@ -192,7 +192,7 @@ def check_fields(obj: dict[str, Any], fields: Mapping[str, FieldSpec], where: st
         if value is None:
             skipped += 1
     for key in _required(fields):
-        if key not in obj:
+        if obj.get(key) is None:  # absent or null: the recorder needs a value
             raise EventError(f"{where}.{key}", "is required")
     if skipped == 1 and "type" in obj:  # the common case: reuse the parsed dict
         del obj["type"]
