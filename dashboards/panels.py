@@ -28,7 +28,7 @@ from grafanalib.core import (
 )
 
 from exporter.alert_config import AlertConfig, load_alert_config
-from exporter.catalog import family, metric_name
+from exporter.catalog import family
 from exporter.rules import Names
 
 #: The alert config the dashboards follow: alerts/config.yml, or the file named by
@@ -42,9 +42,8 @@ RATE = "$__rate_interval"
 GLOBAL_VARIABLES = ("__rate_interval", "__range", "__interval")
 
 
-def m(key: str) -> str:
-    """The scraped name of a catalog family, in the configured namespace."""
-    return metric_name(key, CONFIG.namespace)
+m = NAMES.metric
+"""The scraped name of a catalog family, in the configured namespace."""
 
 
 def steps(*levels: float, colors: tuple[str, ...] = ("green", "orange", "red")) -> list:

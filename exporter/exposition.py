@@ -157,14 +157,14 @@ def metric_families(states: Iterable[FamilyState], lock: UpdateLock,
         stamps = st.created or {}
         series_hold = hold if kind != "gauge" else None
         with lock:
-            rows: list[tuple[Any, Any, Any]] = [(s.labels, list(s.values) if kind == "histogram"
-                     else s.values[s.index + st.offset], stamps.get(s.labels))
-                    for s in st.series.values()]
-            if series_hold is not None:
-                for i, s in enumerate(st.series.values()):
-                    if series_hold.hides(s):
-                        values, v, ts = rows[i]
-                        rows[i] = (values, [0] * len(v) if kind == "histogram" else 0, ts)
+            rows: list[tuple[Any, Any, Any]] = []
+            for s in st.series.values():
+                hidden = series_hold is not None and series_hold.hides(s)
+                if kind == "histogram":
+                    v: Any = [0] * len(s.values) if hidden else list(s.values)
+                else:
+                    v = 0 if hidden else s.values[s.index + st.offset]
+                rows.append((s.labels, v, stamps.get(s.labels)))
         for values, v, ts in rows:
             lab = dict(zip(labels, values))
             if kind == "histogram":

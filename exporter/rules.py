@@ -36,6 +36,8 @@ DASHBOARDS = {"cost": "llm-cost/llm-cost-and-usage",
 #: How far back the step rule looks for a series' previous sample: a scrape gap longer
 #: than this costs the increments within the gap, never counts a value twice.
 _BASE_LOOKBACK = "10m"
+#: Windows of a day and more go to the long budget group.
+_DAY = 86400
 
 
 class Names:
@@ -58,6 +60,10 @@ class Names:
         self.budget_used = f"team_period:{ns}_budget_used:ratio"
         self.projected = f"team_period:{ns}_cost_usd:projected"
         self.hours_left = f"team_period:{ns}_budget_left:hours"
+
+    def metric(self, key: str) -> str:
+        """The scraped name of a catalog family in this namespace."""
+        return metric_name(key, self.ns)
 
     def latency(self, q: str) -> str:
         return f"model:{self.ns}_request_duration_seconds:p{q}_rate5m"
@@ -117,29 +123,22 @@ def _alert(cfg: AlertConfig, name: str, expr: str, for_: str | None, severity: s
     return rule
 
 
-def _money_query(series: str, *match: str) -> str:
-    """A template printing ``series`` for this alert's labels as dollars."""
+def _query(series: str, *match: str, fmt: str = "%.2f", unit: str = "",
+           otherwise: str = "") -> str:
+    """A template printing ``series`` for this alert's labels (``otherwise`` when the
+    series is absent)."""
     sel = ",".join(f"{m}='%s'" for m in match)
     args = " ".join(f"$labels.{m}" for m in match)
+    alt = f"{{{{ else }}}}{otherwise}" if otherwise else ""
     return (f'{{{{ with printf "{series}{{{sel}}}" {args} | query }}}}'
-            '{{ . | first | value | printf "%.2f" }}{{ end }}')
-
-
-def _hours_query(series: str) -> str:
-    return (f'{{{{ with printf "{series}{{team=\'%s\',period=\'%s\'}}" $labels.team '
-            '$labels.period | query }}{{ . | first | value | printf "%.0f" }} hours'
-            '{{ else }}while nothing is spent{{ end }}')
+            f'{{{{ . | first | value | printf "{fmt}" }}}}{unit}{alt}{{{{ end }}}}')
 
 
 MONEY = '{{ $value | printf "%.2f" }}'
 
 
 def recording_rules(cfg: AlertConfig, names: Names) -> list[dict[str, Any]]:
-    sel = cfg.selector
-
-    def m(key: str) -> str:
-        return metric_name(key, cfg.namespace)
-
+    sel, m = cfg.selector, names.metric
     cost, requests = f"{m('cost')}{{{sel}}}", m("requests")
     window = cfg.get("provider_down", "window")
     rules = [
@@ -185,9 +184,8 @@ def budget_rules(cfg: AlertConfig, names: Names) -> tuple[list[dict[str, Any]],
     ``budget.long_interval``): windows of a day and more (a 30-day sum reads 43,200 steps
     per team, so it runs less often and only for teams whose budget needs it), spend,
     forecasts and the other budget alerts."""
-    cost = f"{metric_name('cost', cfg.namespace)}{{{cfg.selector}}}"
+    cost = f"{names.metric('cost')}{{{cfg.selector}}}"
     step = names.step
-    day = seconds("1d")
     fast: list[dict[str, Any]] = [
         {"record": names.increase(step), "expr": exact_step(cost, step)}]
     slow: list[dict[str, Any]] = []
@@ -207,7 +205,7 @@ def budget_rules(cfg: AlertConfig, names: Names) -> tuple[list[dict[str, Any]],
         matcher = "" if teams is None else f'{{team=~"{_team_regex(teams)}"}}'
         rule = {"record": names.increase(w),
                 "expr": f"sum_over_time({names.increase(step)}{matcher}[{_closed_open(w)}])"}
-        (fast if seconds(w) < day else slow).append(rule)
+        (fast if seconds(w) < _DAY else slow).append(rule)
     if not cfg.budgets:
         return fast, slow
     for b in cfg.budgets:
@@ -225,7 +223,7 @@ def budget_rules(cfg: AlertConfig, names: Names) -> tuple[list[dict[str, Any]],
                              f" and on (team) {budget}"})
         for w in sorted({x for t in cfg.burn_rates_for(period) for x in (t.long, t.short)},
                         key=seconds):
-            (fast if seconds(w) < day else slow).append(
+            (fast if seconds(w) < _DAY else slow).append(
                 {"record": names.burn(w), "labels": {"period": period},
                  "expr": f"{names.increase(w)} * {hours * 3600 / seconds(w):g}\n"
                          f"/ on (team) group_right\n{budget}"})
@@ -247,13 +245,14 @@ def budget_alerts(cfg: AlertConfig, names: Names) -> tuple[list[dict[str, Any]],
     bu = cfg.raw["budget"]
     fw = names.forecast_window
     link = _link(cfg, "cost", team="team")
-    budget_q = _money_query(names.budget, "team", "period")
+    budget_q = _query(names.budget, "team", "period")
     period_text = ('({{ $labels.period }}: rolling {{ if eq $labels.period "day" }}24 hours'
                    '{{ else }}30 days{{ end }})')
     forecast = (f" At the pace of the last {fw} the team spends $"
-                f"{_money_query(names.projected, 'team', 'period')} per "
+                f"{_query(names.projected, 'team', 'period')} per "
                 "{{ $labels.period }}; the budget left lasts "
-                f"{_hours_query(names.hours_left)}.")
+                + _query(names.hours_left, "team", "period", fmt="%.0f", unit=" hours",
+                         otherwise="while nothing is spent") + ".")
     exceeded = ("Team {{ $labels.team }} has spent $" + MONEY + " of its $" + budget_q +
                 " {{ $labels.period }} budget " + period_text + "." + forecast)
     slow = [
@@ -270,9 +269,9 @@ def budget_alerts(cfg: AlertConfig, names: Names) -> tuple[list[dict[str, Any]],
     fast: list[dict[str, Any]] = []
     for period in cfg.periods():
         for tier in cfg.burn_rates_for(period):
-            long_q = _money_query(names.increase(tier.long), "team")
-            short_q = _money_query(names.increase(tier.short), "team")
-            (fast if seconds(tier.long) < seconds("1d") else slow).append(_alert(
+            long_q = _query(names.increase(tier.long), "team")
+            short_q = _query(names.increase(tier.short), "team")
+            (fast if seconds(tier.long) < _DAY else slow).append(_alert(
                 cfg, "LLMBudgetBurnRateHigh",
                 f'{names.burn(tier.long)}{{period="{period}"}} > {tier.factor:g}\nand\n'
                 f'{names.burn(tier.short)}{{period="{period}"}} > {tier.factor:g}',
@@ -288,11 +287,7 @@ def budget_alerts(cfg: AlertConfig, names: Names) -> tuple[list[dict[str, Any]],
 
 
 def alerts(cfg: AlertConfig, names: Names) -> list[dict[str, Any]]:
-    sel = cfg.selector
-
-    def m(key: str) -> str:
-        return metric_name(key, cfg.namespace)
-
+    sel, m = cfg.selector, names.metric
     s = cfg.raw
     sr, er, la, pd, gpu, ex = (s["spend_rate"], s["error_rate"], s["latency_p95"],
                                s["provider_down"], s["gpu"], s["exporter"])
@@ -411,7 +406,7 @@ def meta_alerts(cfg: AlertConfig) -> list[dict[str, Any]]:
     reach Alertmanager or Slack, and an always-firing Watchdog for a dead man's switch."""
     meta = cfg.raw["meta"]
     p, a, for_ = meta["prometheus_selector"], meta["alertmanager_selector"], meta["for"]
-    prom_link = cfg.grafana_url + "/d/" + DASHBOARDS["cost"]
+    prom_link = _link(cfg, "cost")
     return [
         _alert(cfg, "Watchdog", "vector(1)", None, "none",
                "The alerting pipeline is alive",

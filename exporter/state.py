@@ -126,15 +126,16 @@ class ZeroHold:
     set, or every label set after a restart) loses that increment. So a new series is
     exposed at 0 from its first scrape until ``seconds`` have passed since that scrape;
     every scraper whose interval is at most ``seconds`` (both servers of an HA pair)
-    therefore stores a 0 before the value. ``seconds=0`` turns this off (for a
-    Prometheus that ingests OpenMetrics created timestamps instead).
+    therefore stores a 0 before the value. The recorder makes none when its
+    ``zero_hold_seconds`` is 0 (for a Prometheus that ingests OpenMetrics created
+    timestamps instead).
     """
 
     __slots__ = ("now", "seconds")
 
-    def __init__(self, seconds: float, now: float | None = None) -> None:
+    def __init__(self, seconds: float) -> None:
         self.seconds = seconds
-        self.now = time.monotonic() if now is None else now
+        self.now = time.monotonic()
         """One clock reading per scrape: series that share a value list agree."""
 
     def hides(self, series: Series) -> bool:
