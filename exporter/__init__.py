@@ -4,35 +4,83 @@
 >>> llm = LLMMetrics()
 >>> llm.record_request(provider="openai", model="gpt-4o", input_tokens=1200,
 ...                    output_tokens=350, duration_seconds=2.4)
+
+Every public name is here and in ``__all__`` (a test pins both); the modules behind them
+are internal and may change. ``OTelMetrics``, the sidecar clients and the SDK
+instrumentors are imported when first used, so ``import exporter`` stays light.
 """
 
 from __future__ import annotations
 
+from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any
 
 try:
     __version__ = version("llm-exporter")
 except PackageNotFoundError:  # running from a source tree
     __version__ = "0.0.0+unknown"
 
+from ._call import Call
+from ._metrics_server import start_metrics_server
 from .config import ConfigError, Settings
 from .context import labels
 from .errors import classify as classify_error
 from .pricing import PriceBook, PriceOverride, Rates
-from .recorder import Call, LLMMetrics
+from .recorder import LLMMetrics
 from .usage import from_anthropic, from_openai
 
+if TYPE_CHECKING:
+    from . import multiprocess
+    from .client import AsyncSidecarClient, SidecarClient
+    from .collectors import resource_collectors
+    from .instrumentation.anthropic import AnthropicInstrumentor
+    from .instrumentation.openai import OpenAIInstrumentor
+    from .otel import OTelMetrics
+
+_LAZY = {
+    "AnthropicInstrumentor": ".instrumentation.anthropic",
+    "AsyncSidecarClient": ".client",
+    "OTelMetrics": ".otel",
+    "OpenAIInstrumentor": ".instrumentation.openai",
+    "SidecarClient": ".client",
+    "resource_collectors": ".collectors",
+}
+
 __all__ = [
+    "AnthropicInstrumentor",
+    "AsyncSidecarClient",
     "Call",
     "ConfigError",
     "LLMMetrics",
+    "OTelMetrics",
+    "OpenAIInstrumentor",
     "PriceBook",
     "PriceOverride",
     "Rates",
     "Settings",
+    "SidecarClient",
     "__version__",
     "classify_error",
     "from_anthropic",
     "from_openai",
     "labels",
+    "multiprocess",
+    "resource_collectors",
+    "start_metrics_server",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "multiprocess":
+        return import_module(".multiprocess", __name__)
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'exporter' has no attribute {name!r}")
+    value = getattr(import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -12,6 +12,13 @@ from dataclasses import dataclass
 from typing import Literal
 
 Kind = Literal["counter", "gauge", "histogram"]
+Emitter = Literal["recorder", "collector"]
+"""Who produces a family: the recorder's series state (the library, and the sidecar's
+ingest through it), or a collector that reads a resource at scrape time."""
+Merge = Literal["sum", "live_sum", "latest"]
+"""How multiprocess mode combines the workers' values of a series: ``sum`` over every
+worker dead or alive (counters, histograms), ``live_sum`` over live workers only (a dead
+worker has nothing in flight), ``latest``: the most recently written value (gauges)."""
 
 #: Request-level label set R. Histograms drop ``team`` to keep series counts sane.
 REQUEST_LABELS = ("provider", "model", "tier", "team")
@@ -61,6 +68,18 @@ class Family:
     buckets: tuple[float, ...] = ()
     namespaced: bool = True
     """Whether ``namespace`` replaces the leading ``llm`` (false for system_/gpu_ families)."""
+    emitter: Emitter = "recorder"
+    merge: Merge = "sum"
+
+    def label_values(self, **values: str) -> tuple[str, ...]:
+        """The label tuple of one series, in this family's label order whatever the
+        order of the arguments; a missing or unknown label is a KeyError naming it."""
+        if len(values) != len(self.labels):
+            unknown = set(values) - set(self.labels)
+            raise KeyError(f"{self.key}: labels {sorted(unknown)} are not "
+                           f"{list(self.labels)}" if unknown else
+                           f"{self.key}: missing labels {sorted(set(self.labels) - set(values))}")
+        return tuple(values[name] for name in self.labels)
 
     def full_name(self, namespace: str = "llm") -> str:
         if not self.namespaced or namespace == "llm":
@@ -76,8 +95,11 @@ class Family:
 
 
 def _f(key: str, name: str, kind: Kind, help: str, labels: tuple[str, ...] = (),
-       unit: str = "", buckets: tuple[float, ...] = (), namespaced: bool = True) -> Family:
-    return Family(key, name, kind, help, labels, unit, buckets, namespaced)
+       unit: str = "", buckets: tuple[float, ...] = (), namespaced: bool = True,
+       emitter: Emitter = "recorder", merge: Merge | None = None) -> Family:
+    if merge is None:
+        merge = "latest" if kind == "gauge" else "sum"
+    return Family(key, name, kind, help, labels, unit, buckets, namespaced, emitter, merge)
 
 
 _R = REQUEST_LABELS
@@ -112,7 +134,8 @@ LLM_FAMILIES: tuple[Family, ...] = (
        "Tokens per request, by token type.", ("provider", "model", "token_type"),
        buckets=TOKEN_BUCKETS),
     _f("in_flight", "llm_requests_in_flight", "gauge",
-       "LLM requests started and not yet finished.", ("provider", "model")),
+       "LLM requests started and not yet finished.", ("provider", "model"),
+       merge="live_sum"),
     _f("cache_lookups", "llm_cache_lookups_total", "counter",
        "Cache lookups by result; a request's cache_hit counts under cache=\"response\".",
        ("cache", "result")),
@@ -163,48 +186,58 @@ EXPORTER_FAMILIES: tuple[Family, ...] = (
     _f("label_overflow", "llm_exporter_label_overflow_total", "counter",
        "Recorded events whose label value was folded into \"other\" by a cap.", ("label",)),
     _f("collector_success", "llm_exporter_collector_success", "gauge",
-       "1 if the collector's last run succeeded, 0 if it failed.", ("collector",)),
+       "1 if the collector's last run succeeded, 0 if it failed.", ("collector",),
+       emitter="collector"),
     _f("collector_duration", "llm_exporter_collector_duration_seconds", "gauge",
-       "Duration of the collector's last run.", ("collector",), unit="seconds"),
+       "Duration of the collector's last run.", ("collector",), unit="seconds",
+       emitter="collector"),
 )
 
+def _r(key: str, name: str, kind: Kind, help: str, labels: tuple[str, ...] = (),
+       unit: str = "") -> Family:
+    """A host resource family: read by a collector, named without the namespace."""
+    return _f(key, name, kind, help, labels, unit, namespaced=False, emitter="collector")
+
+
 RESOURCE_FAMILIES: tuple[Family, ...] = (
-    _f("cpu_time", "system_cpu_time_seconds_total", "counter",
-       "CPU time by mode.", ("mode",), unit="seconds", namespaced=False),
-    _f("cpu_utilization", "system_cpu_utilization_ratio", "gauge",
-       "CPU utilization since the previous scrape (0..1).", namespaced=False),
-    _f("cpu_count", "system_cpu_count", "gauge", "Logical CPUs.", namespaced=False),
-    _f("memory_used", "system_memory_used_bytes", "gauge", "Memory in use.",
-       unit="bytes", namespaced=False),
-    _f("memory_total", "system_memory_total_bytes", "gauge", "Total memory.",
-       unit="bytes", namespaced=False),
-    _f("disk_io", "system_disk_io_bytes_total", "counter", "Disk bytes by direction.",
-       ("direction",), unit="bytes", namespaced=False),
-    _f("network_io", "system_network_io_bytes_total", "counter",
-       "Network bytes by direction.", ("direction",), unit="bytes", namespaced=False),
-    _f("network_connections", "system_network_connections", "gauge",
-       "Open network connections.", namespaced=False),
-    _f("gpu_utilization", "gpu_utilization_ratio", "gauge", "GPU utilization (0..1).",
-       ("gpu", "uuid", "name"), namespaced=False),
-    _f("gpu_memory_used", "gpu_memory_used_bytes", "gauge", "GPU memory in use.",
-       ("gpu", "uuid", "name"), unit="bytes", namespaced=False),
-    _f("gpu_memory_total", "gpu_memory_total_bytes", "gauge", "GPU memory in all.",
-       ("gpu", "uuid", "name"), unit="bytes", namespaced=False),
-    _f("gpu_temperature", "gpu_temperature_celsius", "gauge", "GPU temperature.",
-       ("gpu", "uuid", "name"), unit="celsius", namespaced=False),
-    _f("gpu_power", "gpu_power_usage_watts", "gauge", "GPU power draw.",
-       ("gpu", "uuid", "name"), unit="watts", namespaced=False),
-    _f("gpu_power_limit", "gpu_power_limit_watts", "gauge", "GPU power limit.",
-       ("gpu", "uuid", "name"), unit="watts", namespaced=False),
-    _f("gpu_energy", "gpu_energy_joules_total", "counter", "GPU energy since driver load.",
-       ("gpu", "uuid", "name"), unit="joules", namespaced=False),
-    _f("gpu_process_memory", "gpu_process_memory_used_bytes", "gauge",
+    _r("cpu_time", "system_cpu_time_seconds_total", "counter",
+       "CPU time by mode.", ("mode",), unit="seconds"),
+    _r("cpu_utilization", "system_cpu_utilization_ratio", "gauge",
+       "CPU utilization since the previous scrape (0..1)."),
+    _r("cpu_count", "system_cpu_count", "gauge", "Logical CPUs."),
+    _r("memory_used", "system_memory_used_bytes", "gauge", "Memory in use.",
+       unit="bytes"),
+    _r("memory_total", "system_memory_total_bytes", "gauge", "Total memory.",
+       unit="bytes"),
+    _r("disk_io", "system_disk_io_bytes_total", "counter", "Disk bytes by direction.",
+       ("direction",), unit="bytes"),
+    _r("network_io", "system_network_io_bytes_total", "counter",
+       "Network bytes by direction.", ("direction",), unit="bytes"),
+    _r("network_connections", "system_network_connections", "gauge",
+       "Open network connections."),
+    _r("gpu_utilization", "gpu_utilization_ratio", "gauge", "GPU utilization (0..1).",
+       ("gpu", "uuid", "name")),
+    _r("gpu_memory_used", "gpu_memory_used_bytes", "gauge", "GPU memory in use.",
+       ("gpu", "uuid", "name"), unit="bytes"),
+    _r("gpu_memory_total", "gpu_memory_total_bytes", "gauge", "GPU memory in all.",
+       ("gpu", "uuid", "name"), unit="bytes"),
+    _r("gpu_temperature", "gpu_temperature_celsius", "gauge", "GPU temperature.",
+       ("gpu", "uuid", "name"), unit="celsius"),
+    _r("gpu_power", "gpu_power_usage_watts", "gauge", "GPU power draw.",
+       ("gpu", "uuid", "name"), unit="watts"),
+    _r("gpu_power_limit", "gpu_power_limit_watts", "gauge", "GPU power limit.",
+       ("gpu", "uuid", "name"), unit="watts"),
+    _r("gpu_energy", "gpu_energy_joules_total", "counter", "GPU energy since driver load.",
+       ("gpu", "uuid", "name"), unit="joules"),
+    _r("gpu_process_memory", "gpu_process_memory_used_bytes", "gauge",
        "GPU memory used per process (opt-in).", ("gpu", "pid", "process"), unit="bytes",
-       namespaced=False),
+       ),
 )
 
 ALL_FAMILIES: tuple[Family, ...] = LLM_FAMILIES + EXPORTER_FAMILIES + RESOURCE_FAMILIES
 BY_KEY: dict[str, Family] = {f.key: f for f in ALL_FAMILIES}
+#: The families whose series the recorder stores (the rest are read at scrape time).
+RECORDED: tuple[Family, ...] = tuple(f for f in ALL_FAMILIES if f.emitter == "recorder")
 
 
 def family(key: str) -> Family:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from .server.schemas import EventError, validate
+from .events import EventError, validate
 
 log = logging.getLogger(__name__)
 

@@ -11,10 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from .cardinality import DEFAULT_CAPS, normalise_model, normalise_provider
+from .collectors import available as available_collectors
 from .pricing import PriceBook, PriceOverride
 
 DEFAULT_PORT = 9473
-COLLECTORS = ("system", "gpu")
+COLLECTORS = available_collectors()
 _TOP_KEYS = {"namespace", "labels", "pricing", "server", "zero_hold_seconds"}
 #: How long a new counter series reads 0 after its first scrape (see exporter.state.ZeroHold):
 #: at least the longest scrape interval of any Prometheus that scrapes us.

@@ -16,10 +16,12 @@ import math
 from typing import Any, NamedTuple
 
 from . import catalog
+from ._call import Call
 from .cardinality import LabelCaps, normalise_model, normalise_optional, normalise_provider
 from .config import Settings
 from .pricing import PriceBook
-from .recorder import Call, check_seconds, check_tokens
+from .validation import check_tokens
+from .validation import seconds as check_seconds
 
 #: The GenAI semconv boundaries (our Prometheus buckets extend some of them).
 DURATION_BOUNDARIES = catalog.DURATION_BUCKETS[:14]

@@ -12,10 +12,9 @@ import urllib.request
 from prometheus_client import CollectorRegistry
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
-from exporter import LLMMetrics, catalog
+from exporter import LLMMetrics, catalog, start_metrics_server
 from exporter.cli import catalog_markdown
 from exporter.demo import DEMO_SETTINGS, Workload
-from exporter.metrics_server import start_metrics_server
 
 
 def test_demo_workload_fills_every_family() -> None:

@@ -73,12 +73,13 @@ def test_instrumented_sdk_call_inside_a_span_carries_its_trace_id(registry) -> N
     import openai
     from opentelemetry.sdk.trace import TracerProvider
 
-    from exporter.instrumentation import openai as openai_instr
+    from exporter import OpenAIInstrumentor
 
     from .fake_llm_api import FakeLLMAPI
 
     api = FakeLLMAPI()
     llm = LLMMetrics(registry)  # no otel_exemplars: the instrumentation reads the span
+    openai_instr = OpenAIInstrumentor()
     openai_instr.instrument(metrics=llm)
     try:
         client = openai.OpenAI(base_url=api.url + "/v1", api_key="k", max_retries=0)

@@ -13,12 +13,13 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 import exporter
-from exporter import LLMMetrics
-from exporter.instrumentation import anthropic as anthropic_instr
-from exporter.instrumentation import openai as openai_instr
+from exporter import AnthropicInstrumentor, LLMMetrics, OpenAIInstrumentor
 
 from .conftest import value
 from .fake_llm_api import FIRST_TOKEN_DELAY, FakeLLMAPI
+
+openai_instr = OpenAIInstrumentor()
+anthropic_instr = AnthropicInstrumentor()
 
 
 @pytest.fixture(scope="module")

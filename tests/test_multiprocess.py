@@ -18,6 +18,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
 from exporter import LLMMetrics, multiprocess
+from exporter._store.mmap import MARKER
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -143,7 +144,7 @@ def test_an_unprepared_or_foreign_directory_is_refused(tmp_path: Path) -> None:
         LLMMetrics(CollectorRegistry(), multiprocess_dir=tmp_path / "nothing")
     foreign = tmp_path / "foreign"
     foreign.mkdir()
-    (foreign / multiprocess.MARKER).write_text('{"master_pid": 1}')
+    (foreign / MARKER).write_text('{"master_pid": 1}')
     with pytest.raises(multiprocess.MultiprocessError, match="another app instance"):
         LLMMetrics(CollectorRegistry(), multiprocess_dir=foreign)
 

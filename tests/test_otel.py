@@ -10,11 +10,12 @@ import pytest
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
-from exporter import PriceBook
-from exporter.instrumentation import openai as openai_instr
+from exporter import OpenAIInstrumentor, PriceBook
 from exporter.otel import DURATION_BOUNDARIES, TOKEN_BOUNDARIES, TTFT_BOUNDARIES, OTelMetrics
 
 from .fake_llm_api import FakeLLMAPI
+
+openai_instr = OpenAIInstrumentor()
 
 
 @pytest.fixture

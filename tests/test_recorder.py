@@ -79,9 +79,15 @@ def test_token_bucket_edges_are_inclusive(registry: CollectorRegistry, llm: LLMM
 
 
 @pytest.mark.parametrize("kwargs,message", [
-    ({"input_tokens": -1}, "input_tokens must be >= 0"),
-    ({"input_tokens": 1.5}, "input_tokens must be an int"),
-    ({"input_tokens": "12"}, "input_tokens must be an int"),
+    ({"input_tokens": -1}, "input_tokens must be an integer >= 0"),
+    ({"input_tokens": True}, "input_tokens must be an integer >= 0, got True"),
+    ({"output_tokens": 5, "reasoning_tokens": False}, "reasoning_tokens must be an integer"),
+    ({"duration_seconds": True}, "duration_seconds must be a finite number"),
+    ({"ttft_seconds": False}, "ttft_seconds must be a finite number"),
+    ({"cache_hit": "no"}, "cache_hit must be true or false, got 'no'"),
+    ({"cache_hit": 1}, "cache_hit must be true or false"),
+    ({"input_tokens": 1.5}, "input_tokens must be an integer"),
+    ({"input_tokens": "12"}, "input_tokens must be an integer"),
     ({"input_tokens": 10, "cache_read_tokens": 11}, "must not exceed input_tokens"),
     ({"output_tokens": 1, "reasoning_tokens": 2}, "reasoning_tokens must not exceed"),
     ({"duration_seconds": -0.1}, "duration_seconds must be a finite number"),
@@ -90,7 +96,7 @@ def test_token_bucket_edges_are_inclusive(registry: CollectorRegistry, llm: LLMM
     ({"ttft_seconds": float("inf")}, "ttft_seconds"),
     ({"status": "ok"}, "status must be one of success, error"),
     ({"status": "error", "error_type": "oops"}, "error_type must be one of"),
-    ({"error_type": "timeout"}, "only valid with status='error'"),
+    ({"error_type": "timeout"}, "only valid with status \"error\""),
 ])
 def test_programmer_errors_raise_valueerror_and_record_nothing(
         registry: CollectorRegistry, llm: LLMMetrics, kwargs: dict, message: str) -> None:
@@ -206,7 +212,7 @@ def test_other_recording_methods(registry: CollectorRegistry, llm: LLMMetrics) -
 
 @pytest.mark.parametrize("call,message", [
     (lambda m: m.record_cache_lookup(cache="c", hit=True, similarity=1.5), "similarity"),
-    (lambda m: m.record_cache_lookup(cache="c", hit="yes"), "hit must be a bool"),
+    (lambda m: m.record_cache_lookup(cache="c", hit="yes"), "hit must be true or false"),
     (lambda m: m.record_routing(complexity="a", tier="b", score=float("nan")), "score"),
     (lambda m: m.set_tier_models(tier="Q1", available=4, total=3), "must not exceed"),
     (lambda m: m.set_provider_state(provider="p", circuit="ajar"), "circuit must be one of"),

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from exporter import PriceOverride, Settings
 from exporter.config import ServerSettings
-from exporter.server.schemas import EVENTS
+from exporter.events import EVENTS
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(-10**12, 10**12) | st.floats(allow_nan=False)

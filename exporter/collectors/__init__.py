@@ -1,20 +1,26 @@
-"""Resource collectors for the sidecar, read at scrape time.
+"""Resource collectors, read at scrape time.
 
-One module per collector. :class:`CollectorSet` runs them, times each one and reports
-``llm_exporter_collector_success{collector}`` and
+One module per collector, each registering a factory under its name (node_exporter's
+pattern): :func:`enabled` builds the ones a configuration names. :class:`CollectorSet`
+runs them, times each one and reports ``llm_exporter_collector_success{collector}`` and
 ``llm_exporter_collector_duration_seconds{collector}``; a collector that raises reports
-success 0 and the rest of the scrape is served.
+success 0 and the rest of the scrape is served. The sidecar renders the set after the
+recorder's series; a library user can register it on a prometheus_client registry::
+
+    from prometheus_client import REGISTRY
+    from exporter import resource_collectors
+    REGISTRY.register(resource_collectors())
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Sequence
-from typing import Protocol
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, Protocol
 
+from .._store.render import render_samples
 from ..catalog import Family, family
-from ..exposition import render_samples
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +36,43 @@ class Collector(Protocol):
         ...
 
 
+_FACTORIES: dict[str, Callable[..., Collector | None]] = {}
+
+
+def register(name: str) -> Callable[[Callable[..., Collector | None]],
+                                    Callable[..., Collector | None]]:
+    """Decorator for a collector module's factory. The factory takes keyword options
+    (``gpu_processes``...) and may return None when its resource is absent (no GPU)."""
+    def add(factory: Callable[..., Collector | None]) -> Callable[..., Collector | None]:
+        _FACTORIES[name] = factory
+        return factory
+    return add
+
+
+def available() -> tuple[str, ...]:
+    """The names of every registered collector."""
+    return tuple(_FACTORIES)
+
+
+def enabled(names: Iterable[str], namespace: str = "llm", **options: Any) -> CollectorSet:
+    """The set of the named collectors that can run here; KeyError names an unknown one."""
+    built = []
+    for name in names:
+        if name not in _FACTORIES:
+            raise KeyError(f"unknown collector {name!r}; known: {', '.join(_FACTORIES)}")
+        collector = _FACTORIES[name](**options)
+        if collector is not None:
+            built.append(collector)
+    return CollectorSet(built, namespace)
+
+
+def resource_collectors(names: Iterable[str] = ("system", "gpu"), *,
+                        gpu_processes: bool = False) -> CollectorSet:
+    """The host's CPU, memory, disk, network and NVIDIA GPUs as a prometheus_client
+    collector (``REGISTRY.register(resource_collectors())``); a missing GPU is skipped."""
+    return enabled(names, gpu_processes=gpu_processes)
+
+
 class CollectorSet:
     """The enabled collectors, rendered together after the recorder's series."""
 
@@ -38,7 +81,8 @@ class CollectorSet:
         self.namespace = namespace
         self._failed_before: set[str] = set()
 
-    def render(self, openmetrics: bool) -> bytes:
+    def samples(self) -> Samples:
+        """Every collector's samples, then each one's success and duration."""
         samples: Samples = []
         success: list[tuple[tuple[str, ...], float]] = []
         durations: list[tuple[tuple[str, ...], float]] = []
@@ -61,4 +105,25 @@ class CollectorSet:
         if self.collectors:
             samples.append((family("collector_success"), success))
             samples.append((family("collector_duration"), durations))
-        return render_samples(samples, self.namespace, openmetrics=openmetrics)
+        return samples
+
+    def render(self, openmetrics: bool) -> bytes:
+        return render_samples(self.samples(), self.namespace, openmetrics=openmetrics)
+
+    def collect(self) -> Iterator:
+        """prometheus_client's collector protocol: the same samples as render()."""
+        from prometheus_client.metrics_core import Metric
+
+        for fam, rows in self.samples():
+            name = fam.full_name(self.namespace)
+            base = name[: -len("_total")] if fam.kind == "counter" and \
+                name.endswith("_total") else name
+            metric = Metric(base, fam.help, fam.kind, fam.unit)
+            for labels, value in rows:
+                metric.add_sample(name, dict(zip(fam.labels, labels)), value)
+            yield metric
+
+
+# Each module registers itself; the order is the default order of the configuration.
+from . import system  # noqa: E402,F401,I001
+from . import gpu  # noqa: E402,F401,I001

@@ -11,7 +11,7 @@ import logging
 from typing import Any
 
 from ..catalog import family
-from . import Samples
+from . import Samples, register
 
 log = logging.getLogger(__name__)
 
@@ -101,3 +101,8 @@ def gpu_collector(nvml: Any = None, processes: bool = False) -> GPUCollector | N
         log.info("no NVIDIA GPU found: the gpu collector is off")
         return None
     return GPUCollector(nvml, processes=processes)
+
+
+@register("gpu")
+def _gpu(gpu_processes: bool = False, **options: Any) -> GPUCollector | None:
+    return gpu_collector(processes=gpu_processes)

@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 from ..catalog import family
-from . import Samples
+from . import Samples, register
 
 log = logging.getLogger(__name__)
 
@@ -51,3 +51,8 @@ class SystemCollector:
                 log.warning("open connections need more privileges here: "
                             "system_network_connections is not reported")
         return out
+
+
+@register("system")
+def _system(**options: Any) -> SystemCollector:
+    return SystemCollector()

@@ -1,5 +1,5 @@
-"""What the OpenAI and Anthropic instrumentations share: patching, per-call state, and
-proxies that record a stream when it ends."""
+"""What the OpenAI and Anthropic instrumentations share: the :class:`Instrumentor` base,
+patching, per-call state, and proxies that record a stream when it ends."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
+from .._call import Call
 from ..context import current
-from ..recorder import Call, LLMMetrics, current_trace_id
+from ..recorder import LLMMetrics, current_trace_id
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +112,53 @@ class Patcher:
         for (cls, name), original in self.originals.items():
             setattr(cls, name, original)
         self.originals.clear()
+
+
+class Instrumentor:
+    """Instruments one SDK. Patching is process-wide, so each subclass has one instance
+    (constructing it again returns it). ``instrument()`` is idempotent (a second call
+    only updates the settings); ``uninstrument()`` puts the SDK back as it was."""
+
+    default_provider: str = ""
+    """The provider when neither ``provider=`` nor the client's base URL says another."""
+    _instances: dict[type, Instrumentor] = {}
+
+    def __new__(cls) -> Instrumentor:
+        with _lock:
+            instance = Instrumentor._instances.get(cls)
+            if instance is None:
+                instance = Instrumentor._instances[cls] = super().__new__(cls)
+                instance.settings = None
+                instance._patcher = Patcher()
+            return instance
+
+    settings: Settings | None
+    _patcher: Patcher
+
+    def instrument(self, metrics: LLMMetrics | None = None, *, team: str | None = None,
+                   tier: str | None = None, provider: str | None = None) -> None:
+        """Measure every call of the SDK from now on. ``provider`` defaults to the one
+        the client's base URL points at (openai, azure, groq, ...)."""
+        self.settings = Settings(metrics or default_metrics(), team, tier, provider,
+                                 self.default_provider)
+        self._patch(self._patcher)
+
+    def uninstrument(self) -> None:
+        """Put the SDK back as it was."""
+        self._patcher.restore()
+        self.settings = None
+
+    @property
+    def is_instrumented(self) -> bool:
+        return self.settings is not None
+
+    def current(self) -> Settings | None:
+        """The settings the wrappers read on every call (None: pass calls through)."""
+        return self.settings
+
+    def _patch(self, patcher: Patcher) -> None:
+        """Patch the SDK's classes (imported here: the SDK is only needed once used)."""
+        raise NotImplementedError
 
 
 def wrap_call(original: Any, is_async: bool, settings: Callable[[], Settings | None],

@@ -1,8 +1,8 @@
 """Instrument the ``anthropic`` SDK: ``messages.create`` (streaming or not) and
 ``messages.stream``, sync and async.
 
-    from exporter.instrumentation import anthropic as anthropic_instrumentation
-    anthropic_instrumentation.instrument(metrics=llm)
+    from exporter import AnthropicInstrumentor
+    AnthropicInstrumentor().instrument(metrics=llm)
 
 Anthropic counts cache reads and writes apart from ``input_tokens``; the usage is
 converted (``exporter.usage.from_anthropic``) so input means all input, as everywhere.
@@ -11,14 +11,11 @@ converted (``exporter.usage.from_anthropic``) so input means all input, as every
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from typing import Any
 
-from ..recorder import LLMMetrics
 from ..usage import from_anthropic
 from . import _base
-
-_patcher = _base.Patcher()
-_settings: _base.Settings | None = None
 
 
 def _watch(state: _base.StreamState, call: Any) -> Any:
@@ -49,7 +46,8 @@ def _watch(state: _base.StreamState, call: Any) -> Any:
     return watch
 
 
-def _wrap_create(original: Any, *, is_async: bool) -> Any:
+def _wrap_create(original: Any, *, is_async: bool,
+                 settings: Callable[[], _base.Settings | None]) -> Any:
     def result_of(result: Any, call: Any, is_async: bool) -> Any:
         import anthropic
 
@@ -62,7 +60,7 @@ def _wrap_create(original: Any, *, is_async: bool) -> Any:
                      getattr(result, "model", None))
         return result
 
-    return _base.wrap_call(original, is_async, lambda: _settings,
+    return _base.wrap_call(original, is_async, settings,
                            lambda result, call, _, asynchronous: result_of(result, call,
                                                                            asynchronous))
 
@@ -121,32 +119,28 @@ class _StreamManager:
             _base.finish(self._call, exc[1], self._state.usage, self._state.model)
 
 
-def _wrap_stream(original: Any) -> Any:
+def _wrap_stream(original: Any, *, settings: Callable[[], _base.Settings | None]) -> Any:
     def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
         manager = original(self, *args, **kwargs)
-        settings = _settings
-        if settings is None:
+        current = settings()
+        if current is None:
             return manager
-        return _StreamManager(manager, settings, self, kwargs.get("model"))
+        return _StreamManager(manager, current, self, kwargs.get("model"))
     return wrapper
 
 
-def instrument(metrics: LLMMetrics | None = None, *, team: str | None = None,
-               tier: str | None = None, provider: str | None = None) -> None:
-    """Measure every Anthropic SDK call from now on; calling it again only updates the
-    settings."""
-    import anthropic.resources.messages as messages
+class AnthropicInstrumentor(_base.Instrumentor):
+    """``messages.create`` (streaming or not) and ``messages.stream`` of ``anthropic``."""
 
-    global _settings
-    _settings = _base.Settings(metrics or _base.default_metrics(), team, tier, provider,
-                               "anthropic")
-    for cls in (messages.Messages, messages.AsyncMessages):
-        _patcher.patch(cls, "create", functools.partial(
-            _wrap_create, is_async=cls.__name__.startswith("Async")))
-        _patcher.patch(cls, "stream", _wrap_stream)
+    default_provider = "anthropic"
 
+    def _patch(self, patcher: _base.Patcher) -> None:
+        import anthropic.resources.messages as messages
 
-def uninstrument() -> None:
-    global _settings
-    _patcher.restore()
-    _settings = None
+        for cls in (messages.Messages, messages.AsyncMessages):
+            patcher.patch(cls, "create", functools.partial(
+                _wrap_create, is_async=cls.__name__.startswith("Async"),
+                settings=self.current))
+            patcher.patch(cls, "stream", functools.partial(_wrap_stream,
+                                                           settings=self.current))
+

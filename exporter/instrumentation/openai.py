@@ -1,8 +1,8 @@
 """Instrument the ``openai`` SDK: chat completions, responses and embeddings, sync and
 async, streaming and not.
 
-    from exporter.instrumentation import openai as openai_instrumentation
-    openai_instrumentation.instrument(metrics=llm, team="search")
+    from exporter import OpenAIInstrumentor
+    OpenAIInstrumentor().instrument(metrics=llm, team="search")
 
 Streams: usage comes from the final usage chunk. When the caller has not set
 ``stream_options``, we ask for it (``include_usage``) and withhold that extra chunk, so
@@ -13,14 +13,11 @@ the caller sees exactly the stream it asked for; a caller that set
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from typing import Any
 
-from ..recorder import LLMMetrics
 from ..usage import from_openai
 from . import _base
-
-_patcher = _base.Patcher()
-_settings: _base.Settings | None = None
 
 
 def _chat_watch(state: _base.StreamState, call: Any, withhold_usage: bool) -> Any:
@@ -55,7 +52,8 @@ def _responses_watch(state: _base.StreamState, call: Any) -> Any:
     return watch
 
 
-def _wrap(kind: str, original: Any, *, is_async: bool) -> Any:
+def _wrap(kind: str, original: Any, *, is_async: bool,
+          settings: Callable[[], _base.Settings | None]) -> Any:
     """A wrapper for ``create`` of chat completions, responses or embeddings. (Whether it
     is async comes from the class: the SDK's decorators hide it from ``inspect``.)"""
 
@@ -84,32 +82,25 @@ def _wrap(kind: str, original: Any, *, is_async: bool) -> Any:
         _base.finish(call, None, tokens, getattr(result, "model", None))
         return result
 
-    return _base.wrap_call(original, is_async, lambda: _settings, on_result, prepare)
+    return _base.wrap_call(original, is_async, settings, on_result, prepare)
 
 
-def instrument(metrics: LLMMetrics | None = None, *, team: str | None = None,
-               tier: str | None = None, provider: str | None = None) -> None:
-    """Measure every OpenAI SDK call from now on. Calling it again only updates the
-    settings. ``provider`` defaults to the one the client's base URL points at (openai,
-    azure, groq, ...; ``openai`` for hosts we do not know)."""
-    import openai.resources.chat.completions as chat
-    import openai.resources.embeddings as embeddings
-    import openai.resources.responses as responses
+class OpenAIInstrumentor(_base.Instrumentor):
+    """Chat completions, responses and embeddings of the ``openai`` SDK."""
 
-    global _settings
-    _settings = _base.Settings(metrics or _base.default_metrics(), team, tier, provider,
-                               "openai")
-    for cls, kind in ((chat.Completions, "chat"), (chat.AsyncCompletions, "chat"),
-                      (responses.Responses, "responses"),
-                      (responses.AsyncResponses, "responses"),
-                      (embeddings.Embeddings, "embeddings"),
-                      (embeddings.AsyncEmbeddings, "embeddings")):
-        _patcher.patch(cls, "create", functools.partial(
-            _wrap, kind, is_async=cls.__name__.startswith("Async")))
+    default_provider = "openai"
 
+    def _patch(self, patcher: _base.Patcher) -> None:
+        import openai.resources.chat.completions as chat
+        import openai.resources.embeddings as embeddings
+        import openai.resources.responses as responses
 
-def uninstrument() -> None:
-    """Put the SDK back as it was."""
-    global _settings
-    _patcher.restore()
-    _settings = None
+        for cls, kind in ((chat.Completions, "chat"), (chat.AsyncCompletions, "chat"),
+                          (responses.Responses, "responses"),
+                          (responses.AsyncResponses, "responses"),
+                          (embeddings.Embeddings, "embeddings"),
+                          (embeddings.AsyncEmbeddings, "embeddings")):
+            patcher.patch(cls, "create", functools.partial(
+                _wrap, kind, is_async=cls.__name__.startswith("Async"),
+                settings=self.current))
+

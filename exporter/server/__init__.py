@@ -11,7 +11,7 @@ import socket
 import threading
 from collections.abc import Callable, Iterator
 
-from ..collectors import Collector, CollectorSet
+from ..collectors import enabled
 from ..config import Settings
 from ..recorder import LLMMetrics
 from .app import SidecarApp
@@ -25,18 +25,9 @@ def build_app(settings: Settings, llm: LLMMetrics | None = None) -> SidecarApp:
         from prometheus_client import CollectorRegistry
 
         llm = LLMMetrics(CollectorRegistry(), config=settings)
-    collectors: list[Collector] = []
-    if "system" in settings.server.collectors:
-        from ..collectors.system import SystemCollector
-
-        collectors.append(SystemCollector())
-    if "gpu" in settings.server.collectors:
-        from ..collectors.gpu import gpu_collector
-
-        gpu = gpu_collector(processes=settings.server.gpu_processes)
-        if gpu is not None:
-            collectors.append(gpu)
-    return SidecarApp(llm, settings.server, CollectorSet(collectors, llm.namespace))
+    collectors = enabled(settings.server.collectors, llm.namespace,
+                         gpu_processes=settings.server.gpu_processes)
+    return SidecarApp(llm, settings.server, collectors)
 
 
 def bind(host: str, port: int) -> socket.socket:

@@ -2,7 +2,7 @@
 
 No web framework: per-request overhead decides whether the sidecar takes 10,000 POSTs a
 second on two cores, and the validation a framework would do is in
-:mod:`exporter.server.schemas` already, shared with the OpenAPI document.
+:mod:`exporter.events` already, shared with the OpenAPI document.
 """
 
 from __future__ import annotations
@@ -14,14 +14,14 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from .._auth import Auth
+from .._scrape import Scrape
 from ..collectors import CollectorSet
 from ..config import ServerSettings
-from ..exposition import Negotiated
+from ..events import EVENTS, EventError, validate
 from ..recorder import LLMMetrics
 from . import compat
-from .auth import Auth
 from .openapi import docs_html, openapi
-from .schemas import EVENTS, EventError, validate
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,7 @@ class SidecarApp:
         self.settings = settings
         self.collectors = collectors or CollectorSet([], llm.namespace)
         self.auth = Auth(settings.ingest_token, settings.metrics_user, settings.metrics_password)
+        self._scrape = Scrape(self._render, self.auth)
         self.ready = False
         self._max_body = settings.max_body_bytes
         self._max_batch = settings.max_batch_events
@@ -194,23 +195,17 @@ class SidecarApp:
     # --------------------------------------------------------------- scraping
 
     async def _metrics(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
-        headers = dict(scope["headers"])
-        denied = self.auth.metrics(headers.get(b"authorization"))
-        if denied is not None:
-            await _json(send, 401, {"error": denied},
-                        [(b"www-authenticate", b'Basic realm="llm-exporter"')])
-            return
-        asked = Negotiated.of(headers.get(b"accept", b"").decode("latin-1"),
-                              headers.get(b"accept-encoding", b"").decode("latin-1"))
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         loop = asyncio.get_running_loop()
-        body = await loop.run_in_executor(None, self._scrape, asked)
-        extra = [(b"content-encoding", b"gzip")] if asked.gzip else []
-        await _send(send, 200, body, asked.content_type.encode(),
-                    extra + [(b"vary", b"Accept, Accept-Encoding")])
+        response = await loop.run_in_executor(None, self._scrape.respond, headers)
+        await send({"type": "http.response.start", "status": response.status,
+                    "headers": [(k.lower().encode(), v.encode("latin-1"))
+                                for k, v in response.headers]})
+        await send({"type": "http.response.body", "body": response.body})
 
-    def _scrape(self, asked: Negotiated) -> bytes:
-        return asked.encode(self.llm.exposition(openmetrics=asked.openmetrics, eof=False)
-                            + self.collectors.render(openmetrics=asked.openmetrics))
+    def _render(self, openmetrics: bool) -> bytes:
+        return (self.llm.exposition(openmetrics=openmetrics, eof=False)
+                + self.collectors.render(openmetrics=openmetrics))
 
     # ------------------------------------------------------------ the rest
 

@@ -13,8 +13,8 @@ from collections.abc import Callable
 from typing import Any
 
 from ..cardinality import PLACEHOLDER
+from ..events import EventError, FieldSpec, check_fields, check_labels
 from ..recorder import LLMMetrics
-from .schemas import EventError, FieldSpec, check_fields, check_labels
 
 Handler = Callable[[LLMMetrics, dict[str, Any]], dict[str, Any]]
 

@@ -7,8 +7,8 @@ import json
 from functools import cache
 from typing import Any
 
+from ..events import _JSON_TYPES, EVENTS, FieldSpec, event_json_schemas
 from . import compat
-from .schemas import _JSON_TYPES, EVENTS, FieldSpec, event_json_schemas
 
 _ERROR = {"description": "the error, the field (a JSON path) and the reason",
           "content": {"application/json": {"schema": {"type": "object"}}}}

@@ -54,18 +54,19 @@ def main() -> None:
         api.stop()
 
     llm = LLMMetrics(CollectorRegistry())
-    instr.instrument(metrics=llm)
+    instr.OpenAIInstrumentor().instrument(metrics=llm)
     resource = client.chat.completions
 
     def original(self: object, *args: object, **kwargs: object) -> object:
         return response
 
-    wrapped = instr._wrap("chat", original, is_async=False)
+    wrapped = instr._wrap("chat", original, is_async=False,
+                          settings=instr.OpenAIInstrumentor().current)
     n = 20_000
     plain = best(lambda: original(resource, model="gpt-4o", messages=[]), n)
     ours = best(lambda: wrapped(resource, model="gpt-4o", messages=[]), n)
 
-    settings = instr._settings
+    settings = instr.OpenAIInstrumentor().settings
 
     def stream_plain() -> None:
         for _ in chunks:
@@ -79,7 +80,7 @@ def main() -> None:
 
     s_plain = best(stream_plain, n // 4)
     s_ours = best(stream_ours, n // 4)
-    instr.uninstrument()
+    instr.OpenAIInstrumentor().uninstrument()
 
     otel = OTelMetrics(MeterProvider(metric_readers=[InMemoryMetricReader()]),
                        prices=PriceBook())

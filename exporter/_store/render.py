@@ -1,5 +1,5 @@
-"""Render the recorder's state: Prometheus text 0.0.4, OpenMetrics 1.0, or
-prometheus_client ``Metric`` objects for apps that serve client_python's registry.
+"""Render series state: Prometheus text 0.0.4, OpenMetrics 1.0, or prometheus_client
+``Metric`` objects for apps that serve client_python's registry.
 
 All three read the same :class:`~exporter.state.FamilyState` objects, so they give the
 same samples. Sample-line prefixes are cached per series; a scrape formats numbers
@@ -8,33 +8,16 @@ and joins strings.
 
 from __future__ import annotations
 
-import gzip
 from collections.abc import Iterable, Iterator
-from typing import Any, NamedTuple
+from typing import Any
 
-from .catalog import Family
-from .state import FamilyState, UpdateLock, ZeroHold, escape_label_value
+from ..catalog import Family
+from .memory import FamilyState, UpdateLock, ZeroHold, escape_label_value
 
-TEXT_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-OPENMETRICS_CONTENT_TYPE = "application/openmetrics-text; version=1.0.0; charset=utf-8"
-
-
-class Negotiated(NamedTuple):
-    """What a scrape asked for, from its Accept and Accept-Encoding headers."""
-
-    openmetrics: bool
-    gzip: bool
-
-    @classmethod
-    def of(cls, accept: str, accept_encoding: str) -> Negotiated:
-        return cls("application/openmetrics-text" in accept, "gzip" in accept_encoding)
-
-    @property
-    def content_type(self) -> str:
-        return OPENMETRICS_CONTENT_TYPE if self.openmetrics else TEXT_CONTENT_TYPE
-
-    def encode(self, body: bytes) -> bytes:
-        return gzip.compress(body, compresslevel=5) if self.gzip else body
+Exemplar = tuple[str, float, float]
+"""(trace id, value, time) of the latest traced observation in one slot."""
+ExemplarMap = dict[int, dict[int, Exemplar]]
+"""Per value list (by identity), per slot: see :class:`~exporter._store.memory.Exemplars`."""
 
 
 def _help_text(text: str, openmetrics: bool) -> str:
@@ -51,14 +34,13 @@ def _headers(add: Any, fam: Family, name: str, openmetrics: bool) -> None:
         add(f"# UNIT {header} {fam.unit}")
 
 
-def _exemplar(e: tuple[str, float, float]) -> str:
+def _exemplar(e: Exemplar) -> str:
     return f' # {{trace_id="{escape_label_value(e[0])}"}} {e[1]!r} {e[2]:.3f}'
 
 
 def render(states: Iterable[FamilyState], lock: UpdateLock, *,
            openmetrics: bool = False, created: bool = False, eof: bool = True,
-           exemplars: dict[int, dict[int, tuple[str, float, float]]] | None = None,
-           hold: ZeroHold | None = None) -> bytes:
+           exemplars: ExemplarMap | None = None, hold: ZeroHold | None = None) -> bytes:
     """The exposition of ``states``. ``created`` adds ``_created`` samples (OpenMetrics
     only: the text format would need separate gauge families for them). ``eof=False``
     leaves OpenMetrics' ``# EOF`` off, for a caller that appends more families.
@@ -143,9 +125,16 @@ def render_samples(samples: Iterable[tuple[Family, list[tuple[tuple[str, ...], f
 
 
 def metric_families(states: Iterable[FamilyState], lock: UpdateLock,
-                    created: bool = False, hold: ZeroHold | None = None) -> Iterator:
-    """The same samples as prometheus_client Metric objects (for ``registry.collect``)."""
+                    created: bool = False, hold: ZeroHold | None = None,
+                    exemplars: ExemplarMap | None = None) -> Iterator:
+    """The same samples as prometheus_client Metric objects (for ``registry.collect``),
+    exemplars included: client_python's OpenMetrics output shows them."""
     from prometheus_client.metrics_core import Metric
+    from prometheus_client.samples import Exemplar as ClientExemplar
+
+    def exemplar(ex: dict[int, Exemplar] | None, slot: int) -> Any:
+        e = ex.get(slot) if ex else None
+        return None if e is None else ClientExemplar({"trace_id": e[0]}, e[1], e[2])
 
     for st in states:
         fam = st.family
@@ -157,27 +146,31 @@ def metric_families(states: Iterable[FamilyState], lock: UpdateLock,
         stamps = st.created or {}
         series_hold = hold if kind != "gauge" else None
         with lock:
-            rows: list[tuple[Any, Any, Any]] = []
+            rows: list[tuple[Any, Any, Any, Any, int]] = []
             for s in st.series.values():
                 hidden = series_hold is not None and series_hold.hides(s)
+                slot = s.index + st.offset
                 if kind == "histogram":
                     v: Any = [0] * len(s.values) if hidden else list(s.values)
                 else:
-                    v = 0 if hidden else s.values[s.index + st.offset]
-                rows.append((s.labels, v, stamps.get(s.labels)))
-        for values, v, ts in rows:
+                    v = 0 if hidden else s.values[slot]
+                ex = None if hidden or not exemplars else exemplars.get(id(s.values))
+                rows.append((s.labels, v, stamps.get(s.labels), ex, slot))
+        for values, v, ts, ex, slot in rows:
             lab = dict(zip(labels, values))
             if kind == "histogram":
                 acc = 0
-                for bound, count in zip(st.le, v):
+                for i, (bound, count) in enumerate(zip(st.le, v)):
                     acc += count
-                    metric.add_sample(name + "_bucket", {**lab, "le": bound}, acc)
+                    metric.add_sample(name + "_bucket", {**lab, "le": bound}, acc,
+                                      exemplar=exemplar(ex, i))
                 metric.add_sample(name + "_count", lab, acc)
                 metric.add_sample(name + "_sum", lab, v[-1])
                 if created:
                     metric.add_sample(name + "_created", lab, ts)
             elif v is not None and v == v:
-                metric.add_sample(name, lab, v)
+                metric.add_sample(name, lab, v,
+                                  exemplar=exemplar(ex, slot) if kind == "counter" else None)
                 if created and kind == "counter":
                     metric.add_sample(base + "_created", lab, ts)
         yield metric

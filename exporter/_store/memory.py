@@ -1,12 +1,9 @@
-"""Series state owned by the recorder: plain lists of numbers, no per-metric objects.
+"""Series state in memory: plain lists of numbers, no per-metric objects.
 
-Each family keeps a dict from its label values to a :class:`Series`. A series points at
-a slot of a list that may be shared: a request row's eleven usage numbers (five token
-types, five costs, savings) sit in one list that backs fifteen series of three
-families, so the hot path updates them by index after one dict lookup.
-
-Histograms keep non-cumulative bucket counts followed by the sum; cumulative counts
-are computed at scrape time, as client_python does.
+Each family keeps a dict from its label values to a :class:`Series`, which points at a
+slot of a value list laid out as :mod:`exporter._store.layout` says (a usage list backs
+the series of three families). Also here: the recorder's lock, the zero-first rule and
+the exemplar store, which all work on these objects.
 """
 
 from __future__ import annotations
@@ -15,7 +12,8 @@ import threading
 import time
 from typing import Any
 
-from .catalog import Family
+from ..catalog import RECORDED, TOKEN_TYPES, Family
+from . import layout
 
 
 def wait_for(lock: threading.Lock) -> None:
@@ -165,18 +163,17 @@ class FamilyState:
 
     def new_values(self) -> list:
         """A fresh value list for one series of this family."""
-        if self.family.kind == "histogram":
-            return [0] * (len(self.family.buckets) + 1) + [0.0]
-        if self.family.kind == "gauge":
-            return [0, 0.0]  # value, and when it was written (for multiprocess merging)
-        return [0]
+        return layout.new_values(self.family)
+
+
+_COST_SLOTS = tuple(layout.COST_SLOT.values())
 
 
 class Exemplars:
     """The latest exemplar (trace id, value, time) per series slot, for OpenMetrics.
 
     Keyed by the identity of a series' value list (lists live as long as their series)
-    and the slot: a bucket index for histograms, the cost slot for llm_cost_usd_total.
+    and the slot: a bucket index for histograms, a cost slot of a usage list.
     Only requests that carry a trace id come here, so this is off the common path.
     """
 
@@ -193,11 +190,27 @@ class Exemplars:
                 self._set(row.duration, i_dur, trace_id, duration, now)
             if i_ttft >= 0:
                 self._set(row.ttft, i_ttft, trace_id, ttft, now)
-            for i, cost in enumerate(costs):
+            for slot, cost in zip(_COST_SLOTS, costs):
                 if cost:
-                    self._set(row.usage, 5 + i, trace_id, cost, now)
+                    self._set(row.usage, slot, trace_id, cost, now)
 
     def _set(self, values: list, slot: int, trace_id: str, value: float | None,
              now: float) -> None:
         if len(self.by_list) < 100_000 or id(values) in self.by_list:
             self.by_list.setdefault(id(values), {})[slot] = (trace_id, float(value or 0), now)
+
+
+def new_states(namespace: str) -> dict[str, FamilyState]:
+    """Empty state of every family the recorder stores (usage families share series)."""
+    return {f.key: FamilyState(f, namespace, layout.USAGE_OFFSETS.get(f.key, 0))
+            for f in RECORDED}
+
+
+def add_usage(states: dict[str, FamilyState], labels: tuple[str, ...], values: Any
+              ) -> None:
+    """The series of every family a usage list backs, for request label set ``labels``."""
+    for i, token_type in enumerate(TOKEN_TYPES):
+        series = Series(labels + (token_type,), values, i)
+        for key in layout.USAGE_OFFSETS:
+            states[key].series[series.labels] = series
+    states[layout.USAGE_SAVINGS].series[labels] = Series(labels, values, layout.SAVINGS_SLOT)

@@ -1,38 +1,45 @@
-"""Ingest events: their fields, validation, and the OpenAPI document made from them.
+"""The ingest contract: event types, their fields, their checks and JSON Schema.
 
 Each event type is one method of :class:`~exporter.recorder.LLMMetrics`, and its fields
-are that method's keyword arguments, so an event posted over HTTP and a call made in
-process produce the same series. A batch is validated whole before any event of it is
-applied: one bad event rejects the batch, with its index, and nothing is half-applied.
+are that method's keyword arguments (a test holds them equal), so an event posted over
+HTTP and a call made in process produce the same series. A batch is validated whole
+before any event of it is applied: one bad event rejects the batch, with its index, and
+nothing is half-applied. The sidecar and the client both import this module; it imports
+neither the server nor the recorder.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..cardinality import normalise_model, normalise_optional, normalise_provider
-from ..catalog import CIRCUIT_STATES, ERROR_TYPES, STATUSES
-from ..recorder import check_tokens
+from .cardinality import normalise_model, normalise_optional, normalise_provider
+from .catalog import CIRCUIT_STATES, ERROR_TYPES, STATUSES
+from .validation import (
+    InvalidValue,
+    check_tokens,
+    is_count,
+    is_finite,
+    is_flag,
+    is_ratio,
+    is_seconds,
+)
 
 #: Free-form fields an app may send for its own reasons; accepted, never labels.
 FREE_FORM = frozenset({"user_id", "request_id", "trace_id", "session_id", "timestamp",
                        "metadata", "endpoint", "error_message", "batch_id"})
 
 
-class EventError(ValueError):
+class EventError(InvalidValue):
     """An event failed validation; ``field`` is its JSON path, ``reason`` says why."""
 
     def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
-        self.field = field
-        self.reason = reason
+        super().__init__(field, reason)
+        self.args = (f"{field}: {reason}",)
 
-
-_NUMBERS = (int, float)
-_INF = math.inf
+    def __str__(self) -> str:
+        return f"{self.field}: {self.reason}"
 
 
 def _label(v: Any) -> bool:
@@ -43,39 +50,19 @@ def _optional_label(v: Any) -> bool:
     return v is None or v.__class__ is str
 
 
-def _count(v: Any) -> bool:
-    return v.__class__ is int and v >= 0
-
-
-def _nonneg(v: Any) -> bool:
-    return v is None or (v.__class__ in _NUMBERS and 0 <= v < _INF)
-
-
-def _number(v: Any) -> bool:
-    return v is None or (v.__class__ in _NUMBERS and -_INF < v < _INF)
-
-
-def _ratio(v: Any) -> bool:
-    return v is None or (v.__class__ in _NUMBERS and 0 <= v <= 1)
-
-
-def _bool(v: Any) -> bool:
-    return v is True or v is False
-
-
-def _optional_bool(v: Any) -> bool:
-    return v is None or v is True or v is False
+def _optional(check: Callable[[Any], bool]) -> Callable[[Any], bool]:
+    return lambda v: v is None or check(v)
 
 
 _CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "label": (_label, "must be a non-empty string"),
     "optional_label": (_optional_label, "must be a string or null"),
-    "count": (_count, "must be an integer >= 0"),
-    "nonneg": (_nonneg, "must be a finite number >= 0"),
-    "number": (_number, "must be a finite number"),
-    "ratio": (_ratio, "must be a number in 0..1"),
-    "bool": (_bool, "must be true or false"),
-    "optional_bool": (_optional_bool, "must be true, false or null"),
+    "count": (is_count, "must be an integer >= 0"),
+    "nonneg": (_optional(is_seconds), "must be a finite number >= 0"),
+    "number": (_optional(is_finite), "must be a finite number"),
+    "ratio": (_optional(is_ratio), "must be a number in 0..1"),
+    "bool": (is_flag, "must be true or false"),
+    "optional_bool": (_optional(is_flag), "must be true, false or null"),
 }
 
 @dataclass(frozen=True)
@@ -91,7 +78,8 @@ class FieldSpec:
     def __post_init__(self) -> None:
         if self.kind == "enum":
             choices = frozenset(self.choices)
-            object.__setattr__(self, "check", lambda v: v is None or v in choices)
+            object.__setattr__(self, "check",
+                               lambda v: v is None or (v.__class__ is str and v in choices))
         else:
             object.__setattr__(self, "check", _CHECKS[self.kind][0])
 
@@ -125,6 +113,7 @@ EVENTS: Mapping[str, tuple[str, Mapping[str, FieldSpec]]] = {
     "cache_lookup": ("record_cache_lookup", {
         "cache": FieldSpec("label", True), "hit": FieldSpec("bool", True),
         "duration_seconds": FieldSpec("nonneg"), "similarity": FieldSpec("ratio"),
+        "count": FieldSpec("count", doc="that many identical lookups (default 1)"),
     }),
     "routing": ("record_routing", {
         "complexity": FieldSpec("label", True), "tier": FieldSpec("label", True),
@@ -250,8 +239,8 @@ def _check_relations(kind: str, kw: dict[str, Any], where: str) -> None:
                 or g("output_tokens", 0) < g("reasoning_tokens", 0):
             try:
                 check_tokens(**{k: g(k, 0) for k in _TOKENS})
-            except ValueError as exc:
-                raise EventError(f"{where}.{str(exc).split()[0]}", str(exc)) from None
+            except InvalidValue as exc:
+                raise EventError(f"{where}.{exc.field}", exc.reason) from None
         if g("error_type") is not None and g("status", "success") != "error":
             raise EventError(f"{where}.error_type", "only valid with status \"error\"")
     elif kind == "tier_models" and kw["available"] > kw["total"]:

@@ -1,0 +1,194 @@
+"""The slow path of every recording: label admission, series lookup and pricing, done
+once per distinct set of raw label values and cached.
+
+A request's raw (provider, model, tier, team, status) becomes a :class:`Row` the first
+time it is seen: labels normalised and capped (a folded value bumps the overflow
+counter on every later use), the value lists of every series the request updates, and
+its price rates resolved. The hot path then needs one dict lookup.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from ._store import SeriesStore
+from .cardinality import LabelCaps, normalise_model, normalise_optional, normalise_provider
+from .catalog import BY_KEY, REQUEST_LABELS, TOKEN_TYPES
+from .pricing import PriceBook, Rates
+from .validation import InvalidValue
+from .validation import error_type as check_error_type
+from .validation import status as check_status
+
+#: Raw label keys cached per recorder; beyond this, new keys still work but take the
+#: slow path every time (only reachable with label values that are being capped).
+MAX_CACHED_KEYS = 50_000
+
+
+class Row:
+    """Everything one (provider, model, tier, team, status) request or batch updates."""
+
+    __slots__ = ("baseline", "batch", "duration", "errors", "expires", "flat", "hit",
+                 "labels", "miss", "model", "overflow", "provider", "rates", "requests",
+                 "tok_cr", "tok_cw", "tok_in", "tok_out", "tok_rs", "tpot", "ttft",
+                 "unpriced", "unpriced_cell", "usage")
+
+    requests: list
+    """llm_requests_total (llm_batches_total for a batch row)."""
+    usage: list
+    """Tokens, costs and savings: see :mod:`exporter._store.layout`."""
+    duration: list
+    """llm_request_duration_seconds (llm_batch_size for a batch row)."""
+    ttft: list
+    tpot: list
+    tok_in: list
+    tok_out: list
+    tok_cr: list
+    tok_cw: list
+    tok_rs: list
+    """llm_request_tokens per token type."""
+    hit: list
+    miss: list
+    unpriced: list | None
+    """The unpriced-requests counter while the model has no price, else None."""
+    unpriced_cell: list
+    errors: dict[str, list]
+    rates: Rates
+    baseline: Rates | None
+    overflow: tuple[list, ...]
+    provider: str
+    model: str
+    batch: bool
+    labels: tuple[str, str]
+    """The admitted (provider, model) label values."""
+    flat: tuple[float, ...] | None
+    expires: float | None
+    """Copies of rates.flat and rates.expires, one attribute load closer."""
+
+
+def label_error(exc: ValueError) -> InvalidValue:
+    """A normalisation error ("team must be ...") as an InvalidValue naming its field."""
+    text = str(exc)
+    field, _, reason = text.partition(" ")
+    return InvalidValue(field, reason)
+
+
+class RowBook:
+    """Rows and cell tuples, built under one lock and cached by raw label values."""
+
+    def __init__(self, store: SeriesStore, caps: LabelCaps, prices: PriceBook,
+                 baseline: tuple[str, str] | None) -> None:
+        self.store = store
+        self.caps = caps
+        self.prices = prices
+        self.baseline = baseline
+        self.rows: dict[tuple, Row] = {}
+        self.batch_rows: dict[tuple, Row] = {}
+        self.cell_cache: dict[tuple, tuple] = {}
+        self.lock = threading.RLock()
+        self.overflow = {label: store.series("label_overflow", (label,))
+                         for label in sorted(caps.caps)}
+
+    def new(self, key: str, /, **labels: str) -> Any:
+        """A series' value list, its labels put in the family's order by name."""
+        return self.store.series(key, BY_KEY[key].label_values(**labels))
+
+    def admit(self, label: str, value: str, folded: list[str]) -> str:
+        admitted, was_folded = self.caps.admit(label, value)
+        if was_folded:
+            folded.append(label)
+        return admitted
+
+    def optional(self, label: str, raw: Any, folded: list[str]) -> str:
+        return self.admit(label, normalise_optional(label, raw), folded)
+
+    def request_row(self, provider: Any, model: Any, tier: Any, team: Any, status: Any, *,
+                    batch: bool) -> Row:
+        with self.lock:
+            return self._build_row(provider, model, tier, team, status, batch)
+
+    def _build_row(self, provider_raw: Any, model_raw: Any, tier_raw: Any, team_raw: Any,
+                   status: Any, batch: bool) -> Row:
+        check_status(status)
+        canonical_provider = normalise_provider(provider_raw)
+        canonical_model = normalise_model(canonical_provider, model_raw)
+        folded: list[str] = []
+        provider = self.admit("provider", canonical_provider, folded)
+        model = self.admit("model", canonical_model, folded)
+        tier = self.optional("tier", tier_raw, folded)
+        team = self.optional("team", team_raw, folded)
+        row = Row()
+        row.provider, row.model, row.batch = canonical_provider, canonical_model, batch
+        row.labels = (provider, model)
+        pm = {"provider": provider, "model": model}
+        request = {**pm, "tier": tier, "team": team}
+        row.usage = self.store.usage(tuple(request[name] for name in REQUEST_LABELS))
+        if not batch:
+            row.requests = self.new("requests", **pm, tier=tier, team=team, status=status)
+            row.duration = self.new("request_duration", **pm, tier=tier, status=status)
+            row.ttft = self.new("ttft", **pm, tier=tier)
+            row.tpot = self.new("tpot", **pm, tier=tier)
+            row.tok_in, row.tok_cr, row.tok_cw, row.tok_out, row.tok_rs = (
+                self.new("request_tokens", **pm, token_type=t) for t in TOKEN_TYPES)
+            self.new("in_flight", **pm)  # 0 until track() is used
+            row.hit = self.new("cache_lookups", cache="response", result="hit")
+            row.miss = self.new("cache_lookups", cache="response", result="miss")
+            row.errors = {}
+        else:
+            row.requests = self.new("batches", **pm, team=team, status=status)
+            row.duration = self.new("batch_size", **pm)
+        row.unpriced_cell = self.new("unpriced_requests", **pm)
+        self.refresh(row)
+        row.baseline = None
+        if self.baseline is not None and self.baseline != (canonical_provider, canonical_model):
+            row.baseline = self.prices.rates(*self.baseline, batch=batch)
+            if not row.baseline.priced:
+                row.baseline = None
+        row.overflow = tuple(self.overflow[label] for label in folded)
+        rows = self.batch_rows if batch else self.rows
+        if not folded and len(rows) < MAX_CACHED_KEYS:
+            rows[(provider_raw, model_raw, tier_raw, team_raw, status)] = row
+        return row
+
+    def refresh(self, row: Row) -> Rates:
+        """(Re-)resolve a row's rates: at creation, after a dated price change or when a
+        time-of-day tariff window ends."""
+        rates = row.rates = self.prices.rates(row.provider, row.model, batch=row.batch)
+        row.flat, row.expires = rates.flat, rates.expires
+        row.unpriced = None if rates.priced else row.unpriced_cell
+        return rates
+
+    def error_cell(self, row: Row, error_type: Any) -> list:
+        """The error counter of a failed request (error_type None counts as "other")."""
+        error_type = check_error_type(error_type, "error") or "other"
+        provider, model = row.labels
+        cell = self.new("request_errors", provider=provider, model=model,
+                        error_type=error_type)
+        row.errors[error_type] = cell
+        return cell
+
+    def cells(self, key: tuple, build: Callable[[list[str]], tuple]) -> tuple:
+        """Value lists of a non-request recording plus its overflow cells, cached by the
+        raw label values in ``key``. ``build(folded)`` admits labels, noting folds."""
+        cached = self.cell_cache.get(key)
+        if cached is not None:
+            return cached
+        with self.lock:
+            folded: list[str] = []
+            cells = (*build(folded), tuple(self.overflow[label] for label in folded))
+            if not folded and len(self.cell_cache) < MAX_CACHED_KEYS:
+                self.cell_cache[key] = cells
+        return cells
+
+    def in_flight(self, provider: str, model: str) -> list:
+        """The in-flight gauge of a (provider, model), for track()."""
+        def build(folded: list[str]) -> tuple:
+            canonical = normalise_provider(provider)
+            return (self.new("in_flight",
+                             provider=self.admit("provider", canonical, folded),
+                             model=self.admit("model", normalise_model(canonical, model),
+                                              folded)),)
+
+        return self.cells(("in_flight", provider, model), build)[0]  # type: ignore[no-any-return]
+
