@@ -201,7 +201,10 @@ class Recordings:
         if cost_usd is not None:
             validation.finite("cost_usd", cost_usd, minimum=0)
         book = self._book
-        row = book.batch_rows.get((provider, model, tier, team, status))
+        try:
+            row = book.batch_rows.get((provider, model, tier, team, status))
+        except TypeError:  # an unhashable label value: the slow path names it
+            row = None
         if row is None:
             row = book.request_row(provider, model, tier, team, status, batch=True)
         rates = row.rates

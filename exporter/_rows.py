@@ -13,9 +13,10 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from . import catalog
 from ._store import SeriesStore
 from .cardinality import LabelCaps, normalise_model, normalise_optional, normalise_provider
-from .catalog import BY_KEY, REQUEST_LABELS, TOKEN_TYPES
+from .catalog import REQUEST_LABELS, TOKEN_TYPES
 from .pricing import PriceBook, Rates
 from .validation import InvalidValue
 from .validation import error_type as check_error_type
@@ -92,7 +93,7 @@ class RowBook:
 
     def new(self, key: str, /, **labels: str) -> Any:
         """A series' value list, its labels put in the family's order by name."""
-        return self.store.series(key, BY_KEY[key].label_values(**labels))
+        return self.store.series(key, catalog.BY_KEY[key].label_values(**labels))
 
     def admit(self, label: str, value: str, folded: list[str]) -> str:
         admitted, was_folded = self.caps.admit(label, value)
@@ -171,7 +172,10 @@ class RowBook:
     def cells(self, key: tuple, build: Callable[[list[str]], tuple]) -> tuple:
         """Value lists of a non-request recording plus its overflow cells, cached by the
         raw label values in ``key``. ``build(folded)`` admits labels, noting folds."""
-        cached = self.cell_cache.get(key)
+        try:
+            cached = self.cell_cache.get(key)
+        except TypeError:  # an unhashable label value: build() names it
+            cached = None
         if cached is not None:
             return cached
         with self.lock:

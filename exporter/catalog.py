@@ -74,11 +74,11 @@ class Family:
     def label_values(self, **values: str) -> tuple[str, ...]:
         """The label tuple of one series, in this family's label order whatever the
         order of the arguments; a missing or unknown label is a KeyError naming it."""
-        if len(values) != len(self.labels):
-            unknown = set(values) - set(self.labels)
-            raise KeyError(f"{self.key}: labels {sorted(unknown)} are not "
-                           f"{list(self.labels)}" if unknown else
-                           f"{self.key}: missing labels {sorted(set(self.labels) - set(values))}")
+        if len(values) != len(self.labels) or not all(n in values for n in self.labels):
+            unknown = sorted(set(values) - set(self.labels))
+            missing = sorted(set(self.labels) - set(values))
+            raise KeyError(f"{self.key}: labels {unknown} are not in {list(self.labels)}"
+                           if unknown else f"{self.key}: missing labels {missing}")
         return tuple(values[name] for name in self.labels)
 
     def full_name(self, namespace: str = "llm") -> str:

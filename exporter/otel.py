@@ -15,13 +15,12 @@ from __future__ import annotations
 import math
 from typing import Any, NamedTuple
 
-from . import catalog
+from . import catalog, validation
 from ._call import Call
 from .cardinality import LabelCaps, normalise_model, normalise_optional, normalise_provider
 from .config import Settings
 from .pricing import PriceBook
 from .validation import check_tokens
-from .validation import seconds as check_seconds
 
 #: The GenAI semconv boundaries (our Prometheus buckets extend some of them).
 DURATION_BOUNDARIES = catalog.DURATION_BUCKETS[:14]
@@ -82,7 +81,10 @@ class OTelMetrics:
                 team: str | None, tier: str | None) -> _Labels:
         """Attribute sets and price key of a label combination, worked out once."""
         key = (provider, model, response_model, team, tier)
-        labels = self._attrs.get(key)
+        try:
+            labels = self._attrs.get(key)
+        except TypeError:  # an unhashable label value: normalising names it
+            labels = None
         if labels is None:
             p = normalise_provider(provider)
             requested = normalise_model(p, model)
@@ -113,18 +115,16 @@ class OTelMetrics:
         the cost in USD. ``cache_hit`` is accepted for compatibility (semconv has no
         response-cache instrument); so is ``trace_id`` (the OTel SDK takes exemplars from
         the current span itself)."""
-        check_tokens(input_tokens=input_tokens, output_tokens=output_tokens,
-                     cache_read_tokens=cache_read_tokens, cache_write_tokens=cache_write_tokens,
-                     reasoning_tokens=reasoning_tokens)
+        check_tokens(input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,
+                     reasoning_tokens)
         for name, value in (("duration_seconds", duration_seconds),
                             ("ttft_seconds", ttft_seconds)):
             if value is not None:
-                check_seconds(name, value)
-        if status not in catalog.STATUSES:
-            raise ValueError(f"status must be one of {', '.join(catalog.STATUSES)}, "
-                             f"got {status!r}")
-        if error_type is not None and error_type not in catalog.ERROR_TYPES:
-            raise ValueError(f"error_type must be one of {', '.join(catalog.ERROR_TYPES)}")
+                validation.seconds(name, value)
+        validation.status(status)
+        validation.error_type(error_type, status)
+        if cache_hit is not None:
+            validation.flag("cache_hit", cache_hit)
         labels = self._labels(provider, model, response_model, team, tier)
         attrs = labels.base
         rates = self._prices.rates(*labels.priced_as)

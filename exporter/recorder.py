@@ -198,7 +198,10 @@ class LLMMetrics(Recordings):
                 if value is not None:
                     validation.seconds(name, value)
             raise ValueError("token counts must be ints")  # an int-like we cannot index with
-        row = self._rows.get((provider, model, tier, team, status))
+        try:
+            row = self._rows.get((provider, model, tier, team, status))
+        except TypeError:  # an unhashable label value: the slow path names it
+            row = None
         if row is None:
             row = self._book.request_row(provider, model, tier, team, status, batch=False)
         if row.expires is not None and time.time() >= row.expires:

@@ -136,3 +136,31 @@ def test_sidecar_scrape_includes_gpu_from_fake_nvml(sidecar_factory, registry) -
     text = sc.metrics()
     assert 'gpu_temperature_celsius{gpu="0",uuid="GPU-0000",name="NVIDIA A100-SXM4-80GB"} 64.0' \
         in text
+
+
+def test_collectors_register_themselves_in_the_configured_order() -> None:
+    from exporter.collectors import available, enabled
+    from exporter.config import COLLECTORS
+
+    assert available() == COLLECTORS == ("system", "gpu")
+    names = [c.name for c in enabled(["system", "gpu"]).collectors]
+    assert names[0] == "system"  # gpu only where NVML finds one
+    import pytest
+
+    with pytest.raises(KeyError, match="unknown collector 'disk'"):
+        enabled(["disk"])
+
+
+def test_resource_collectors_serve_a_prometheus_client_registry() -> None:
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from exporter import resource_collectors
+
+    registry = CollectorRegistry()
+    registry.register(resource_collectors(["system"]))
+    assert registry.get_sample_value("system_cpu_count") >= 1
+    assert registry.get_sample_value("llm_exporter_collector_success",
+                                     {"collector": "system"}) == 1
+    text = generate_latest(registry).decode()
+    assert "# TYPE system_cpu_time_seconds_total counter" in text
+    assert registry.get_sample_value("system_memory_total_bytes") > 0

@@ -94,3 +94,29 @@ def test_instrumented_sdk_call_inside_a_span_carries_its_trace_id(registry) -> N
     finally:
         openai_instr.uninstrument()
         api.stop()
+
+
+def test_prometheus_client_path_carries_the_exemplars(registry) -> None:
+    """An app serving the registry itself (start_http_server, make_asgi_app) gets the
+    same exemplars as llm.exposition(openmetrics=True)."""
+    from prometheus_client.openmetrics.exposition import generate_latest
+
+    llm = LLMMetrics(registry)
+    llm.record_request(provider="openai", model="gpt-4o", input_tokens=100, output_tokens=10,
+                       duration_seconds=1.5, ttft_seconds=0.2, trace_id=TRACE)
+    text = generate_latest(registry).decode()
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    duration = [s for s in families["llm_request_duration_seconds"].samples if s.exemplar]
+    assert [s.labels["le"] for s in duration] == ["2.56"]
+    assert duration[0].exemplar.labels == {"trace_id": TRACE}
+    assert duration[0].exemplar.value == 1.5
+    cost = [s for s in families["llm_cost_usd"].samples if s.exemplar]
+    assert {s.labels["token_type"] for s in cost} == {"input", "output"}
+    ours = {f.name: f for f in text_string_to_metric_families(
+        llm.exposition(openmetrics=True).decode())}
+    for name in ("llm_request_duration_seconds", "llm_cost_usd",
+                 "llm_time_to_first_token_seconds"):
+        def exemplars(fams: dict, name: str = name) -> list:
+            return [(s.labels, s.exemplar.labels, s.exemplar.value)
+                    for s in fams[name].samples if s.exemplar]
+        assert exemplars(families) == exemplars(ours), name

@@ -12,7 +12,8 @@ import threading
 import time
 from typing import Any
 
-from ..catalog import RECORDED, TOKEN_TYPES, Family
+from .. import catalog
+from ..catalog import TOKEN_TYPES, Family
 from . import layout
 
 
@@ -203,7 +204,7 @@ class Exemplars:
 def new_states(namespace: str) -> dict[str, FamilyState]:
     """Empty state of every family the recorder stores (usage families share series)."""
     return {f.key: FamilyState(f, namespace, layout.USAGE_OFFSETS.get(f.key, 0))
-            for f in RECORDED}
+            for f in catalog.RECORDED}
 
 
 def add_usage(states: dict[str, FamilyState], labels: tuple[str, ...], values: Any
