@@ -104,8 +104,20 @@ def _price(args: argparse.Namespace) -> int:
 
 
 def _rules(args: argparse.Namespace) -> int:
-    from .rules import write
+    from .mixin.rules import write
 
+    for path in write(args.config, args.out):
+        print(f"wrote {path}")
+    return 0
+
+
+def _dashboards(args: argparse.Namespace) -> int:
+    try:
+        from .mixin.dashboards.generate import write
+    except ImportError as exc:
+        print(f"llm-exporter dashboards needs the dashboards extra "
+              f"(pip install 'llm-exporter[dashboards]'): {exc}", file=sys.stderr)
+        return 2
     for path in write(args.config, args.out):
         print(f"wrote {path}")
     return 0
@@ -153,6 +165,11 @@ def main(argv: list[str] | None = None) -> int:
     rules.add_argument("--config", default="alerts/config.yml")
     rules.add_argument("--out", default="alerts/generated")
     rules.set_defaults(func=_rules)
+    boards = sub.add_parser("dashboards", help="generate the Grafana dashboards' JSON from "
+                                               "alerts/config.yml (namespace, thresholds)")
+    boards.add_argument("--config", default="alerts/config.yml")
+    boards.add_argument("--out", default="dashboards/json")
+    boards.set_defaults(func=_dashboards)
     cat = sub.add_parser("catalog", help="print the metric catalog as a markdown table")
     cat.set_defaults(func=lambda _: print(catalog_markdown(), end="") or 0)
     args = parser.parse_args(argv)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import validation
 from .cardinality import DEFAULT_CAPS, normalise_model, normalise_provider
 from .collectors import available as available_collectors
 from .pricing import PriceBook, PriceOverride
@@ -73,9 +74,10 @@ class Settings:
         _no_unknown(pricing, _PRICING_KEYS, "pricing.")
 
         namespace = env.get("LLM_EXPORTER_NAMESPACE") or raw.get("namespace", "llm")
-        if not isinstance(namespace, str) or not namespace or not \
-                namespace.replace("_", "a").isalnum() or namespace[0].isdigit():
-            raise ConfigError(f"namespace must match [a-zA-Z_][a-zA-Z0-9_]*, got {namespace!r}")
+        try:
+            validation.namespace(namespace)
+        except validation.InvalidValue as exc:
+            raise ConfigError(str(exc)) from None
 
         hold = _zero_hold(env, raw.get("zero_hold_seconds"))
         caps = dict(_mapping(labels.get("caps", {}), "labels.caps"))
@@ -132,7 +134,7 @@ def _zero_hold(env: Mapping[str, str], configured: Any) -> float:
         except ValueError:
             raise ConfigError(f"{where}: must be a number of seconds, got {env[where]!r}") \
                 from None
-    if isinstance(hold, bool) or not isinstance(hold, (int, float)) or not 0 <= hold <= 86400:
+    if not validation.is_seconds(hold) or hold > 86400:
         raise ConfigError(f"{where}: must be a number of seconds in 0..86400, got {hold!r}")
     return float(hold)
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from exporter.alert_config import load_alert_config
 from exporter.config import ConfigError
-from exporter.rules import generate, render, write
+from exporter.mixin.config import load_alert_config
+from exporter.mixin.rules import generate, render, write
 
 from .conftest import require_binary
 
@@ -113,7 +113,7 @@ _RANGE = re.compile(r"(?<![\w:])([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\[([0-9a-z
 def test_no_rule_reads_more_than_an_hour_of_a_raw_series() -> None:
     """A range over a raw series costs per sample on every evaluation: 30 days at 15 s
     is 172,800 samples per series. Long windows are sums over recorded series."""
-    from exporter.alert_config import seconds
+    from exporter.mixin.config import seconds
 
     checked = 0
     for g in groups().values():

@@ -4,7 +4,6 @@ step read whole, thresholds equal to the alerts', descriptions, heatmaps, namesp
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -12,9 +11,9 @@ from pathlib import Path
 
 import yaml
 
-from dashboards.generate import DASHBOARDS, render
-from exporter.alert_config import load_alert_config
-from exporter.rules import DASHBOARDS as LINKED
+from exporter.mixin.config import load_alert_config
+from exporter.mixin.dashboards.generate import DASHBOARDS, render
+from exporter.mixin.names import DASHBOARDS as LINKED
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = load_alert_config(ROOT / "alerts/config.yml")
@@ -34,9 +33,9 @@ def panel(board: dict, title: str) -> dict:
 
 
 def test_committed_json_is_current() -> None:
-    fresh = render()
+    fresh = render(CONFIG)
     on_disk = {p.name: p.read_text() for p in (ROOT / "dashboards/json").glob("*.json")}
-    assert fresh == on_disk, "run `python -m dashboards` and commit dashboards/json/"
+    assert fresh == on_disk, "run `llm-exporter dashboards` and commit dashboards/json/"
 
 
 def test_every_variable_a_query_uses_is_defined_and_every_one_defined_is_used() -> None:
@@ -148,9 +147,9 @@ def test_dashboards_follow_the_configured_namespace(tmp_path: Path) -> None:
     config = yaml.safe_load((ROOT / "alerts/config.yml").read_text())
     config["namespace"] = "acme"
     (tmp_path / "config.yml").write_text(yaml.safe_dump(config))
-    subprocess.run([sys.executable, "-m", "dashboards", "--out", str(tmp_path / "json")],
-                   cwd=ROOT, check=True, capture_output=True, timeout=120,
-                   env={**os.environ, "LLM_EXPORTER_ALERTS_CONFIG": str(tmp_path / "config.yml")})
+    subprocess.run([sys.executable, "-m", "exporter.cli", "dashboards", "--config",
+                    str(tmp_path / "config.yml"), "--out", str(tmp_path / "json")],
+                   cwd=ROOT, check=True, capture_output=True, timeout=120)
     text = "\n".join(p.read_text() for p in (tmp_path / "json").glob("*.json"))
     assert "acme_cost_usd_total" in text and "team:acme_cost_usd:increase1d" in text
     assert not re.search(r"\bllm_[a-z_]+(total|bucket|seconds|bytes|ratio)\b", text)

@@ -196,7 +196,7 @@ def after_rules(work: Path) -> Path:
     """The current generator's rules, with a budget for every team of the benchmark."""
     import yaml
 
-    from exporter.rules import write
+    from exporter.mixin.rules import write
 
     config = yaml.safe_load((ROOT / "alerts/config.yml").read_text())
     config["budgets"] = [{"team": f"team-{i:03d}", "usd": 1000 if i % 2 else 100,

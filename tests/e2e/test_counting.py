@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from exporter.rules import write
+from exporter.mixin.rules import write
 
 from .conftest import Prometheus, free_port, wait_for
 

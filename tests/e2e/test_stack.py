@@ -14,14 +14,15 @@ import pytest
 import yaml
 from prometheus_client import CollectorRegistry
 
-from dashboards.generate import render
 from exporter import LLMMetrics
 from exporter.collectors import CollectorSet
 from exporter.collectors.gpu import gpu_collector
 from exporter.collectors.system import SystemCollector
 from exporter.config import ServerSettings
 from exporter.demo import DEMO_SETTINGS, Workload
-from exporter.rules import write
+from exporter.mixin.config import load_alert_config
+from exporter.mixin.dashboards.generate import render
+from exporter.mixin.rules import write
 from exporter.server.app import SidecarApp
 
 from ..test_collectors import FakeNVML
@@ -68,7 +69,7 @@ def test_every_dashboard_query_returns_data(demo_sidecar, tmp_path: Path) -> Non
         wait_for(lambda: prom.query('up{job="llm-exporter"} == 1')["data"]["result"], 60,
                  "the first scrape")
         queries = []
-        for name, text in render().items():
+        for name, text in render(load_alert_config(tmp_path / "config.yml")).items():
             board = yaml.safe_load(text)
             defined = {v["name"] for v in board["templating"]["list"]}
             for panel in board["panels"]:

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .config import ConfigError
+from ..config import ConfigError
+from ..validation import InvalidValue
+from ..validation import namespace as check_namespace
 
 #: Budget period -> hours in its rolling window.
 PERIOD_HOURS = {"day": 24, "month": 720}
@@ -159,9 +161,10 @@ def load_alert_config(path: str | Path) -> AlertConfig:
     for key in ("namespace", "selector", "runbook_url", "grafana_url"):
         if not isinstance(raw.get(key), str) or not raw[key]:
             raise ConfigError(f"{key}: must be a non-empty string")
-    namespace = raw["namespace"]
-    if not re.match(r"^[a-zA-Z_][a-zA-Z0-9_]*$", namespace):
-        raise ConfigError(f"namespace: must match [a-zA-Z_][a-zA-Z0-9_]*, got {namespace!r}")
+    try:
+        namespace = check_namespace(raw["namespace"], "namespace:")
+    except InvalidValue as exc:
+        raise ConfigError(str(exc)) from None
     for section, fields in _SCHEMA.items():
         _check_fields(section, raw.get(section), fields)
     for section in ("budget", "ingest", "provider_down"):

@@ -1,16 +1,15 @@
 """Panel helpers shared by the dashboards.
 
-Metric names come from the catalog and recorded series from the rule generator, both in
-the namespace of alerts/config.yml, whose thresholds the stat panels also show. A
-:class:`Board` knows its template variables, so a query only filters on variables its
-dashboard defines (a ``$team`` on a dashboard without it matches nothing).
+Metric names come from the catalog and recorded series from the rule generator's
+:class:`~exporter.mixin.names.Names`, both in the namespace of the alert config, whose
+thresholds the stat panels also show. A :class:`Board` knows its template variables, so
+a query only filters on variables its dashboard defines (a ``$team`` on a dashboard
+without it matches nothing).
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
 from grafanalib.core import (
@@ -27,23 +26,13 @@ from grafanalib.core import (
     YAxis,
 )
 
-from exporter.alert_config import AlertConfig, load_alert_config
-from exporter.catalog import family
-from exporter.rules import Names
+from ...catalog import family
+from ..names import Names
 
-#: The alert config the dashboards follow: alerts/config.yml, or the file named by
-#: $LLM_EXPORTER_ALERTS_CONFIG (for a namespace or thresholds of your own).
-CONFIG: AlertConfig = load_alert_config(os.environ.get("LLM_EXPORTER_ALERTS_CONFIG") or
-                                        Path(__file__).resolve().parents[1] / "alerts/config.yml")
-NAMES = Names(CONFIG)
 DATASOURCE = "${datasource}"
 RATE = "$__rate_interval"
 #: Grafana's own variables, defined on every dashboard.
 GLOBAL_VARIABLES = ("__rate_interval", "__range", "__interval")
-
-
-m = NAMES.metric
-"""The scraped name of a catalog family, in the configured namespace."""
 
 
 def steps(*levels: float, colors: tuple[str, ...] = ("green", "orange", "red")) -> list:
@@ -59,7 +48,8 @@ class Board:
     SOURCES = {"job": "build_info", "instance": "build_info", "provider": "requests",
                "model": "requests", "team": "requests", "tier": "requests"}
 
-    def __init__(self, *variables: str) -> None:
+    def __init__(self, names: Names, *variables: str) -> None:
+        self.names = names
         self.variables = variables
 
     def sel(self, key: str, *extra: str) -> str:
@@ -78,7 +68,7 @@ class Board:
         out = [Template(name="datasource", query="prometheus", type="datasource",
                         label="Data source", default="Prometheus")]
         for v in self.variables:
-            metric = m(self.SOURCES[v])
+            metric = self.names.metric(self.SOURCES[v])
             query = (f"label_values({metric}, {v})" if v == "job"
                      else f'label_values({metric}{{job=~"$job"}}, {v})')
             out.append(Template(name=v, label=v, query=query, dataSource=DATASOURCE,

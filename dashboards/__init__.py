@@ -1,1 +1,0 @@
-"""Grafana dashboards as code (grafanalib). ``python -m dashboards`` writes json/."""
