@@ -22,13 +22,13 @@ except PackageNotFoundError:  # running from a source tree
     __version__ = "0.0.0+unknown"
 
 from ._call import Call
+from ._context import labels
+from ._errors import classify as classify_error
 from ._metrics_server import start_metrics_server
+from ._usage import from_anthropic, from_openai
 from .config import ConfigError, Settings
-from .context import labels
-from .errors import classify as classify_error
 from .pricing import PriceBook, PriceOverride, Rates
 from .recorder import LLMMetrics
-from .usage import from_anthropic, from_openai
 
 if TYPE_CHECKING:
     from . import multiprocess

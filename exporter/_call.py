@@ -8,7 +8,7 @@ import time
 from types import TracebackType
 from typing import Any
 
-from .errors import classify
+from ._errors import classify
 from .validation import check_tokens
 from .validation import error_type as check_error_type
 

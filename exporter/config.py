@@ -18,8 +18,9 @@ from .pricing import PriceBook, PriceOverride
 DEFAULT_PORT = 9473
 COLLECTORS = available_collectors()
 _TOP_KEYS = {"namespace", "labels", "pricing", "server", "zero_hold_seconds"}
-#: How long a new counter series reads 0 after its first scrape (see exporter.state.ZeroHold):
-#: at least the longest scrape interval of any Prometheus that scrapes us.
+#: How long a new counter series reads 0 after its first scrape (see
+#: exporter._store.memory.ZeroHold): at least the longest scrape interval of any
+#: Prometheus that scrapes us.
 DEFAULT_ZERO_HOLD_SECONDS = 60.0
 _SERVER_KEYS = {"host", "port", "ingest_token_file", "metrics_user", "metrics_password_file",
                 "max_body_bytes", "max_batch_events", "collectors", "gpu_processes"}

@@ -1,7 +1,7 @@
 """Render series state: Prometheus text 0.0.4, OpenMetrics 1.0, or prometheus_client
 ``Metric`` objects for apps that serve client_python's registry.
 
-All three read the same :class:`~exporter.state.FamilyState` objects, so they give the
+All three read the same :class:`~exporter._store.memory.FamilyState` objects, so they give the
 same samples. Sample-line prefixes are cached per series; a scrape formats numbers
 and joins strings.
 """

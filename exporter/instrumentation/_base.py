@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .._call import Call
-from ..context import current
+from .._context import current
 from ..recorder import LLMMetrics, current_trace_id
 
 log = logging.getLogger(__name__)

@@ -5,7 +5,7 @@
     AnthropicInstrumentor().instrument(metrics=llm)
 
 Anthropic counts cache reads and writes apart from ``input_tokens``; the usage is
-converted (``exporter.usage.from_anthropic``) so input means all input, as everywhere.
+converted (``exporter.from_anthropic``) so input means all input, as everywhere.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from ..usage import from_anthropic
+from .._usage import from_anthropic
 from . import _base
 
 

@@ -16,7 +16,7 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from ..usage import from_openai
+from .._usage import from_openai
 from . import _base
 
 

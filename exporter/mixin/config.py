@@ -1,6 +1,6 @@
 """alerts/config.yml: budgets and thresholds, read and validated once.
 
-The rule generator (:mod:`exporter.rules`) and the dashboards read the same object, so
+The rule generator (:mod:`exporter.mixin.rules`) and the dashboards read the same object, so
 a stat panel's thresholds are the alert's thresholds. Every error names the key.
 """
 

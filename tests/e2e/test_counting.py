@@ -3,7 +3,7 @@ process: a request on a new series, and a restart whose first value exceeds the 
 before it, both give the exact ``sum(increase(...))`` and the exact budget spend, on both
 servers of an HA pair, at 1 s and at 15 s scrape intervals.
 
-Without zero-first exposition (exporter.state.ZeroHold) Prometheus would see the new
+Without zero-first exposition (exporter._store.memory.ZeroHold) Prometheus would see the new
 series born at 600 (increase() 0) and the restart as 4 -> 6 (increase() 2, not 10)."""
 
 from __future__ import annotations

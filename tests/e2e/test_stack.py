@@ -25,7 +25,7 @@ from exporter.mixin.dashboards.generate import render
 from exporter.mixin.rules import write
 from exporter.server.app import SidecarApp
 
-from ..test_collectors import FakeNVML
+from ..collectors.test_collectors import FakeNVML
 from .conftest import Alertmanager, Prometheus, SlackStandIn, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]

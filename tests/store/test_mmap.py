@@ -20,7 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from exporter import LLMMetrics, multiprocess
 from exporter._store.mmap import MARKER
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def free_port() -> int:

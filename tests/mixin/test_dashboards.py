@@ -15,7 +15,7 @@ from exporter.mixin.config import load_alert_config
 from exporter.mixin.dashboards.generate import DASHBOARDS, render
 from exporter.mixin.names import DASHBOARDS as LINKED
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CONFIG = load_alert_config(ROOT / "alerts/config.yml")
 GRAFANA_VARIABLES = {"__rate_interval", "__range", "__interval"}
 

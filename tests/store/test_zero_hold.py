@@ -1,6 +1,6 @@
 """Zero-first exposition: a new counter or histogram series reads 0 on the scrapes within
 ``zero_hold_seconds`` of its first scrape, then its value, so Prometheus' increase()
-and rate() count a series' first increment (see exporter.state.ZeroHold). The real
+and rate() count a series' first increment (see exporter._store.memory.ZeroHold). The real
 Prometheus side of this is proven in tests/e2e/test_counting.py."""
 
 from __future__ import annotations

@@ -75,7 +75,7 @@ def test_instrumented_sdk_call_inside_a_span_carries_its_trace_id(registry) -> N
 
     from exporter import OpenAIInstrumentor
 
-    from .fake_llm_api import FakeLLMAPI
+    from ..fake_llm_api import FakeLLMAPI
 
     api = FakeLLMAPI()
     llm = LLMMetrics(registry)  # no otel_exemplars: the instrumentation reads the span

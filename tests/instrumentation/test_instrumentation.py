@@ -15,8 +15,8 @@ from prometheus_client import CollectorRegistry
 import exporter
 from exporter import AnthropicInstrumentor, LLMMetrics, OpenAIInstrumentor
 
-from .conftest import value
-from .fake_llm_api import FIRST_TOKEN_DELAY, FakeLLMAPI
+from ..conftest import value
+from ..fake_llm_api import FIRST_TOKEN_DELAY, FakeLLMAPI
 
 openai_instr = OpenAIInstrumentor()
 anthropic_instr = AnthropicInstrumentor()

@@ -16,9 +16,9 @@ from exporter.config import ConfigError
 from exporter.mixin.config import load_alert_config
 from exporter.mixin.rules import generate, render, write
 
-from .conftest import require_binary
+from ..conftest import require_binary
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 ALERTS = ROOT / "alerts"
 
 

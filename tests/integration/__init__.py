@@ -1,0 +1,1 @@
+"""Integration: the sidecar fuzzed and loaded over loopback."""

@@ -1,0 +1,1 @@
+"""Tests of exporter/mixin/: the generated rules (with promtool) and dashboards."""

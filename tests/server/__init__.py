@@ -1,0 +1,1 @@
+"""Tests of exporter/server/: the sidecar app over loopback."""

@@ -1,0 +1,1 @@
+"""Tests of exporter/_store/: layout, zero-first exposition, exemplars, multiprocess files."""
