@@ -43,11 +43,17 @@ log = logging.getLogger(__name__)
 
 _DEFAULT = object()
 _INF = float("inf")
-# Slots, bound to module names once: the hot path indexes lists with them.
-_VALUE = layout.VALUE
-_IN, _CR, _CW, _OUT, _RS = layout.TOKEN_SLOT.values()
-_C_IN, _C_CR, _C_CW, _C_OUT, _C_RS = layout.COST_SLOT.values()
-_SAVED = layout.SAVINGS_SLOT
+# record_request indexes value lists with literal slot numbers, each commented with its
+# name (a module-level name costs a global load per use, ~13 per call, 2% of it); this
+# ties every literal to the layout, so a layout change cannot go unnoticed.
+_HOT_PATH_SLOTS = {"value": 0, "input": 0, "cache_read": 1, "cache_write": 2, "output": 3,
+                   "reasoning": 4, "cost input": 5, "cost cache_read": 6,
+                   "cost cache_write": 7, "cost output": 8, "cost reasoning": 9,
+                   "savings": 10}
+if {"value": layout.VALUE, **layout.TOKEN_SLOT,
+                       **{f"cost {t}": i for t, i in layout.COST_SLOT.items()},
+                       "savings": layout.SAVINGS_SLOT} != _HOT_PATH_SLOTS:
+    raise ImportError("recorder.record_request's slot literals disagree with _store.layout")
 _TOK_INF = len(TOKEN_BUCKETS)
 _TOK_SUM = _TOK_INF + 1
 _DURATION_SUM = len(DURATION_BUCKETS) + 1
@@ -147,7 +153,7 @@ class LLMMetrics(Recordings):
         self._exemplars = store.exemplars
         self._book = RowBook(store, self._caps, self._prices, self._baseline)
         self._rows = self._book.rows
-        store.series("build_info", (__version__,))[_VALUE] = 1
+        store.series("build_info", (__version__,))[layout.VALUE] = 1
         for result in EVENT_RESULTS:
             store.series("events", (result,))
 
@@ -174,11 +180,39 @@ class LLMMetrics(Recordings):
             uncached = input_tokens - cache_read_tokens - cache_write_tokens
             visible = output_tokens - reasoning_tokens
             bad = (uncached | visible | cache_read_tokens | cache_write_tokens
-                   | reasoning_tokens) < 0 or not (
-                input_tokens.__class__ is output_tokens.__class__ is cache_read_tokens.__class__
-                is cache_write_tokens.__class__ is reasoning_tokens.__class__ is int)
+                   | reasoning_tokens) < 0 or input_tokens.__class__ is not int \
+                or output_tokens.__class__ is not int
             i_in = _TOKEN_INDEX[uncached] if uncached < _SMALL else _token_index(uncached)
             i_out = _TOKEN_INDEX[visible] if visible < _SMALL else _token_index(visible)
+            # The optional counts are mostly 0: a bool is caught by identity when 0 (False
+            # is not the int 0) and by class otherwise, one check each.
+            if cache_read_tokens:
+                if cache_read_tokens.__class__ is not int:
+                    bad = True
+                i_cr = _TOKEN_INDEX[cache_read_tokens] if cache_read_tokens < _SMALL \
+                    else _token_index(cache_read_tokens)
+            else:
+                if cache_read_tokens is False:
+                    bad = True
+                i_cr = -1
+            if cache_write_tokens:
+                if cache_write_tokens.__class__ is not int:
+                    bad = True
+                i_cw = _TOKEN_INDEX[cache_write_tokens] if cache_write_tokens < _SMALL \
+                    else _token_index(cache_write_tokens)
+            else:
+                if cache_write_tokens is False:
+                    bad = True
+                i_cw = -1
+            if reasoning_tokens:
+                if reasoning_tokens.__class__ is not int:
+                    bad = True
+                i_rs = _TOKEN_INDEX[reasoning_tokens] if reasoning_tokens < _SMALL \
+                    else _token_index(reasoning_tokens)
+            else:
+                if reasoning_tokens is False:
+                    bad = True
+                i_rs = -1
             if duration_seconds is None:
                 i_dur = -1
             else:
@@ -249,24 +283,19 @@ class LLMMetrics(Recordings):
                     and duration_seconds >= ttft_seconds:
                 tpot = (duration_seconds - ttft_seconds) / (output_tokens - 1)
                 i_tpot = bisect_left(TPOT_BUCKETS, tpot)
-        i_cr = -1 if not cache_read_tokens else _TOKEN_INDEX[cache_read_tokens] \
-            if cache_read_tokens < _SMALL else _token_index(cache_read_tokens)
-        i_cw = -1 if not cache_write_tokens else _TOKEN_INDEX[cache_write_tokens] \
-            if cache_write_tokens < _SMALL else _token_index(cache_write_tokens)
-        i_rs = -1 if not reasoning_tokens else _TOKEN_INDEX[reasoning_tokens] \
-            if reasoning_tokens < _SMALL else _token_index(reasoning_tokens)
+
         lock = self._mutex
         if not lock.acquire(False):
             wait_for(lock)
         try:
-            row.requests[_VALUE] += 1
+            row.requests[0] += 1
             u = row.usage
-            u[_IN] += uncached
-            u[_OUT] += visible
-            u[_C_IN] += c0
-            u[_C_OUT] += c3
+            u[0] += uncached  # input
+            u[3] += visible  # output
+            u[5] += c0  # cost input
+            u[8] += c3  # cost output
             if saved > 0.0:
-                u[_SAVED] += saved
+                u[10] += saved  # savings
             h = row.tok_in
             h[i_in] += 1
             h[_TOK_SUM] += uncached
@@ -274,20 +303,20 @@ class LLMMetrics(Recordings):
             h[i_out] += 1
             h[_TOK_SUM] += visible
             if i_cr >= 0:  # zero-token types cost nothing to skip
-                u[_CR] += cache_read_tokens
-                u[_C_CR] += c1
+                u[1] += cache_read_tokens  # cache_read
+                u[6] += c1  # cost cache_read
                 h = row.tok_cr
                 h[i_cr] += 1
                 h[_TOK_SUM] += cache_read_tokens
             if i_cw >= 0:
-                u[_CW] += cache_write_tokens
-                u[_C_CW] += c2
+                u[2] += cache_write_tokens  # cache_write
+                u[7] += c2  # cost cache_write
                 h = row.tok_cw
                 h[i_cw] += 1
                 h[_TOK_SUM] += cache_write_tokens
             if i_rs >= 0:
-                u[_RS] += reasoning_tokens
-                u[_C_RS] += c4
+                u[4] += reasoning_tokens  # reasoning
+                u[9] += c4  # cost reasoning
                 h = row.tok_rs
                 h[i_rs] += 1
                 h[_TOK_SUM] += reasoning_tokens
@@ -304,14 +333,14 @@ class LLMMetrics(Recordings):
                     h[i_tpot] += 1
                     h[_TPOT_SUM] += tpot
             if hit_or_miss is not None:
-                hit_or_miss[_VALUE] += 1
+                hit_or_miss[0] += 1
             if row.unpriced is not None:
-                row.unpriced[_VALUE] += 1
+                row.unpriced[0] += 1
             if errors is not None:
-                errors[_VALUE] += 1
+                errors[0] += 1
             if row.overflow:
                 for cell in row.overflow:
-                    cell[_VALUE] += 1
+                    cell[0] += 1
         finally:
             lock.release()
         if trace_id is None and self._otel_exemplars:
