@@ -28,7 +28,14 @@ from ._rows import RowBook
 from ._store import SeriesStore, layout
 from ._store.memory import wait_for
 from .cardinality import LabelCaps
-from .catalog import DURATION_BUCKETS, EVENT_RESULTS, TOKEN_BUCKETS, TPOT_BUCKETS, TTFT_BUCKETS
+from .catalog import (
+    BY_KEY,
+    DURATION_BUCKETS,
+    EVENT_RESULTS,
+    TOKEN_BUCKETS,
+    TPOT_BUCKETS,
+    TTFT_BUCKETS,
+)
 from .pricing import PriceBook
 from .validation import check_tokens
 
@@ -54,11 +61,10 @@ if {"value": layout.VALUE, **layout.TOKEN_SLOT,
                        **{f"cost {t}": i for t, i in layout.COST_SLOT.items()},
                        "savings": layout.SAVINGS_SLOT} != _HOT_PATH_SLOTS:
     raise ImportError("recorder.record_request's slot literals disagree with _store.layout")
+_HOT_PATH_SUMS = {"request_tokens": 15, "request_duration": 17, "ttft": 20, "tpot": 14}
+if {k: layout.sum_slot(BY_KEY[k]) for k in _HOT_PATH_SUMS} != _HOT_PATH_SUMS:
+    raise ImportError("recorder.record_request's histogram sum slots disagree with the catalog")
 _TOK_INF = len(TOKEN_BUCKETS)
-_TOK_SUM = _TOK_INF + 1
-_DURATION_SUM = len(DURATION_BUCKETS) + 1
-_TTFT_SUM = len(TTFT_BUCKETS) + 1
-_TPOT_SUM = len(TPOT_BUCKETS) + 1
 #: request_tokens bucket index of every token count below _SMALL, looked up instead of
 #: bisected (a tuple subscript is ~6x cheaper than bisect_left; 128 KiB once).
 _SMALL = 16384
@@ -180,14 +186,17 @@ class LLMMetrics(Recordings):
             uncached = input_tokens - cache_read_tokens - cache_write_tokens
             visible = output_tokens - reasoning_tokens
             bad = (uncached | visible | cache_read_tokens | cache_write_tokens
-                   | reasoning_tokens) < 0 or input_tokens.__class__ is not int \
-                or output_tokens.__class__ is not int
+                   | reasoning_tokens) < 0
+            # A bool is 0 or 1, so a bool input or output leaves uncached or visible < 2;
+            # only then are the classes looked at (an attribute load costs 1% a call).
+            if (uncached < 2 or visible < 2) and (input_tokens.__class__ is not int
+                                                  or output_tokens.__class__ is not int):
+                bad = True
             i_in = _TOKEN_INDEX[uncached] if uncached < _SMALL else _token_index(uncached)
             i_out = _TOKEN_INDEX[visible] if visible < _SMALL else _token_index(visible)
-            # The optional counts are mostly 0: a bool is caught by identity when 0 (False
-            # is not the int 0) and by class otherwise, one check each.
+            # The optional counts: False is not the int 0 and True not the int 1.
             if cache_read_tokens:
-                if cache_read_tokens.__class__ is not int:
+                if cache_read_tokens is True:
                     bad = True
                 i_cr = _TOKEN_INDEX[cache_read_tokens] if cache_read_tokens < _SMALL \
                     else _token_index(cache_read_tokens)
@@ -196,7 +205,7 @@ class LLMMetrics(Recordings):
                     bad = True
                 i_cr = -1
             if cache_write_tokens:
-                if cache_write_tokens.__class__ is not int:
+                if cache_write_tokens is True:
                     bad = True
                 i_cw = _TOKEN_INDEX[cache_write_tokens] if cache_write_tokens < _SMALL \
                     else _token_index(cache_write_tokens)
@@ -205,7 +214,7 @@ class LLMMetrics(Recordings):
                     bad = True
                 i_cw = -1
             if reasoning_tokens:
-                if reasoning_tokens.__class__ is not int:
+                if reasoning_tokens is True:
                     bad = True
                 i_rs = _TOKEN_INDEX[reasoning_tokens] if reasoning_tokens < _SMALL \
                     else _token_index(reasoning_tokens)
@@ -298,40 +307,40 @@ class LLMMetrics(Recordings):
                 u[10] += saved  # savings
             h = row.tok_in
             h[i_in] += 1
-            h[_TOK_SUM] += uncached
+            h[15] += uncached  # sum
             h = row.tok_out
             h[i_out] += 1
-            h[_TOK_SUM] += visible
+            h[15] += visible  # sum
             if i_cr >= 0:  # zero-token types cost nothing to skip
                 u[1] += cache_read_tokens  # cache_read
                 u[6] += c1  # cost cache_read
                 h = row.tok_cr
                 h[i_cr] += 1
-                h[_TOK_SUM] += cache_read_tokens
+                h[15] += cache_read_tokens  # sum
             if i_cw >= 0:
                 u[2] += cache_write_tokens  # cache_write
                 u[7] += c2  # cost cache_write
                 h = row.tok_cw
                 h[i_cw] += 1
-                h[_TOK_SUM] += cache_write_tokens
+                h[15] += cache_write_tokens  # sum
             if i_rs >= 0:
                 u[4] += reasoning_tokens  # reasoning
                 u[9] += c4  # cost reasoning
                 h = row.tok_rs
                 h[i_rs] += 1
-                h[_TOK_SUM] += reasoning_tokens
+                h[15] += reasoning_tokens  # sum
             if i_dur >= 0:
                 h = row.duration
                 h[i_dur] += 1
-                h[_DURATION_SUM] += duration_seconds
+                h[17] += duration_seconds  # sum
             if i_ttft >= 0:
                 h = row.ttft
                 h[i_ttft] += 1
-                h[_TTFT_SUM] += ttft_seconds
+                h[20] += ttft_seconds  # sum
                 if i_tpot >= 0:
                     h = row.tpot
                     h[i_tpot] += 1
-                    h[_TPOT_SUM] += tpot
+                    h[14] += tpot  # sum
             if hit_or_miss is not None:
                 hit_or_miss[0] += 1
             if row.unpriced is not None:
