@@ -58,8 +58,9 @@ def test_import_exporter_stays_light() -> None:
 
 
 def test_the_readme_only_sends_users_to_public_names() -> None:
-    """``from exporter.x import y`` in the README names a public module or name."""
-    text = (ROOT / "README.md").read_text()
+    """``from exporter.x import y`` in the README names a public module or name (the
+    changelog may name what moved)."""
+    text = (ROOT / "README.md").read_text().split("## Changelog")[0]
     public_modules = {"exporter", "exporter.multiprocess"}
     for module, names in re.findall(r"from (exporter[\w.]*) import ([\w, ]+)", text):
         assert module in public_modules, f"README imports from internal {module}"
