@@ -37,15 +37,21 @@ class InvalidValue(ValueError):
 
 def is_number(v: Any) -> bool:
     """An int or float, and not a bool (``True`` is an int to Python, not to us)."""
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
+    c = v.__class__
+    return c is float or c is int or (isinstance(v, (int, float)) and c is not bool)
 
 
 def is_count(v: Any) -> bool:
+    if v.__class__ is int:  # the common case first: these run for every ingested field
+        return v >= 0  # type: ignore[no-any-return]
     return isinstance(v, int) and not isinstance(v, bool) and v >= 0
 
 
 def is_seconds(v: Any) -> bool:
     """A finite duration >= 0."""
+    c = v.__class__
+    if c is float or c is int:
+        return 0 <= v < _INF  # type: ignore[no-any-return]
     return is_number(v) and 0 <= v < _INF
 
 
