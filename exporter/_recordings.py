@@ -172,7 +172,7 @@ class Recordings:
             self._set_gauge("pool_queued", "pool", pool, queued, "queued")
 
     def _set_gauge(self, key: str, label: str, raw: Any, value: Any, field: str) -> None:
-        validation.finite(field, value, minimum=0)
+        validation.amount(field, value)
         book = self._book
 
         def build(folded: list[str]) -> tuple:
@@ -199,7 +199,7 @@ class Recordings:
         if duration_seconds is not None:
             validation.seconds("duration_seconds", duration_seconds)
         if cost_usd is not None:
-            validation.finite("cost_usd", cost_usd, minimum=0)
+            validation.amount("cost_usd", cost_usd)
         book = self._book
         try:
             row = book.batch_rows.get((provider, model, tier, team, status))

@@ -17,8 +17,11 @@ from typing import Any
 from .cardinality import normalise_model, normalise_optional, normalise_provider
 from .catalog import CIRCUIT_STATES, ERROR_TYPES, STATUSES
 from .validation import (
+    MAX_COUNT,
+    MAX_SECONDS,
     InvalidValue,
     check_tokens,
+    is_amount,
     is_count,
     is_finite,
     is_flag,
@@ -58,12 +61,20 @@ def _optional_seconds(v: Any) -> bool:  # the commonest optional field: one call
     return v is None or is_seconds(v)
 
 
+def _optional_ms(v: Any) -> bool:
+    return v is None or (is_amount(v) and v <= MAX_SECONDS * 1000)
+
+
 _CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "label": (_label, "must be a non-empty string"),
     "optional_label": (_optional_label, "must be a string or null"),
-    "count": (is_count, "must be an integer >= 0"),
-    "nonneg": (_optional_seconds, "must be a finite number >= 0"),
-    "number": (_optional(is_finite), "must be a finite number"),
+    "count": (is_count, "must be an integer in 0..2^53"),
+    "seconds": (_optional_seconds, f"must be a number of seconds in 0..{MAX_SECONDS:g} "
+                                   "(a week)"),
+    "ms": (_optional_ms, f"must be a number of milliseconds in 0..{MAX_SECONDS * 1000:g} "
+                         "(a week)"),
+    "nonneg": (_optional(is_amount), "must be a finite number in 0..2^53"),
+    "number": (_optional(is_finite), "must be a finite number within +-2^53"),
     "ratio": (_optional(is_ratio), "must be a number in 0..1"),
     "bool": (is_flag, "must be true or false"),
     "optional_bool": (_optional(is_flag), "must be true, false or null"),
@@ -72,7 +83,8 @@ _CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
 @dataclass(frozen=True)
 class FieldSpec:
     kind: str
-    """label, optional_label, count, nonneg, number, ratio, bool, optional_bool, enum"""
+    """label, optional_label, count, seconds, ms, nonneg, number, ratio, bool, optional_bool,
+    enum"""
     required: bool = False
     choices: tuple[str, ...] = ()
     doc: str = ""
@@ -105,8 +117,8 @@ _PM = {"provider": FieldSpec("label", True), "model": FieldSpec("label", True)}
 EVENTS: Mapping[str, tuple[str, Mapping[str, FieldSpec]]] = {
     "request": ("record_request", {
         **_PM, **_TOKENS,
-        "duration_seconds": FieldSpec("nonneg"),
-        "ttft_seconds": FieldSpec("nonneg", doc="time to first token (streaming)"),
+        "duration_seconds": FieldSpec("seconds"),
+        "ttft_seconds": FieldSpec("seconds", doc="time to first token (streaming)"),
         "status": FieldSpec("enum", choices=STATUSES),
         "error_type": FieldSpec("enum", choices=ERROR_TYPES),
         "cache_hit": FieldSpec("optional_bool", doc="your response cache answered it"),
@@ -116,12 +128,12 @@ EVENTS: Mapping[str, tuple[str, Mapping[str, FieldSpec]]] = {
     }),
     "cache_lookup": ("record_cache_lookup", {
         "cache": FieldSpec("label", True), "hit": FieldSpec("bool", True),
-        "duration_seconds": FieldSpec("nonneg"), "similarity": FieldSpec("ratio"),
+        "duration_seconds": FieldSpec("seconds"), "similarity": FieldSpec("ratio"),
         "count": FieldSpec("count", doc="that many identical lookups (default 1)"),
     }),
     "routing": ("record_routing", {
         "complexity": FieldSpec("label", True), "tier": FieldSpec("label", True),
-        "score": FieldSpec("number"), "duration_seconds": FieldSpec("nonneg"),
+        "score": FieldSpec("number"), "duration_seconds": FieldSpec("seconds"),
         "fallback": FieldSpec("bool"),
     }),
     "tier_models": ("set_tier_models", {
@@ -135,7 +147,7 @@ EVENTS: Mapping[str, tuple[str, Mapping[str, FieldSpec]]] = {
     "batch": ("record_batch", {
         **_PM, **_TOKENS, "size": FieldSpec("count", True),
         "team": FieldSpec("optional_label"), "tier": FieldSpec("optional_label"),
-        "duration_seconds": FieldSpec("nonneg"),
+        "duration_seconds": FieldSpec("seconds"),
         "status": FieldSpec("enum", choices=STATUSES),
         "cost_usd": FieldSpec("nonneg", doc="known cost; replaces the catalog price"),
     }),
@@ -254,9 +266,12 @@ def _check_relations(kind: str, kw: dict[str, Any], where: str) -> None:
 
 _JSON_TYPES: dict[str, dict[str, Any]] = {"label": {"type": "string", "minLength": 1},
                "optional_label": {"type": ["string", "null"]},
-               "count": {"type": "integer", "minimum": 0},
-               "nonneg": {"type": ["number", "null"], "minimum": 0},
-               "number": {"type": ["number", "null"]},
+               "count": {"type": "integer", "minimum": 0, "maximum": MAX_COUNT},
+               "seconds": {"type": ["number", "null"], "minimum": 0, "maximum": MAX_SECONDS},
+               "ms": {"type": ["number", "null"], "minimum": 0, "maximum": MAX_SECONDS * 1000},
+               "nonneg": {"type": ["number", "null"], "minimum": 0, "maximum": MAX_COUNT},
+               "number": {"type": ["number", "null"], "minimum": -MAX_COUNT,
+                          "maximum": MAX_COUNT},
                "ratio": {"type": ["number", "null"], "minimum": 0, "maximum": 1},
                "bool": {"type": "boolean"},
                "optional_bool": {"type": ["boolean", "null"]}}

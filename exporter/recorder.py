@@ -49,7 +49,8 @@ __all__ = ["Call", "LLMMetrics", "current_trace_id"]
 log = logging.getLogger(__name__)
 
 _DEFAULT = object()
-_INF = float("inf")
+_MAX_SECONDS = validation.MAX_SECONDS
+_MAX_COUNT = validation.MAX_COUNT
 # record_request indexes value lists with literal slot numbers, each commented with its
 # name (a module-level name costs a global load per use, ~13 per call, 2% of it); this
 # ties every literal to the layout, so a layout change cannot go unnoticed.
@@ -72,7 +73,10 @@ _TOKEN_INDEX = tuple(bisect_left(TOKEN_BUCKETS, n) for n in range(_SMALL))
 
 
 def _token_index(n: int) -> int:
-    """request_tokens bucket of a large count (buckets are powers of 4: arithmetic)."""
+    """request_tokens bucket of a large count (buckets are powers of 4: arithmetic);
+    IndexError (a refused value, in record_request's terms) beyond MAX_COUNT."""
+    if n > _MAX_COUNT:
+        raise IndexError(n)
     return min(((n - 1).bit_length() + 1) >> 1, _TOK_INF)
 
 
@@ -225,10 +229,11 @@ class LLMMetrics(Recordings):
             if duration_seconds is None:
                 i_dur = -1
             else:
-                if not 0.0 <= duration_seconds < _INF or duration_seconds.__class__ is bool:
+                if not 0.0 <= duration_seconds <= _MAX_SECONDS \
+                        or duration_seconds.__class__ is bool:
                     bad = True
                 i_dur = bisect_left(DURATION_BUCKETS, duration_seconds)
-            if ttft_seconds is not None and (not 0.0 <= ttft_seconds < _INF
+            if ttft_seconds is not None and (not 0.0 <= ttft_seconds <= _MAX_SECONDS
                                              or ttft_seconds.__class__ is bool):
                 bad = True
         except (TypeError, AttributeError, IndexError):

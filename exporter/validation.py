@@ -17,12 +17,17 @@ from typing import Any
 from .catalog import CIRCUIT_STATES, ERROR_TYPES, STATUSES
 
 __all__ = [
-    "InvalidValue", "check_tokens", "circuit", "count", "error_type", "finite", "flag",
-    "is_count", "is_finite", "is_flag", "is_number", "is_ratio", "is_seconds", "namespace",
-    "ratio", "seconds", "status",
+    "MAX_COUNT", "MAX_SECONDS", "InvalidValue", "amount", "check_tokens", "circuit", "count",
+    "error_type", "finite", "flag", "is_amount", "is_count", "is_finite", "is_flag",
+    "is_number", "is_ratio", "is_seconds", "namespace", "ratio", "seconds", "status",
 ]
 
 _INF = float("inf")
+MAX_SECONDS = 7 * 86400.0
+"""The longest duration accepted: a week (a batch job may take a day; more is a unit
+mistake, and 1e308 seconds would turn every histogram sum into +Inf)."""
+MAX_COUNT = 2**53
+"""The largest count or amount accepted: beyond it a float64 sum stops counting by one."""
 _NAMESPACE = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 
 
@@ -43,20 +48,26 @@ def is_number(v: Any) -> bool:
 
 def is_count(v: Any) -> bool:
     if v.__class__ is int:  # the common case first: these run for every ingested field
-        return v >= 0  # type: ignore[no-any-return]
-    return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+        return 0 <= v <= MAX_COUNT  # type: ignore[no-any-return]
+    return isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= MAX_COUNT
 
 
 def is_seconds(v: Any) -> bool:
-    """A finite duration >= 0."""
+    """A duration in 0..MAX_SECONDS."""
     c = v.__class__
     if c is float or c is int:
-        return 0 <= v < _INF  # type: ignore[no-any-return]
-    return is_number(v) and 0 <= v < _INF
+        return 0 <= v <= MAX_SECONDS  # type: ignore[no-any-return]
+    return is_number(v) and 0 <= v <= MAX_SECONDS
+
+
+def is_amount(v: Any) -> bool:
+    """A size or an amount of money: a number in 0..MAX_COUNT."""
+    return is_number(v) and 0 <= v <= MAX_COUNT
 
 
 def is_finite(v: Any) -> bool:
-    return is_number(v) and -_INF < v < _INF
+    """A number within +-MAX_COUNT (so sums of them stay finite)."""
+    return is_number(v) and -MAX_COUNT <= v <= MAX_COUNT
 
 
 def is_ratio(v: Any) -> bool:
@@ -69,13 +80,20 @@ def is_flag(v: Any) -> bool:
 
 def count(name: str, v: Any) -> int:
     if not is_count(v):
-        raise InvalidValue(name, f"must be an integer >= 0, got {v!r}")
+        raise InvalidValue(name, f"must be an integer in 0..2^53, got {v!r}")
     return v  # type: ignore[no-any-return]
 
 
 def seconds(name: str, v: Any) -> float:
     if not is_seconds(v):
-        raise InvalidValue(name, f"must be a finite number of seconds >= 0, got {v!r}")
+        raise InvalidValue(name, f"must be a finite number of seconds in 0..{MAX_SECONDS:g} "
+                                 f"(a week), got {v!r}")
+    return v  # type: ignore[no-any-return]
+
+
+def amount(name: str, v: Any) -> float:
+    if not is_amount(v):
+        raise InvalidValue(name, f"must be a finite number in 0..2^53, got {v!r}")
     return v  # type: ignore[no-any-return]
 
 
@@ -83,7 +101,7 @@ def finite(name: str, v: Any, minimum: float = -_INF) -> float:
     """A finite number >= ``minimum``."""
     if not is_finite(v) or v < minimum:
         lower = "" if minimum == -_INF else f" >= {minimum:g}"
-        raise InvalidValue(name, f"must be a finite number{lower}, got {v!r}")
+        raise InvalidValue(name, f"must be a finite number{lower} (within +-2^53), got {v!r}")
     return v  # type: ignore[no-any-return]
 
 

@@ -15,7 +15,7 @@ from exporter.validation import InvalidValue
 @pytest.mark.parametrize("value", [True, False, "1", None, 1.5, -1, [], {}])
 def test_a_count_is_a_non_negative_int_and_never_a_bool(value: object) -> None:
     assert not validation.is_count(value)
-    with pytest.raises(InvalidValue, match="tokens must be an integer >= 0") as info:
+    with pytest.raises(InvalidValue, match="tokens must be an integer in 0") as info:
         validation.count("tokens", value)
     assert info.value.field == "tokens"
 
@@ -76,6 +76,10 @@ REFUSED = [
     {"status": "success", "error_type": ["timeout"]},
     {"input_tokens": 3, "cache_read_tokens": 4},
     {"team": ["search"]},
+    {"input_tokens": 2**53 + 1},
+    {"output_tokens": 2**60},
+    {"duration_seconds": 1e308},
+    {"ttft_seconds": 8 * 86400},
     {"tier": {"q": 1}},
     {"model": ""},
 ]
@@ -95,3 +99,31 @@ def test_every_path_refuses_the_same_request(fields: dict) -> None:
 
     with pytest.raises(ValueError):
         OTelMetrics(MeterProvider()).record_request(**{**base, **fields})
+
+
+@pytest.mark.parametrize("event,field", [
+    ({"type": "cache_size", "cache": "c", "size_bytes": 1e308}, "event.size_bytes"),
+    ({"type": "routing", "complexity": "a", "tier": "b", "score": 1e308}, "event.score"),
+    ({"type": "batch", "provider": "p", "model": "m", "size": 1, "cost_usd": 1e300},
+     "event.cost_usd"),
+    ({"type": "cache_lookup", "cache": "c", "hit": True, "duration_seconds": 1e9},
+     "event.duration_seconds"),
+    ({"type": "tier_models", "tier": "t", "available": 2**54, "total": 2**54},
+     "event.available"),
+])
+def test_absurd_values_are_refused_with_their_field(event: dict, field: str) -> None:
+    with pytest.raises(EventError) as info:
+        validate(event, "event")
+    assert info.value.field == field
+
+
+def test_the_limits_are_what_the_docs_say() -> None:
+    assert validation.MAX_SECONDS == 7 * 86400
+    assert validation.MAX_COUNT == 2**53
+    assert validation.is_seconds(7 * 86400) and not validation.is_seconds(7 * 86400 + 0.5)
+    assert validation.is_count(2**53) and not validation.is_count(2**53 + 1)
+    llm = LLMMetrics(CollectorRegistry())
+    with pytest.raises(ValueError, match="size_bytes must be a finite number in 0..2"):
+        llm.set_cache_size(cache="c", size_bytes=float("1e308"))
+    with pytest.raises(ValueError, match="score"):
+        llm.record_routing(complexity="a", tier="b", score=1e300)

@@ -62,7 +62,7 @@ def _error_type(status: str, message: str | None) -> str:
 _TRACK = {
     "model": FieldSpec("label", True), "provider": FieldSpec("optional_label"),
     "prompt_tokens": FieldSpec("count"), "output_tokens": FieldSpec("count"),
-    "total_tokens": FieldSpec("count"), "latency_ms": FieldSpec("nonneg"),
+    "total_tokens": FieldSpec("count"), "latency_ms": FieldSpec("ms"),
     "team_alias": FieldSpec("optional_label"), "cache_hit": FieldSpec("optional_bool"),
     "query_type": FieldSpec("optional_label", doc="recorded as the tier label"),
     "status": FieldSpec("enum", choices=("success", "error")),
@@ -95,7 +95,7 @@ def track(llm: LLMMetrics, body: dict[str, Any]) -> dict[str, Any]:
 _CACHE = {
     "cache_hit": FieldSpec("count", doc="hits since the last report"),
     "cache_miss": FieldSpec("count", doc="misses since the last report"),
-    "avg_lookup_time_ms": FieldSpec("nonneg"), "team_alias": FieldSpec("optional_label"),
+    "avg_lookup_time_ms": FieldSpec("ms"), "team_alias": FieldSpec("optional_label"),
     "cache": FieldSpec("optional_label", doc="cache name (default: response)"),
 }
 
@@ -115,7 +115,7 @@ def cache(llm: LLMMetrics, body: dict[str, Any]) -> dict[str, Any]:
 _BATCH = {
     "batch_size": FieldSpec("count", True), "total_tokens": FieldSpec("count"),
     "batch_cost": FieldSpec("nonneg", doc="USD; when absent, priced from the catalog"),
-    "batch_latency_ms": FieldSpec("nonneg"), "team_alias": FieldSpec("optional_label"),
+    "batch_latency_ms": FieldSpec("ms"), "team_alias": FieldSpec("optional_label"),
     "model": FieldSpec("optional_label"), "provider": FieldSpec("optional_label"),
 }
 
@@ -139,7 +139,7 @@ _RECORD = {
     "model": FieldSpec("label", True), "provider_name": FieldSpec("optional_label"),
     "status": FieldSpec("optional_label", doc="success/ok/completed, or error/failed/timeout"),
     "prompt_tokens": FieldSpec("count"), "completion_tokens": FieldSpec("count"),
-    "duration_seconds": FieldSpec("nonneg"),
+    "duration_seconds": FieldSpec("seconds"),
 }
 _OK = {"success", "ok", "completed", "succeeded"}
 _FAILED = {"error", "failed", "failure", "timeout", "rate_limited", "cancelled"}
