@@ -15,6 +15,16 @@ from .validation import error_type as check_error_type
 log = logging.getLogger(__name__)
 
 
+def current_trace_id() -> str | None:
+    """The trace id of the current OpenTelemetry span, if one is recording."""
+    try:
+        from opentelemetry import trace
+    except ImportError:
+        return None
+    context = trace.get_current_span().get_span_context()
+    return format(context.trace_id, "032x") if context.is_valid else None
+
+
 class Call:
     """One tracked LLM call; see :meth:`LLMMetrics.track`."""
 

@@ -52,7 +52,8 @@ def start_metrics_server(llm: LLMMetrics, port: int, host: str = "127.0.0.1", *,
     if (username is None) != (password is None):
         raise ValueError("username and password go together: set both or neither")
     scrape = Scrape(lambda openmetrics: llm.exposition(openmetrics=openmetrics),
-                    Auth(None, username, password))
+                    Auth(None, username, password),
+                    lambda: llm.record_auth_failure(endpoint="metrics"))
     server = ThreadingHTTPServer((host, port), _handler(scrape))
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, name="llm-exporter-metrics",

@@ -246,6 +246,15 @@ class Recordings:
             acc[_VALUE] += accepted
             rej[_VALUE] += rejected
 
+    def record_auth_failure(self, *, endpoint: str) -> None:
+        """A request refused for its credentials (``ingest`` or ``metrics``)."""
+        if endpoint not in catalog.AUTH_ENDPOINTS:
+            raise validation.InvalidValue("endpoint", f"must be one of "
+                                                      f"{', '.join(catalog.AUTH_ENDPOINTS)}")
+        cell = self._store.families["auth_failures"].series[(endpoint,)].values
+        with self._lock:
+            cell[_VALUE] += 1
+
     def call_started(self, provider: str, model: str) -> list:
         """A call began (for track()): bump and return its in-flight gauge cell."""
         cell = self._book.in_flight(provider, model)

@@ -70,17 +70,21 @@ class Response(NamedTuple):
 
 class Scrape:
     """Answers one scrape: ``render(openmetrics)`` makes the body, ``auth`` (basic auth
-    on /metrics) may refuse it."""
+    on /metrics) may refuse it, and ``on_denied()`` counts each refusal."""
 
-    def __init__(self, render: Callable[[bool], bytes], auth: Auth | None = None) -> None:
+    def __init__(self, render: Callable[[bool], bytes], auth: Auth | None = None,
+                 on_denied: Callable[[], None] | None = None) -> None:
         self._render = render
         self._auth = auth
+        self._on_denied = on_denied
 
     def respond(self, headers: Mapping[str, str]) -> Response:
         """``headers`` with lower-case names."""
         if self._auth is not None:
             denied = self._auth.metrics(headers.get("authorization", "").encode("latin-1"))
             if denied is not None:
+                if self._on_denied is not None:
+                    self._on_denied()
                 body = f'{{"error": "{denied}"}}'.encode()
                 return Response(401, [("Content-Type", "application/json"),
                                       ("WWW-Authenticate", 'Basic realm="llm-exporter"'),

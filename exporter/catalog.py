@@ -32,6 +32,7 @@ ERROR_TYPES = ("rate_limit", "timeout", "server_error", "client_error", "content
 CACHE_RESULTS = ("hit", "miss")
 CIRCUIT_STATES = ("closed", "half_open", "open")
 EVENT_RESULTS = ("accepted", "rejected")
+AUTH_ENDPOINTS = ("ingest", "metrics")
 
 #: 0.01 s doubling to 81.92 s (the GenAI semconv list), then 163.84 and 327.68 s for long
 #: reasoning calls. client_python's defaults stop at 10 s, far too short for LLM calls.
@@ -183,6 +184,9 @@ EXPORTER_FAMILIES: tuple[Family, ...] = (
        "Build information; always 1.", ("version",)),
     _f("events", "llm_exporter_events_total", "counter",
        "Ingested events by result.", ("result",)),
+    _f("auth_failures", "llm_exporter_auth_failures_total", "counter",
+       "Requests refused for a missing or wrong token or password (not counted as "
+       "rejected events).", ("endpoint",)),
     _f("label_overflow", "llm_exporter_label_overflow_total", "counter",
        "Recorded events whose label value was folded into \"other\" by a cap.", ("label",)),
     _f("collector_success", "llm_exporter_collector_success", "gauge",

@@ -23,7 +23,8 @@ _TOP_KEYS = {"namespace", "labels", "pricing", "server", "zero_hold_seconds"}
 #: Prometheus that scrapes us.
 DEFAULT_ZERO_HOLD_SECONDS = 60.0
 _SERVER_KEYS = {"host", "port", "ingest_token_file", "metrics_user", "metrics_password_file",
-                "max_body_bytes", "max_batch_events", "collectors", "gpu_processes"}
+                "max_body_bytes", "max_batch_events", "collectors", "gpu_processes",
+                "allowed_hosts", "allowed_origins"}
 _PRICING_KEYS = {"catalog", "baseline", "overrides", "overrides_file"}
 _LABEL_KEYS = {"caps"}
 
@@ -46,6 +47,11 @@ class ServerSettings:
     max_batch_events: int = 1000
     collectors: tuple[str, ...] = COLLECTORS
     gpu_processes: bool = False
+    allowed_hosts: tuple[str, ...] | None = None
+    """Host names clients may use besides the bind address and localhost (any name is
+    accepted when bound to every interface, 0.0.0.0 or ::)."""
+    allowed_origins: tuple[str, ...] = ()
+    """Browser origins that may post events ("*": any); none by default."""
 
 
 @dataclass(frozen=True)
@@ -234,6 +240,21 @@ def _secret(env: Mapping[str, str], name: str, file_setting: Any, where: str) ->
     return value
 
 
+def _names(env: Mapping[str, str], raw: Mapping[str, Any], key: str,
+           env_name: str) -> tuple[str, ...] | None:
+    """A list of names from a comma-separated variable or the file; None when unset."""
+    value: Any = env.get(env_name)
+    if value is not None:
+        value = [v.strip() for v in value.split(",") if v.strip()]
+    else:
+        value = raw.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise ConfigError(f"server.{key}: must be a list of names, got {value!r}")
+    return tuple(value)
+
+
 def _server(raw: Mapping[str, Any], env: Mapping[str, str]) -> ServerSettings:
     _no_unknown(raw, _SERVER_KEYS, "server.")
     defaults = ServerSettings()
@@ -266,6 +287,8 @@ def _server(raw: Mapping[str, Any], env: Mapping[str, str]) -> ServerSettings:
         gpu_processes = _bool(env["LLM_EXPORTER_GPU_PROCESSES"], "LLM_EXPORTER_GPU_PROCESSES")
     if not isinstance(gpu_processes, bool):
         raise ConfigError(f"server.gpu_processes: must be true or false, got {gpu_processes!r}")
+    allowed_hosts = _names(env, raw, "allowed_hosts", "LLM_EXPORTER_ALLOWED_HOSTS")
+    allowed_origins = _names(env, raw, "allowed_origins", "LLM_EXPORTER_ALLOWED_ORIGINS")
     user = env.get("LLM_EXPORTER_METRICS_USER") or raw.get("metrics_user")
     password = _secret(env, "LLM_EXPORTER_METRICS_PASSWORD", raw.get("metrics_password_file"),
                        "server.metrics_password_file")
@@ -279,4 +302,5 @@ def _server(raw: Mapping[str, Any], env: Mapping[str, str]) -> ServerSettings:
                              "server.ingest_token_file"),
         metrics_user=user, metrics_password=password, max_body_bytes=max_body,
         max_batch_events=max_batch, collectors=tuple(collectors_raw),
-        gpu_processes=gpu_processes)
+        gpu_processes=gpu_processes, allowed_hosts=allowed_hosts,
+        allowed_origins=allowed_origins or ())

@@ -22,13 +22,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import validation
-from ._call import Call
+from ._call import Call, current_trace_id
 from ._recordings import Recordings
 from ._rows import RowBook
 from ._store import SeriesStore, layout
 from ._store.memory import wait_for
 from .cardinality import LabelCaps
 from .catalog import (
+    AUTH_ENDPOINTS,
     BY_KEY,
     DURATION_BUCKETS,
     EVENT_RESULTS,
@@ -78,16 +79,6 @@ def _token_index(n: int) -> int:
     if n > _MAX_COUNT:
         raise IndexError(n)
     return min(((n - 1).bit_length() + 1) >> 1, _TOK_INF)
-
-
-def current_trace_id() -> str | None:
-    """The trace id of the current OpenTelemetry span, if one is recording."""
-    try:
-        from opentelemetry import trace
-    except ImportError:
-        return None
-    context = trace.get_current_span().get_span_context()
-    return format(context.trace_id, "032x") if context.is_valid else None
 
 
 def _restart(ref: weakref.ref) -> None:
@@ -166,6 +157,8 @@ class LLMMetrics(Recordings):
         store.series("build_info", (__version__,))[layout.VALUE] = 1
         for result in EVENT_RESULTS:
             store.series("events", (result,))
+        for endpoint in AUTH_ENDPOINTS:
+            store.series("auth_failures", (endpoint,))
 
     def record_request(self, *, provider: str, model: str, input_tokens: int = 0,
                        output_tokens: int = 0, cache_read_tokens: int = 0,

@@ -21,6 +21,7 @@ from ..config import ServerSettings
 from ..events import EVENTS, EventError, validate
 from ..recorder import LLMMetrics
 from . import compat
+from .guard import Guard, default_hosts, json_body
 from .openapi import docs_html, openapi
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,8 @@ except ImportError:  # pragma: no cover - exercised where orjson is absent
         return json.dumps(payload).encode()
 
 JSON = b"application/json"
+#: Health probes answer any Host: kubelet probes use the pod IP, and they reveal nothing.
+_PROBES = frozenset({"/-/healthy", "/-/ready"})
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 
@@ -57,7 +60,12 @@ class SidecarApp:
         self.settings = settings
         self.collectors = collectors or CollectorSet([], llm.namespace)
         self.auth = Auth(settings.ingest_token, settings.metrics_user, settings.metrics_password)
-        self._scrape = Scrape(self._render, self.auth)
+        self._scrape = Scrape(self._render, self.auth,
+                              lambda: llm.record_auth_failure(endpoint="metrics"))
+        hosts = default_hosts(settings.host)
+        self.guard = Guard(None if hosts is None else {*hosts, *(settings.allowed_hosts or ())},
+                           settings.allowed_origins)
+        self._ingest = {"/v1/events", *compat.ROUTES}
         self.ready = False
         self._max_body = settings.max_body_bytes
         self._max_batch = settings.max_batch_events
@@ -76,9 +84,22 @@ class SidecarApp:
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http":
-            methods = self._routes.get(scope["path"])
+            headers = dict(scope["headers"])
+            scope["llm_exporter.headers"] = headers
+            denied = self.guard.host(headers.get(b"host"))
+            if denied is not None and scope["path"] not in _PROBES:
+                await _json(send, 400, {"error": denied})
+                return
+            origin = headers.get(b"origin")
+            path = scope["path"]
+            if origin is not None:
+                wrapped = await self._cross_origin(scope, origin, path, send)
+                if wrapped is None:
+                    return
+                send = wrapped
+            methods = self._routes.get(path)
             if methods is None:
-                await _json(send, 404, {"error": f"no route {scope['path']}; see /docs"})
+                await _json(send, 404, {"error": f"no route {path}; see /docs"})
                 return
             handler = methods.get(scope["method"])
             if handler is None:
@@ -89,6 +110,31 @@ class SidecarApp:
             await handler(scope, receive, send)
         elif kind == "lifespan":
             await self._lifespan(receive, send)
+
+    async def _cross_origin(self, scope: dict[str, Any], origin: bytes, path: str,
+                            send: Send) -> Send | None:
+        """A browser request: refused (403) unless its origin is allowed, a CORS
+        preflight answered (204), or ``send`` wrapped to add the CORS headers. None when
+        the request has been answered."""
+        denied = self.guard.origin(origin)
+        if denied is not None:
+            if path in self._ingest:
+                self.llm.record_events(rejected=1)
+            await _json(send, 403, {"error": denied})
+            return None
+        cors = self.guard.cors(origin)
+        if scope["method"] == "OPTIONS" and path in self._ingest:
+            await _send(send, 204, b"", b"text/plain", cors + [
+                (b"access-control-allow-methods", b"POST"),
+                (b"access-control-allow-headers", b"content-type, authorization"),
+                (b"access-control-max-age", b"600")])
+            return None
+
+        async def with_cors(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), *cors]}
+            await send(message)
+        return with_cors
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -105,12 +151,17 @@ class SidecarApp:
 
     async def _read_json(self, scope: dict[str, Any], receive: Receive, send: Send
                          ) -> tuple[bool, Any]:
-        """(True, parsed body) or (False, None) after answering 401/413/400."""
-        headers = dict(scope["headers"])
+        """(True, parsed body) or (False, None) after answering 401/415/413/400."""
+        headers = scope["llm_exporter.headers"]
         denied = self.auth.ingest(headers.get(b"authorization"))
         if denied is not None:
-            self.llm.record_events(rejected=1)
+            self.llm.record_auth_failure(endpoint="ingest")
             await _json(send, 401, {"error": denied}, [(b"www-authenticate", b"Bearer")])
+            return False, None
+        wrong_type = json_body(headers.get(b"content-type"))
+        if wrong_type is not None:
+            self.llm.record_events(rejected=1)
+            await _json(send, 415, {"error": wrong_type, "field": "Content-Type"})
             return False, None
         try:
             body = await _body(headers, receive, self._max_body)

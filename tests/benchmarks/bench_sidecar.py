@@ -38,7 +38,7 @@ async def events(request: Request):
 async def _connection(port: int, body: bytes, deadline: float, limit: int,
                       counter: list[int]) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    request = (b"POST /v1/events HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
+    request = (b"POST /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                b"Content-Length: %d\r\n\r\n" % len(body)) + body
     try:
         while counter[0] < limit and time.perf_counter() < deadline:

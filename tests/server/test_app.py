@@ -156,7 +156,8 @@ def test_malformed_json_and_limits(sidecar_factory) -> None:
     assert status == 413 and "max_body_bytes=2048" in body["error"]
     # a chunked body that grows past the limit is refused too
     with socket.create_connection(("127.0.0.1", sc.port), timeout=10) as s:
-        s.sendall(b"POST /v1/events HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+        s.sendall(b"POST /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                  b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
         for _ in range(3):
             s.sendall(b"400\r\n" + b" " * 1024 + b"\r\n")
         s.sendall(b"0\r\n\r\n")
@@ -322,7 +323,8 @@ def test_sigterm_finishes_requests_in_flight_and_exits_0() -> None:
                 time.sleep(0.05)
         body = json.dumps(REQ).encode()
         with socket.create_connection(("127.0.0.1", port), timeout=20) as s:
-            s.sendall(b"POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json"
+            s.sendall(b"POST /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                      b"Content-Type: application/json"
                       b"\r\nContent-Length: %d\r\n\r\n" % len(body) + body[:20])
             time.sleep(0.3)
             proc.send_signal(signal.SIGTERM)
