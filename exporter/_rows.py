@@ -15,7 +15,13 @@ from typing import Any
 
 from . import catalog
 from ._store import SeriesStore
-from .cardinality import LabelCaps, normalise_model, normalise_optional, normalise_provider
+from .cardinality import (
+    OTHER,
+    LabelCaps,
+    normalise_model,
+    normalise_optional,
+    normalise_provider,
+)
 from .catalog import REQUEST_LABELS, TOKEN_TYPES
 from .pricing import PriceBook, Rates
 from .validation import InvalidValue
@@ -88,6 +94,8 @@ class RowBook:
         self.batch_rows: dict[tuple, Row] = {}
         self.cell_cache: dict[tuple, tuple] = {}
         self.lock = threading.RLock()
+        self._overflow_set = False
+        """While set (under ``lock``), every capped label is admitted as "other"."""
         self.overflow = {label: store.series("label_overflow", (label,))
                          for label in sorted(caps.caps)}
 
@@ -96,35 +104,58 @@ class RowBook:
         return self.store.series(key, catalog.BY_KEY[key].label_values(**labels))
 
     def admit(self, label: str, value: str, folded: list[str]) -> str:
+        if self._overflow_set:
+            return OTHER
         admitted, was_folded = self.caps.admit(label, value)
         if was_folded:
             folded.append(label)
         return admitted
+
+    def _build(self, build: Callable[[list[str]], Any]) -> tuple[Any, list[str], list[str]]:
+        """``build(folded)`` under the lock; when it met a family's series budget, again
+        with every capped label "other", so all families of one recording agree. Returns
+        the result, the labels caps folded and the families budgets folded."""
+        folded: list[str] = []
+        self.store.over.clear()
+        result = build(folded)
+        over = list(dict.fromkeys(self.store.over))
+        if over:
+            self._overflow_set = True
+            try:
+                result = build([])
+            finally:
+                self._overflow_set = False
+        return result, folded, over
 
     def optional(self, label: str, raw: Any, folded: list[str]) -> str:
         return self.admit(label, normalise_optional(label, raw), folded)
 
     def request_row(self, provider: Any, model: Any, tier: Any, team: Any, status: Any, *,
                     batch: bool) -> Row:
-        with self.lock:
-            return self._build_row(provider, model, tier, team, status, batch)
-
-    def _build_row(self, provider_raw: Any, model_raw: Any, tier_raw: Any, team_raw: Any,
-                   status: Any, batch: bool) -> Row:
         check_status(status)
-        canonical_provider = normalise_provider(provider_raw)
-        canonical_model = normalise_model(canonical_provider, model_raw)
-        folded: list[str] = []
+        canonical_provider = normalise_provider(provider)
+        canonical_model = normalise_model(canonical_provider, model)
+        with self.lock:
+            row, folded, over = self._build(lambda folded: self._build_row(
+                canonical_provider, canonical_model, tier, team, status, batch, folded))
+            row.overflow = self._overflow_cells(folded, over)
+            rows = self.batch_rows if batch else self.rows
+            if not folded and not over and len(rows) < MAX_CACHED_KEYS:
+                rows[(provider, model, tier, team, status)] = row
+        return row
+
+    def _build_row(self, canonical_provider: str, canonical_model: str, tier_raw: Any,
+                   team_raw: Any, status: str, batch: bool, folded: list[str]) -> Row:
         provider = self.admit("provider", canonical_provider, folded)
         model = self.admit("model", canonical_model, folded)
         tier = self.optional("tier", tier_raw, folded)
         team = self.optional("team", team_raw, folded)
+        request = {"provider": provider, "model": model, "tier": tier, "team": team}
         row = Row()
+        row.usage = self.store.usage(tuple(request[name] for name in REQUEST_LABELS))
         row.provider, row.model, row.batch = canonical_provider, canonical_model, batch
         row.labels = (provider, model)
         pm = {"provider": provider, "model": model}
-        request = {**pm, "tier": tier, "team": team}
-        row.usage = self.store.usage(tuple(request[name] for name in REQUEST_LABELS))
         if not batch:
             row.requests = self.new("requests", **pm, tier=tier, team=team, status=status)
             row.duration = self.new("request_duration", **pm, tier=tier, status=status)
@@ -146,10 +177,6 @@ class RowBook:
             row.baseline = self.prices.rates(*self.baseline, batch=batch)
             if not row.baseline.priced:
                 row.baseline = None
-        row.overflow = tuple(self.overflow[label] for label in folded)
-        rows = self.batch_rows if batch else self.rows
-        if not folded and len(rows) < MAX_CACHED_KEYS:
-            rows[(provider_raw, model_raw, tier_raw, team_raw, status)] = row
         return row
 
     def refresh(self, row: Row) -> Rates:
@@ -179,11 +206,19 @@ class RowBook:
         if cached is not None:
             return cached
         with self.lock:
-            folded: list[str] = []
-            cells = (*build(folded), tuple(self.overflow[label] for label in folded))
-            if not folded and len(self.cell_cache) < MAX_CACHED_KEYS:
+            built, folded, over = self._build(build)
+            cells = (*built, self._overflow_cells(folded, over))
+            if not folded and not over and len(self.cell_cache) < MAX_CACHED_KEYS:
                 self.cell_cache[key] = cells
         return cells
+
+    def _overflow_cells(self, folded: list[str], over: list[str]) -> tuple[list, ...]:
+        """The counters an event bumps: one per label a cap folded, one per family whose
+        series budget folded it."""
+        return (*(self.overflow[label] for label in folded),
+                *(self.store.series("series_overflow",
+                                    (catalog.BY_KEY[key].full_name(self.store.namespace),))
+                  for key in over))
 
     def in_flight(self, provider: str, model: str) -> list:
         """The in-flight gauge of a (provider, model), for track()."""

@@ -189,6 +189,9 @@ EXPORTER_FAMILIES: tuple[Family, ...] = (
        "rejected events).", ("endpoint",)),
     _f("label_overflow", "llm_exporter_label_overflow_total", "counter",
        "Recorded events whose label value was folded into \"other\" by a cap.", ("label",)),
+    _f("series_overflow", "llm_exporter_series_overflow_total", "counter",
+       "Recorded events folded into a family's overflow series (every capped label "
+       "\"other\") because the family had reached its series budget.", ("family",)),
     _f("collector_success", "llm_exporter_collector_success", "gauge",
        "1 if the collector's last run succeeded, 0 if it failed.", ("collector",),
        emitter="collector"),

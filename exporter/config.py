@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from . import validation
+from ._store import DEFAULT_SERIES_BUDGET
 from .cardinality import DEFAULT_CAPS, normalise_model, normalise_provider
 from .collectors import available as available_collectors
 from .pricing import PriceBook, PriceOverride
@@ -26,7 +27,7 @@ _SERVER_KEYS = {"host", "port", "ingest_token_file", "metrics_user", "metrics_pa
                 "max_body_bytes", "max_batch_events", "collectors", "gpu_processes",
                 "allowed_hosts", "allowed_origins"}
 _PRICING_KEYS = {"catalog", "baseline", "overrides", "overrides_file"}
-_LABEL_KEYS = {"caps"}
+_LABEL_KEYS = {"caps", "series_budget"}
 
 
 class ConfigError(ValueError):
@@ -59,6 +60,8 @@ class Settings:
     namespace: str = "llm"
     zero_hold_seconds: float = field(default_factory=lambda: _zero_hold(os.environ, None))
     label_caps: Mapping[str, int] = field(default_factory=dict)
+    series_budget: int = DEFAULT_SERIES_BUDGET
+    """Series per family; past it, new label sets fold into the family's overflow set."""
     price_overrides: tuple[PriceOverride, ...] = ()
     price_catalog: bool = True
     baseline: tuple[str, str] | None = None
@@ -99,6 +102,13 @@ class Settings:
             if isinstance(cap, bool) or not isinstance(cap, int) or cap < 1:
                 raise ConfigError(f"{where}: must be a positive integer, got {cap!r}")
 
+        budget = labels.get("series_budget", DEFAULT_SERIES_BUDGET)
+        if env.get("LLM_EXPORTER_SERIES_BUDGET"):
+            budget = _int(env["LLM_EXPORTER_SERIES_BUDGET"], "LLM_EXPORTER_SERIES_BUDGET")
+        if isinstance(budget, bool) or not isinstance(budget, int) or budget < 1:
+            raise ConfigError(f"labels.series_budget: must be a positive integer, got "
+                              f"{budget!r}")
+
         catalog = pricing.get("catalog", True)
         if "LLM_EXPORTER_PRICE_CATALOG" in env:
             catalog = _bool(env["LLM_EXPORTER_PRICE_CATALOG"], "LLM_EXPORTER_PRICE_CATALOG")
@@ -120,10 +130,25 @@ class Settings:
 
         baseline_raw = env.get("LLM_EXPORTER_BASELINE") or pricing.get("baseline")
         return cls(namespace=namespace, zero_hold_seconds=hold, label_caps=caps,
+                   series_budget=budget,
                    price_overrides=tuple(overrides),
                    price_catalog=catalog, baseline=_baseline(baseline_raw),
                    server=_server(_mapping(raw.get("server", {}), "server"), env),
                    source=str(path) if path else "defaults")
+
+    @classmethod
+    def of(cls, config: Settings | str | Path | None) -> Settings:
+        """Settings given, or loaded from a file (None: the environment alone)."""
+        return cls.load(config) if config is None or isinstance(config, (str, Path)) \
+            else config
+
+    def limits(self, zero_hold: float | None, budget: int | None) -> tuple[float, int]:
+        """The zero-first hold and the series budget: an argument, else these settings'."""
+        hold = self.zero_hold_seconds if zero_hold is None else zero_hold
+        budget = self.series_budget if budget is None else budget
+        if validation.count("series_budget", budget) < 1:
+            raise validation.InvalidValue("series_budget", f"must be at least 1, got {budget}")
+        return float(validation.finite("zero_hold_seconds", hold, minimum=0)), budget
 
     def price_book(self) -> PriceBook:
         return PriceBook(self.price_overrides, use_catalog=self.price_catalog)

@@ -107,14 +107,11 @@ class LLMMetrics(Recordings):
                  label_caps: Mapping[str, int] | None = None,
                  created_series: bool = False, otel_exemplars: bool = False,
                  multiprocess_dir: str | Path | None = None,
-                 zero_hold_seconds: float | None = None) -> None:
+                 zero_hold_seconds: float | None = None,
+                 series_budget: int | None = None) -> None:
         from .config import Settings
 
-        if config is None or isinstance(config, (str, Path)):
-            settings = Settings.load(config)
-        else:
-            settings = config
-        self.settings = settings
+        settings = self.settings = Settings.of(config)
         self.namespace = validation.namespace(namespace or settings.namespace)
         self._prices = prices if prices is not None else settings.price_book()
         self._baseline = settings.baseline
@@ -124,8 +121,8 @@ class LLMMetrics(Recordings):
         self._caps = LabelCaps({**settings.label_caps, **(label_caps or {})})
         self._created_series = created_series
         self._otel_exemplars = otel_exemplars
-        hold = settings.zero_hold_seconds if zero_hold_seconds is None else zero_hold_seconds
-        self._zero_hold = float(validation.finite("zero_hold_seconds", hold, minimum=0))
+        self._zero_hold, self._series_budget = settings.limits(zero_hold_seconds,
+                                                               series_budget)
         multiprocess_dir = multiprocess_dir or os.environ.get("LLM_EXPORTER_MULTIPROC_DIR")
         self._multiprocess_dir = multiprocess_dir
         self._init_state()
@@ -148,7 +145,9 @@ class LLMMetrics(Recordings):
 
         store = self._store = SeriesStore(self.namespace, created=self._created_series,
                                           zero_hold=self._zero_hold,
-                                          directory=self._multiprocess_dir)
+                                          directory=self._multiprocess_dir,
+                                          budget=self._series_budget,
+                                          foldable=frozenset(self._caps.caps))
         self._lock = store.lock
         self._mutex = store.lock.mutex
         self._exemplars = store.exemplars

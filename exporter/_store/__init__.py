@@ -12,13 +12,21 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ..catalog import TOKEN_TYPES
+from ..cardinality import OTHER
+from ..catalog import EXPORTER_FAMILIES, TOKEN_TYPES
 from . import layout
 from .memory import Exemplars, Series, UpdateLock, ZeroHold, add_usage, new_states
 from .mmap import NAN, SegmentStore, merged_states
 from .render import describe, metric_families, render
 
-__all__ = ["SeriesStore"]
+__all__ = ["DEFAULT_SERIES_BUDGET", "SeriesStore"]
+
+DEFAULT_SERIES_BUDGET = 2000
+"""Series per family (request label sets for the request families). A sidecar flooded
+with distinct label sets then serves about 12 MB of /metrics in under half a second
+(README: Reliability and security)."""
+#: The exporter's own families have fixed label sets; nothing to budget.
+_UNBUDGETED = frozenset(f.key for f in EXPORTER_FAMILIES)
 
 
 class SeriesStore:
@@ -31,8 +39,14 @@ class SeriesStore:
     """
 
     def __init__(self, namespace: str, *, created: bool = False, zero_hold: float = 0.0,
-                 directory: str | Path | None = None) -> None:
+                 directory: str | Path | None = None, budget: int = DEFAULT_SERIES_BUDGET,
+                 foldable: frozenset[str] = frozenset()) -> None:
         self.namespace = namespace
+        self.budget = budget
+        self.foldable = foldable
+        self.over: list[str] = []
+        self._combinations: dict[str, set[tuple[str, ...]]] = {}
+        """Families whose budget folded a series since the caller last cleared this."""
         self.files = SegmentStore(directory) if directory else None
         self.lock = UpdateLock()
         self.families = new_states(namespace)
@@ -43,10 +57,33 @@ class SeriesStore:
         self.exemplars = Exemplars()
         self.zero_hold = zero_hold
 
+    def _fold(self, key: str, labels: tuple[str, ...]) -> tuple[str, ...]:
+        """``labels``, or the family's overflow label set (noted in ``over``: every capped
+        label "other", the bounded ones kept) once the family holds ``budget`` distinct
+        combinations of its capped labels. Bounded labels (status, token_type ...) do
+        not count: a request's five token types are one combination."""
+        if key in _UNBUDGETED:
+            return labels
+        names = self.families[key].family.labels
+        free = tuple(value for name, value in zip(names, labels) if name in self.foldable)
+        seen = self._combinations.setdefault(key, set())
+        if free in seen:
+            return labels
+        if len(seen) < self.budget or all(v == OTHER for v in free):
+            seen.add(free)
+            return labels
+        self.over.append(key)
+        return tuple(OTHER if name in self.foldable else value
+                     for name, value in zip(names, labels))
+
     def series(self, key: str, labels: tuple[str, ...]) -> Any:
-        """The value list behind a series, created (zero) on first use."""
+        """The value list behind a series, created (zero) on first use; past the
+        family's budget, its overflow series."""
         st = self.families[key]
         s = st.series.get(labels)
+        if s is None:
+            labels = self._fold(key, labels)
+            s = st.series.get(labels)
         if s is None:
             with self.lock:
                 s = st.series.get(labels)
@@ -60,6 +97,9 @@ class SeriesStore:
         """A gauge's value list, hidden from the exposition until first set (its value
         is None in memory, NaN in files)."""
         s = self.families[key].series.get(labels)
+        if s is None:
+            labels = self._fold(key, labels)
+            s = self.families[key].series.get(labels)
         if s is not None:
             return s.values
         values: Any = [None, 0.0] if self.files is None else \
@@ -71,6 +111,11 @@ class SeriesStore:
     def usage(self, r: tuple[str, ...]) -> Any:
         """The usage list (tokens, cost and savings series) of request label set ``r``."""
         first = self.families["tokens"].series.get(r + ("input",))
+        if first is None:
+            r = self._fold(layout.USAGE_SAVINGS, r)
+            if self.over and self.over[-1] == layout.USAGE_SAVINGS:
+                self.over[-1] = "tokens"  # reported under the family users know best
+            first = self.families["tokens"].series.get(r + ("input",))
         if first is not None:
             return first.values
         values: Any = layout.new_usage() if self.files is None else \

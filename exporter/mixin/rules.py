@@ -134,6 +134,17 @@ def alerts(cfg: AlertConfig, names: Names) -> list[dict[str, Any]]:
                "cap and were counted as \"other\": per-{{ $labels.label }} figures, budgets "
                "included, undercount. Raise labels.caps or stop passing free-form values.",
                cost_link),
+        alert(cfg, "LLMSeriesBudgetExceeded",
+               f"sum by (family) (increase({m('series_overflow')}{{{sel}}}"
+               f"[{s['label_overflow']['window']}])) > 0",
+               s["label_overflow"]["for"], "warning",
+               "{{ $labels.family }} reached its series budget",
+               "{{ $value | printf \"%.0f\" }} recordings in the last "
+               f"{s['label_overflow']['window']} had a label set new to "
+               "{{ $labels.family }} after it held labels.series_budget series, and were "
+               "counted under its overflow set (every capped label \"other\"). Raise "
+               "labels.series_budget if the label sets are real, or find who sends so many.",
+               cost_link),
         alert(cfg, "LLMIngestRejected",
                f'sum by (job, instance) (rate({m("events")}{{{sel},result="rejected"}}[5m]))\n'
                f"/\nsum by (job, instance) (rate({m('events')}{{{sel}}}[5m]))\n"

@@ -39,6 +39,7 @@ def test_generated_rules_are_committed_and_current(tmp_path: Path) -> None:
 ALERTS_EXPECTED = {
     "LLMSpendRateHigh", "LLMBudgetExceeded", "LLMBudgetBurnRateHigh", "LLMErrorRateHigh",
     "LLMLatencyHigh", "LLMProviderDown", "LLMUnpricedModel", "LLMLabelOverflow",
+    "LLMSeriesBudgetExceeded",
     "LLMIngestRejected", "GPUMemoryNearlyFull", "GPUTemperatureHigh", "LLMExporterDown",
     "LLMExporterCollectorFailed", "Watchdog", "PrometheusRuleEvaluationFailures",
     "PrometheusRuleGroupIterationsMissed", "PrometheusAlertmanagerUnreachable",
