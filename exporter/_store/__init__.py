@@ -21,10 +21,10 @@ from .render import describe, metric_families, render
 
 __all__ = ["DEFAULT_SERIES_BUDGET", "SeriesStore"]
 
-DEFAULT_SERIES_BUDGET = 2000
-"""Series per family (request label sets for the request families). A sidecar flooded
-with distinct label sets then serves about 12 MB of /metrics in under half a second
-(README: Reliability and security)."""
+DEFAULT_SERIES_BUDGET = 1000
+"""Combinations of capped labels per family (request label sets for the request
+families). A sidecar flooded with distinct label sets then serves 14 MB of /metrics in
+about 0.1 s at 132 MB RSS (tests/benchmarks/bench_flood.py; 2,000 gave 28 MB)."""
 #: The exporter's own families have fixed label sets; nothing to budget.
 _UNBUDGETED = frozenset(f.key for f in EXPORTER_FAMILIES)
 

@@ -93,7 +93,7 @@ def test_memory_is_bounded_by_the_budget_not_the_input() -> None:
 
 
 def test_the_budget_is_a_setting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    assert Settings().series_budget == 2000
+    assert Settings().series_budget == 1000
     (tmp_path / "s.yml").write_text("labels:\n  series_budget: 300\n")
     assert Settings.load(tmp_path / "s.yml").series_budget == 300
     monkeypatch.setenv("LLM_EXPORTER_SERIES_BUDGET", "40")
