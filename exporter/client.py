@@ -15,6 +15,7 @@ import json
 import logging
 import threading
 import time
+import uuid
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +38,9 @@ class ClientStats:
     dropped: int = 0
     """Events given up on: retries exhausted, refused by the sidecar, or queue full."""
     retries: int = 0
+    unsent: int = 0
+    """Events still queued, or sent without an answer, when ``close()`` ran out of time:
+    they may or may not have been recorded. sent + dropped + unsent = events handed over."""
     last_error: str | None = None
 
 
@@ -59,8 +63,9 @@ class _Config:
             raise ValueError(f"url must be http://host:port, got {self.url!r}")
         self.host, self.port = parts.hostname, parts.port or 80
 
-    def headers(self, body: bytes) -> dict[str, str]:
-        h = {"Content-Type": "application/json", "Content-Length": str(len(body))}
+    def headers(self, body: bytes, key: str) -> dict[str, str]:
+        h = {"Content-Type": "application/json", "Content-Length": str(len(body)),
+             "Idempotency-Key": key}
         if self.token:
             h["Authorization"] = f"Bearer {self.token}"
         return h
@@ -92,6 +97,9 @@ class _Base:
         self.stats = ClientStats()
         self._queue: deque[tuple[str, Any]] = deque()
         self._busy = False
+        self._in_flight = 0
+        self._abandoned = False
+        """Set by close() when it gives up waiting: later outcomes are not counted."""
         self._last_log = 0.0
 
     @property
@@ -105,22 +113,38 @@ class _Base:
             return
         self._queue.append((path, payload))
 
-    def _take(self) -> tuple[str, bytes, int] | None:
-        """The next POST: a batch of queued events, or one compatible-route payload."""
+    def _take(self) -> tuple[str, bytes, int, str] | None:
+        """The next POST: a batch of queued events, or one compatible-route payload, and
+        the Idempotency-Key its retries share (the sidecar applies it once)."""
         if not self._queue:
             return None
         path, payload = self._queue.popleft()
         if path != EVENTS_PATH:
-            return path, json.dumps(payload).encode(), 1
+            self._in_flight = 1
+            return path, json.dumps(payload).encode(), 1, uuid.uuid4().hex
         events = [payload]
         while self._queue and len(events) < self._cfg.batch_size \
                 and self._queue[0][0] == EVENTS_PATH:
             events.append(self._queue.popleft()[1])
         body = events[0] if len(events) == 1 else {"events": events}
-        return EVENTS_PATH, json.dumps(body).encode(), len(events)
+        self._in_flight = len(events)
+        return EVENTS_PATH, json.dumps(body).encode(), len(events), uuid.uuid4().hex
+
+    def _abandon(self) -> None:
+        """close() ran out of time: what is queued or in flight is counted as unsent."""
+        self._abandoned = True
+        self.stats.unsent += len(self._queue) + self._in_flight
+        self._queue.clear()
+        if self.stats.unsent:
+            log.warning("llm-exporter client closed with %d event(s) unsent (the sidecar "
+                        "may have recorded the last batch)", self.stats.unsent)
 
     def _outcome(self, status: int | None, reply: bytes, n: int, error: str | None) -> bool:
         """Account for one attempt; True if it should be retried."""
+        if self._abandoned:
+            return False
+        if status is not None and status != 429 and status < 500:
+            self._in_flight = 0  # answered for good: sent or refused
         if status == 200:
             self.stats.sent += n
             return False
@@ -133,6 +157,9 @@ class _Base:
         return True
 
     def _give_up(self, n: int) -> None:
+        if self._abandoned:
+            return
+        self._in_flight = 0
         self.stats.dropped += n
         self._warn("sidecar unreachable after %d retries (%s): dropped %d event(s)",
                    self._cfg.retries, self.stats.last_error, n)
@@ -187,10 +214,15 @@ class SidecarClient(_Base):
         return True
 
     def close(self, timeout: float = 10.0) -> None:
-        self.flush(timeout)
+        """Send what can be sent within ``timeout`` seconds; the rest is counted in
+        ``stats.unsent``."""
+        deadline = time.monotonic() + timeout
+        flushed = self.flush(timeout)
         self._stop = True
         self._wake.set()
-        self._thread.join(timeout)
+        self._thread.join(max(0.0, deadline - time.monotonic()))
+        if not flushed or self._thread.is_alive():
+            self._abandon()
 
     def __enter__(self) -> SidecarClient:
         return self
@@ -207,9 +239,9 @@ class SidecarClient(_Base):
                 self._deliver(*item)
             self._busy = False
 
-    def _deliver(self, path: str, body: bytes, n: int) -> None:
+    def _deliver(self, path: str, body: bytes, n: int, key: str) -> None:
         for attempt in range(self._cfg.retries + 1):
-            status, reply, error = self._post(path, body)
+            status, reply, error = self._post(path, body, key)
             if not self._outcome(status, reply, n, error):
                 return
             if attempt < self._cfg.retries:
@@ -217,12 +249,12 @@ class SidecarClient(_Base):
                 time.sleep(self._delay(attempt))
         self._give_up(n)
 
-    def _post(self, path: str, body: bytes) -> tuple[int | None, bytes, str | None]:
+    def _post(self, path: str, body: bytes, key: str) -> tuple[int | None, bytes, str | None]:
         try:
             if self._conn is None:
                 self._conn = http.client.HTTPConnection(self._cfg.host, self._cfg.port,
                                                         timeout=self._cfg.timeout)
-            self._conn.request("POST", path, body=body, headers=self._cfg.headers(body))
+            self._conn.request("POST", path, body=body, headers=self._cfg.headers(body, key))
             resp = self._conn.getresponse()
             return resp.status, resp.read(), None
         except (OSError, http.client.HTTPException) as exc:
@@ -272,7 +304,10 @@ class AsyncSidecarClient(_Base):
         return True
 
     async def close(self, timeout: float = 10.0) -> None:
-        await self.flush(timeout)
+        """Send what can be sent within ``timeout`` seconds; the rest is counted in
+        ``stats.unsent``."""
+        if not await self.flush(timeout):
+            self._abandon()
         if self._task is not None:
             self._task.cancel()
         if self._stream is not None:
@@ -298,9 +333,9 @@ class AsyncSidecarClient(_Base):
                 await self._deliver(*item)
             self._busy = False
 
-    async def _deliver(self, path: str, body: bytes, n: int) -> None:
+    async def _deliver(self, path: str, body: bytes, n: int, key: str) -> None:
         for attempt in range(self._cfg.retries + 1):
-            status, reply, error = await self._post(path, body)
+            status, reply, error = await self._post(path, body, key)
             if not self._outcome(status, reply, n, error):
                 return
             if attempt < self._cfg.retries:
@@ -308,9 +343,10 @@ class AsyncSidecarClient(_Base):
                 await asyncio.sleep(self._delay(attempt))
         self._give_up(n)
 
-    async def _post(self, path: str, body: bytes) -> tuple[int | None, bytes, str | None]:
+    async def _post(self, path: str, body: bytes, key: str
+                    ) -> tuple[int | None, bytes, str | None]:
         head = f"POST {path} HTTP/1.1\r\nHost: {self._cfg.host}\r\n" + "".join(
-            f"{k}: {v}\r\n" for k, v in self._cfg.headers(body).items()) + "\r\n"
+            f"{k}: {v}\r\n" for k, v in self._cfg.headers(body, key).items()) + "\r\n"
         try:
             if self._stream is None:
                 self._stream = await asyncio.wait_for(

@@ -25,7 +25,8 @@ _TOP_KEYS = {"namespace", "labels", "pricing", "server", "zero_hold_seconds"}
 DEFAULT_ZERO_HOLD_SECONDS = 60.0
 _SERVER_KEYS = {"host", "port", "ingest_token_file", "metrics_user", "metrics_password_file",
                 "max_body_bytes", "max_batch_events", "collectors", "gpu_processes",
-                "allowed_hosts", "allowed_origins"}
+                "allowed_hosts", "allowed_origins", "idempotency_keys",
+                "idempotency_window_seconds"}
 _PRICING_KEYS = {"catalog", "baseline", "overrides", "overrides_file"}
 _LABEL_KEYS = {"caps", "series_budget"}
 
@@ -53,6 +54,9 @@ class ServerSettings:
     accepted when bound to every interface, 0.0.0.0 or ::)."""
     allowed_origins: tuple[str, ...] = ()
     """Browser origins that may post events ("*": any); none by default."""
+    idempotency_keys: int = 10_000
+    """Answers kept for retries with the same Idempotency-Key (one per request)."""
+    idempotency_window_seconds: int = 600
 
 
 @dataclass(frozen=True)
@@ -298,6 +302,9 @@ def _server(raw: Mapping[str, Any], env: Mapping[str, str]) -> ServerSettings:
     port = number("port", "LLM_EXPORTER_PORT", 0, 65535)
     max_body = number("max_body_bytes", "LLM_EXPORTER_MAX_BODY_BYTES", 1024, 1 << 30)
     max_batch = number("max_batch_events", "LLM_EXPORTER_MAX_BATCH_EVENTS", 1, 1_000_000)
+    keys = number("idempotency_keys", "LLM_EXPORTER_IDEMPOTENCY_KEYS", 0, 10_000_000)
+    window = number("idempotency_window_seconds", "LLM_EXPORTER_IDEMPOTENCY_WINDOW_SECONDS",
+                    1, 86400)
     collectors_raw: Any = env.get("LLM_EXPORTER_COLLECTORS")
     if collectors_raw is not None:
         collectors_raw = [c.strip() for c in collectors_raw.split(",") if c.strip()]
@@ -327,5 +334,6 @@ def _server(raw: Mapping[str, Any], env: Mapping[str, str]) -> ServerSettings:
                              "server.ingest_token_file"),
         metrics_user=user, metrics_password=password, max_body_bytes=max_body,
         max_batch_events=max_batch, collectors=tuple(collectors_raw),
-        gpu_processes=gpu_processes, allowed_hosts=allowed_hosts,
+        gpu_processes=gpu_processes, allowed_hosts=allowed_hosts, idempotency_keys=keys,
+        idempotency_window_seconds=window,
         allowed_origins=allowed_origins or ())

@@ -23,6 +23,7 @@ from ..recorder import LLMMetrics
 from . import compat
 from .guard import Guard, default_hosts, json_body
 from .openapi import docs_html, openapi
+from .replay import Replays, key_error
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +67,7 @@ class SidecarApp:
         self.guard = Guard(None if hosts is None else {*hosts, *(settings.allowed_hosts or ())},
                            settings.allowed_origins)
         self._ingest = {"/v1/events", *compat.ROUTES}
+        self.replays = Replays(settings.idempotency_keys, settings.idempotency_window_seconds)
         self.ready = False
         self._max_body = settings.max_body_bytes
         self._max_batch = settings.max_batch_events
@@ -151,7 +153,8 @@ class SidecarApp:
 
     async def _read_json(self, scope: dict[str, Any], receive: Receive, send: Send
                          ) -> tuple[bool, Any]:
-        """(True, parsed body) or (False, None) after answering 401/415/413/400."""
+        """(True, parsed body) or (False, None) after answering 401/415/413/400, or
+        replaying the answer to an Idempotency-Key already applied."""
         headers = scope["llm_exporter.headers"]
         denied = self.auth.ingest(headers.get(b"authorization"))
         if denied is not None:
@@ -163,6 +166,19 @@ class SidecarApp:
             self.llm.record_events(rejected=1)
             await _json(send, 415, {"error": wrong_type, "field": "Content-Type"})
             return False, None
+        key = headers.get(b"idempotency-key")
+        if key is not None:
+            bad_key = key_error(key)
+            if bad_key is not None:
+                self.llm.record_events(rejected=1)
+                await _json(send, 400, {"error": bad_key, "field": "Idempotency-Key"})
+                return False, None
+            answered = self.replays.get(key)
+            if answered is not None:  # a retry of a request already applied
+                await _send(send, answered[0], answered[1], JSON,
+                            [(b"idempotent-replayed", b"true")])
+                return False, None
+            scope["llm_exporter.key"] = key
         try:
             body = await _body(headers, receive, self._max_body)
         except _TooLarge:
@@ -219,10 +235,18 @@ class SidecarApp:
         for method, kwargs in calls:
             result = methods[method](**kwargs)
             costs.append(result if result.__class__ is float else None)
-        llm = self.llm
-        llm.record_events(accepted=n)
-        await _json(send, 200, {"accepted": n, "cost_usd": costs,
-                                "total_cost_usd": sum(c for c in costs if c is not None)})
+        self.llm.record_events(accepted=n)
+        await self._answer(scope, send, {"accepted": n, "cost_usd": costs, "total_cost_usd":
+                                         sum(c for c in costs if c is not None)})
+
+    async def _answer(self, scope: dict[str, Any], send: Send, payload: Any) -> None:
+        """A 200 for applied events, kept for a retry with the same Idempotency-Key (no
+        await between applying and keeping: a concurrent retry sees one or the other)."""
+        body = _dumps(payload)
+        key = scope.get("llm_exporter.key")
+        if key is not None:
+            self.replays.put(key, 200, body)
+        await _send(send, 200, body, JSON)
 
     async def _compat(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         ok, data = await self._read_json(scope, receive, send)
@@ -241,7 +265,7 @@ class SidecarApp:
                                     "field": exc.field, "reason": exc.reason})
             return
         self.llm.record_events(accepted=1)
-        await _json(send, 200, result)
+        await self._answer(scope, send, result)
 
     # --------------------------------------------------------------- scraping
 
