@@ -245,6 +245,19 @@ def test_compose_file_is_valid() -> None:
     run(compose or "docker-compose", "-f", "docker-compose.yml", "config", "-q",
         env={"GRAFANA_ADMIN_PASSWORD": "test-only"})
     data = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = data["services"]
+    for name, service in services.items():
+        for port in service.get("ports", []):  # published on loopback unless told
+            assert port.startswith("${BIND_ADDRESS:-127.0.0.1}:"), (name, port)
+        assert "healthcheck" in service, name
+    assert not any("enable-lifecycle" in str(arg)
+                   for arg in services["prometheus"]["command"])
+    sidecar = services["sidecar"]
+    assert sidecar["environment"]["LLM_EXPORTER_INGEST_TOKEN_FILE"] == "/run/secrets/ingest_token"
+    assert "./alerts/secrets/ingest_token:/run/secrets/ingest_token:ro" in sidecar["volumes"]
+    assert "missing or empty" in services["alertmanager"]["command"][0]
+    text = (ROOT / "docker-compose.yml").read_text()
+    assert "TOKEN:" not in text.replace("TOKEN_FILE:", "")  # no literal secrets
     assert data["services"]["prometheus"]["image"] == "prom/prometheus:v2.42.0"
     assert data["services"]["alertmanager"]["image"] == "prom/alertmanager:v0.25.0"
     assert (ROOT / "Dockerfile").exists()
