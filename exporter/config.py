@@ -26,7 +26,8 @@ DEFAULT_ZERO_HOLD_SECONDS = 60.0
 _SERVER_KEYS = {"host", "port", "ingest_token_file", "metrics_user", "metrics_password_file",
                 "max_body_bytes", "max_batch_events", "collectors", "gpu_processes",
                 "allowed_hosts", "allowed_origins", "idempotency_keys",
-                "idempotency_window_seconds"}
+                "idempotency_window_seconds", "max_header_bytes", "request_timeout_seconds",
+                "keepalive_timeout_seconds", "max_connections"}
 _PRICING_KEYS = {"catalog", "baseline", "overrides", "overrides_file"}
 _LABEL_KEYS = {"caps", "series_budget"}
 
@@ -57,6 +58,14 @@ class ServerSettings:
     idempotency_keys: int = 10_000
     """Answers kept for retries with the same Idempotency-Key (one per request)."""
     idempotency_window_seconds: int = 600
+    max_header_bytes: int = 16 * 1024
+    """A request head (request line and headers) past this gets 431 and is closed."""
+    request_timeout_seconds: int = 10
+    """A request not complete this long after its first byte gets 408 and is closed."""
+    keepalive_timeout_seconds: int = 5
+    """An idle keep-alive connection is closed after this long."""
+    max_connections: int = 512
+    """Connections past this many get 503 and are closed at once."""
 
 
 @dataclass(frozen=True)
@@ -305,6 +314,12 @@ def _server(raw: Mapping[str, Any], env: Mapping[str, str]) -> ServerSettings:
     keys = number("idempotency_keys", "LLM_EXPORTER_IDEMPOTENCY_KEYS", 0, 10_000_000)
     window = number("idempotency_window_seconds", "LLM_EXPORTER_IDEMPOTENCY_WINDOW_SECONDS",
                     1, 86400)
+    max_header = number("max_header_bytes", "LLM_EXPORTER_MAX_HEADER_BYTES", 1024, 1 << 20)
+    request_timeout = number("request_timeout_seconds", "LLM_EXPORTER_REQUEST_TIMEOUT_SECONDS",
+                             1, 600)
+    keepalive = number("keepalive_timeout_seconds", "LLM_EXPORTER_KEEPALIVE_TIMEOUT_SECONDS",
+                       1, 3600)
+    max_connections = number("max_connections", "LLM_EXPORTER_MAX_CONNECTIONS", 1, 1_000_000)
     collectors_raw: Any = env.get("LLM_EXPORTER_COLLECTORS")
     if collectors_raw is not None:
         collectors_raw = [c.strip() for c in collectors_raw.split(",") if c.strip()]
@@ -335,5 +350,7 @@ def _server(raw: Mapping[str, Any], env: Mapping[str, str]) -> ServerSettings:
         metrics_user=user, metrics_password=password, max_body_bytes=max_body,
         max_batch_events=max_batch, collectors=tuple(collectors_raw),
         gpu_processes=gpu_processes, allowed_hosts=allowed_hosts, idempotency_keys=keys,
-        idempotency_window_seconds=window,
+        idempotency_window_seconds=window, max_header_bytes=max_header,
+        request_timeout_seconds=request_timeout, keepalive_timeout_seconds=keepalive,
+        max_connections=max_connections,
         allowed_origins=allowed_origins or ())

@@ -15,6 +15,7 @@ from ..collectors import enabled
 from ..config import Settings
 from ..recorder import LLMMetrics
 from .app import SidecarApp
+from .limits import Limits, uvicorn_options
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +72,13 @@ def serve(app: SidecarApp, sock: socket.socket,
                 for sig, handler in previous.items():
                     signal.signal(sig, handler)
 
+    limits = app.settings
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on",
-                            timeout_graceful_shutdown=10, server_header=False)
+                            timeout_graceful_shutdown=10, server_header=False,
+                            **uvicorn_options(Limits(limits.max_header_bytes,
+                                                     limits.request_timeout_seconds,
+                                                     limits.max_connections),
+                                              limits.keepalive_timeout_seconds))
     server = Server(config)
     if on_started is not None:
         original = server.startup
