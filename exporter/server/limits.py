@@ -62,15 +62,17 @@ def protocol(limits: Limits) -> type[HttpToolsProtocol]:
         def data_received(self, data: bytes) -> None:
             if self._deadline is None and not self._in_request:
                 self._arm()  # the first byte of a request after an idle keep-alive
-            if self._in_head:
+            counting = self._in_head
+            super().data_received(data)
+            # Still in the head after this chunk (a chunk that ends the head may carry
+            # body bytes too, so only an unfinished head is measured):
+            if counting and self._in_head and not self.transport.is_closing():
                 self._head_bytes += len(data)
                 if self._head_bytes > limits.max_header_bytes:
                     self._disarm()
                     _reply(self.transport, b"431 Request Header Fields Too Large",
                            f"request head over server.max_header_bytes="
                            f"{limits.max_header_bytes}\n")
-                    return
-            super().data_received(data)
 
         def on_message_begin(self) -> None:
             super().on_message_begin()

@@ -88,3 +88,12 @@ def test_connections_past_the_cap_get_503(sidecar_factory) -> None:
     time.sleep(0.3)
     status, _, _ = sc.request("GET", "/-/healthy")
     assert status == 200
+
+
+def test_a_large_body_is_not_mistaken_for_a_large_head(sidecar_factory) -> None:
+    """A head and 100 KB of body in one read: only the head counts against the limit."""
+    sc = _sidecar(sidecar_factory, max_header_bytes=2048)
+    events = [{"type": "request", "provider": "openai", "model": "gpt-4o",
+               "input_tokens": 1, "request_id": "x" * 64} for _ in range(800)]
+    status, body = sc.post("/v1/events", {"events": events})
+    assert status == 200 and body["accepted"] == 800
