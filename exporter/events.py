@@ -193,6 +193,10 @@ def check_fields(obj: dict[str, Any], fields: Mapping[str, FieldSpec], where: st
             raise EventError(f"{where}.{key}", f"unknown field for {what} "
                                                f"(fields: {', '.join(fields)})")
         if not f.check(value):
+            if f.kind == "count" and value.__class__ is float and value.is_integer() \
+                    and is_count(int(value)):
+                obj[key] = int(value)  # JSON's 3.0 is the integer 3 (JSON Schema agrees)
+                continue
             raise EventError(f"{where}.{key}", f.reason(value))
         if value is None:
             skipped += 1
@@ -264,7 +268,7 @@ def _check_relations(kind: str, kw: dict[str, Any], where: str) -> None:
     check_labels(kw, where)
 
 
-_JSON_TYPES: dict[str, dict[str, Any]] = {"label": {"type": "string", "minLength": 1},
+_JSON_TYPES: dict[str, dict[str, Any]] = {"label": {"type": "string", "pattern": "\\S"},
                "optional_label": {"type": ["string", "null"]},
                "count": {"type": "integer", "minimum": 0, "maximum": MAX_COUNT},
                "seconds": {"type": ["number", "null"], "minimum": 0, "maximum": MAX_SECONDS},
@@ -277,14 +281,22 @@ _JSON_TYPES: dict[str, dict[str, Any]] = {"label": {"type": "string", "minLength
                "optional_bool": {"type": ["boolean", "null"]}}
 
 
+def json_schema(f: FieldSpec) -> dict[str, Any]:
+    """One field's JSON Schema; a required field cannot be null."""
+    schema: dict[str, Any] = {"enum": [*f.choices, None]} if f.kind == "enum" \
+        else dict(_JSON_TYPES[f.kind])
+    if f.required and isinstance(schema.get("type"), list):
+        schema["type"] = [t for t in schema["type"] if t != "null"][0]
+    return schema
+
+
 def event_json_schemas() -> dict[str, Any]:
     """JSON Schema of each event type, for the OpenAPI document."""
     out: dict[str, Any] = {}
     for kind, (_, fields) in EVENTS.items():
         props: dict[str, Any] = {"type": {"const": kind}}
         for name, f in fields.items():
-            schema: dict[str, Any] = {"enum": list(f.choices)} if f.kind == "enum" \
-                else dict(_JSON_TYPES[f.kind])
+            schema = json_schema(f)
             if f.doc:
                 schema["description"] = f.doc
             props[name] = schema

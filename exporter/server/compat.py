@@ -137,7 +137,10 @@ def batch(llm: LLMMetrics, body: dict[str, Any]) -> dict[str, Any]:
 
 _RECORD = {
     "model": FieldSpec("label", True), "provider_name": FieldSpec("optional_label"),
-    "status": FieldSpec("optional_label", doc="success/ok/completed, or error/failed/timeout"),
+    "status": FieldSpec("enum", choices=("success", "ok", "completed", "succeeded", "error",
+                                         "failed", "failure", "timeout", "rate_limited",
+                                         "cancelled"),
+                        doc="success/ok/completed, or error/failed/timeout"),
     "prompt_tokens": FieldSpec("count"), "completion_tokens": FieldSpec("count"),
     "duration_seconds": FieldSpec("seconds"),
 }

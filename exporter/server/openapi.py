@@ -7,17 +7,22 @@ import json
 from functools import cache
 from typing import Any
 
-from ..events import _JSON_TYPES, EVENTS, FieldSpec, event_json_schemas
+from ..events import EVENTS, FREE_FORM, FieldSpec, event_json_schemas, json_schema
 from . import compat
 
 _ERROR = {"description": "the error, the field (a JSON path) and the reason",
           "content": {"application/json": {"schema": {"type": "object"}}}}
+#: What any ingest request may get besides its 200: malformed JSON or a bad
+#: Idempotency-Key or Host (400), credentials (401), a browser origin (403), size (413),
+#: content type (415), an invalid event (422).
+_INGEST_ERRORS = {code: _ERROR for code in ("400", "401", "403", "413", "415", "422")}
 
 
 def _compat_schema(fields: dict[str, FieldSpec]) -> dict[str, Any]:
-    props = {name: ({"enum": list(f.choices)} if f.kind == "enum" else dict(_JSON_TYPES[f.kind]))
-             for name, f in fields.items()}
-    return {"type": "object", "properties": props,
+    props = {name: json_schema(f) for name, f in fields.items()}
+    for name in sorted(FREE_FORM):
+        props.setdefault(name, {"description": "free-form; accepted, never a label"})
+    return {"type": "object", "properties": props, "additionalProperties": False,
             "required": [n for n, f in fields.items() if f.required]}
 
 
@@ -37,7 +42,7 @@ def openapi() -> dict[str, Any]:
             "responses": {
                 "200": {"description": "accepted: count, and the cost in USD of each event "
                                        "(null for events that have none)"},
-                "400": _ERROR, "401": _ERROR, "413": _ERROR, "422": _ERROR}}},
+                **_INGEST_ERRORS}}},
         "/metrics": {"get": {"summary": "Prometheus text, or OpenMetrics when asked for",
                              "security": [{"basic": []}, {}],
                              "responses": {"200": {"description": "the metrics"}}}},
@@ -48,8 +53,9 @@ def openapi() -> dict[str, Any]:
     for path, fields in compat.FIELDS.items():
         paths[path] = {"post": {
             "summary": "compatible route (existing clients)", "security": [{"bearer": []}, {}],
-            "requestBody": {"content": {"application/json": {"schema": _compat_schema(fields)}}},
-            "responses": {"200": {"description": "recorded"}, "422": _ERROR}}}
+            "requestBody": {"required": True,
+                            "content": {"application/json": {"schema": _compat_schema(fields)}}},
+            "responses": {"200": {"description": "recorded"}, **_INGEST_ERRORS}}}
     return {"openapi": "3.1.0",
             "info": {"title": "llm-exporter sidecar", "version": __version__},
             "paths": paths,
