@@ -36,7 +36,9 @@ class Replays:
         return None if found is None else (found[1], found[2])
 
     def put(self, key: bytes, status: int, body: bytes) -> None:
-        self._answers[key] = (time.monotonic(), status, body)
+        # A copy of exactly its length: orjson's output keeps its whole working buffer
+        # (8 KB for a 1 KB answer), which 10,000 kept answers would multiply.
+        self._answers[key] = (time.monotonic(), status, bytes(memoryview(body)))
         self._answers.move_to_end(key)
         while len(self._answers) > self.max_keys:
             self._answers.popitem(last=False)

@@ -109,3 +109,55 @@ def test_a_replayed_key_is_answered_not_applied_again(sidecar_process) -> None:
     conn.request("POST", "/v1/events", body, {"Content-Type": "application/json",
                                               "Idempotency-Key": "has space"})
     assert conn.getresponse().status == 400
+
+
+def test_a_killed_sidecar_loses_nothing_it_acknowledged_and_the_client_counts_all(
+        tmp_path) -> None:
+    """SIGKILL mid-stream, then a new sidecar on the same port: every event the client
+    was handed is sent, dropped or unsent, and each sidecar recorded exactly what it
+    acknowledged."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "LLM_EXPORTER_ZERO_HOLD_SECONDS": "0", "LLM_EXPORTER_COLLECTORS": ""}
+
+    def start() -> subprocess.Popen:
+        proc = subprocess.Popen([sys.executable, "-m", "exporter.cli", "serve", "--port",
+                                 str(port)], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, env=env)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/-/ready", timeout=2)
+                return proc
+            except OSError:
+                time.sleep(0.05)
+        raise AssertionError("sidecar did not start")
+
+    first = start()
+    client = SidecarClient(f"http://127.0.0.1:{port}", batch_size=50, flush_interval=0.05,
+                           timeout=2.0, retries=6, backoff=0.2)
+    second = None
+    try:
+        for _ in range(300):
+            client.record_request(provider="openai", model="gpt-4o", input_tokens=7)
+        assert client.flush(30)
+        acknowledged_first = client.stats.sent
+        assert _recorded(port)[0] == acknowledged_first == 300
+        first.kill()
+        first.wait(timeout=10)
+        for _ in range(200):  # sent while no sidecar listens: retried until one does
+            client.record_request(provider="openai", model="gpt-4o", input_tokens=7)
+        time.sleep(0.5)
+        second = start()
+        assert client.flush(60)
+        stats = client.stats
+        assert stats.sent + stats.dropped + stats.unsent == 500
+        assert _recorded(port)[0] == stats.sent - acknowledged_first
+    finally:
+        client.close(5)
+        if second is not None:
+            second.terminate()
+            second.wait(timeout=30)
