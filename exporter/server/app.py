@@ -128,7 +128,7 @@ class SidecarApp:
         if scope["method"] == "OPTIONS" and path in self._ingest:
             await _send(send, 204, b"", b"text/plain", cors + [
                 (b"access-control-allow-methods", b"POST"),
-                (b"access-control-allow-headers", b"content-type, authorization"),
+                (b"access-control-allow-headers", b"content-type, authorization, idempotency-key"),
                 (b"access-control-max-age", b"600")])
             return None
 
