@@ -45,8 +45,8 @@ class SeriesStore:
         self.budget = budget
         self.foldable = foldable
         self.over: list[str] = []
-        self._combinations: dict[str, set[tuple[str, ...]]] = {}
         """Families whose budget folded a series since the caller last cleared this."""
+        self._combinations: dict[str, set[tuple[str, ...]]] = {}
         self.files = SegmentStore(directory) if directory else None
         self.lock = UpdateLock()
         self.families = new_states(namespace)
@@ -57,11 +57,12 @@ class SeriesStore:
         self.exemplars = Exemplars()
         self.zero_hold = zero_hold
 
-    def _fold(self, key: str, labels: tuple[str, ...]) -> tuple[str, ...]:
-        """``labels``, or the family's overflow label set (noted in ``over``: every capped
-        label "other", the bounded ones kept) once the family holds ``budget`` distinct
-        combinations of its capped labels. Bounded labels (status, token_type ...) do
-        not count: a request's five token types are one combination."""
+    def _fold(self, key: str, labels: tuple[str, ...], report: str | None = None
+              ) -> tuple[str, ...]:
+        """``labels``, or the family's overflow label set (noted in ``over`` under
+        ``report`` or ``key``: every capped label "other", the bounded ones kept) once the
+        family holds ``budget`` distinct combinations of its capped labels. Bounded
+        labels (status, token_type ...) do not count: five token types are one."""
         if key in _UNBUDGETED:
             return labels
         names = self.families[key].family.labels
@@ -72,7 +73,7 @@ class SeriesStore:
         if len(seen) < self.budget or all(v == OTHER for v in free):
             seen.add(free)
             return labels
-        self.over.append(key)
+        self.over.append(report or key)
         return tuple(OTHER if name in self.foldable else value
                      for name, value in zip(names, labels))
 
@@ -112,9 +113,7 @@ class SeriesStore:
         """The usage list (tokens, cost and savings series) of request label set ``r``."""
         first = self.families["tokens"].series.get(r + ("input",))
         if first is None:
-            r = self._fold(layout.USAGE_SAVINGS, r)
-            if self.over and self.over[-1] == layout.USAGE_SAVINGS:
-                self.over[-1] = "tokens"  # reported under the family users know best
+            r = self._fold(layout.USAGE_SAVINGS, r, report="tokens")  # the family users know
             first = self.families["tokens"].series.get(r + ("input",))
         if first is not None:
             return first.values

@@ -162,9 +162,6 @@ class FamilyState:
         self.created: dict[tuple[str, ...], float] | None = None
         """Creation time per series, kept only when created series are asked for."""
 
-    def new_values(self) -> list:
-        """A fresh value list for one series of this family."""
-        return layout.new_values(self.family)
 
 
 _COST_SLOTS = tuple(layout.COST_SLOT.values())
