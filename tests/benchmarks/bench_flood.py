@@ -14,19 +14,10 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import os
-import re
-import subprocess
 import sys
 import time
 
-
-def rss_mb(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
+from bench_sidecar import rss_mb, start
 
 
 def scrape(port: int) -> tuple[int, float]:
@@ -44,19 +35,10 @@ def main() -> None:
     ap.add_argument("--events", type=int, default=200_000)
     ap.add_argument("--seconds", type=float, default=120.0)
     args = ap.parse_args()
-    env = {**os.environ, "LLM_EXPORTER_ZERO_HOLD_SECONDS": "0",
-           "LLM_EXPORTER_COLLECTORS": "system"}
-    proc = subprocess.Popen([sys.executable, "-m", "exporter.cli", "serve", "--port", "0"],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                            env=env)
+    proc, port = start([sys.executable, "-m", "exporter.cli", "serve", "--port", "0"], True,
+                       {"LLM_EXPORTER_ZERO_HOLD_SECONDS": "0",
+                        "LLM_EXPORTER_COLLECTORS": "system"})
     try:
-        port = 0
-        deadline = time.monotonic() + 30
-        while not port and time.monotonic() < deadline:
-            line = proc.stdout.readline()  # type: ignore[union-attr]
-            found = re.search(r"127\.0\.0\.1:(\d+)/metrics", line)
-            if found:
-                port = int(found.group(1))
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         print(f"python {sys.version.split()[0]}, default series budget, 1,000 events a batch")
         print(f"  {'events':>9} {'RSS MB':>8} {'/metrics MB':>12} {'scrape s':>9}")

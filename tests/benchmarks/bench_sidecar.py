@@ -90,6 +90,15 @@ def start(cmd: list[str], port_from_stdout: bool, env: dict[str, str],
             time.sleep(0.1)
 
 
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process, from /proc (Linux)."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def scrape_time(port: int, repeat: int = 5) -> tuple[float, int]:
     best, lines = float("inf"), 0
     for _ in range(repeat):

@@ -16,14 +16,14 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import os
 import random
 import re
 import statistics
-import subprocess
 import sys
 import threading
 import time
+
+from bench_sidecar import rss_mb, start
 
 from exporter import SidecarClient
 
@@ -39,14 +39,6 @@ BAD = [
     (json.dumps({"type": "request", "provider": "openai", "model": "gpt-4o"}).encode(),
      "text/plain"),
 ]
-
-
-def rss_mb(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def get(port: int, path: str) -> tuple[int, bytes, float]:
@@ -69,16 +61,9 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--minutes", type=float, default=10.0)
     args = ap.parse_args()
-    env = {**os.environ, "LLM_EXPORTER_ZERO_HOLD_SECONDS": "0",
-           "LLM_EXPORTER_INGEST_TOKEN": TOKEN}
-    proc = subprocess.Popen([sys.executable, "-m", "exporter.cli", "serve", "--port", "0"],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                            env=env)
-    port = 0
-    while not port:
-        found = re.search(r"127\.0\.0\.1:(\d+)/metrics", proc.stdout.readline())  # type: ignore[union-attr]
-        port = int(found.group(1)) if found else 0
-    time.sleep(1.0)
+    proc, port = start([sys.executable, "-m", "exporter.cli", "serve", "--port", "0"], True,
+                       {"LLM_EXPORTER_ZERO_HOLD_SECONDS": "0",
+                        "LLM_EXPORTER_INGEST_TOKEN": TOKEN})
     deadline = time.monotonic() + args.minutes * 60
     lock = threading.Lock()
     totals = {"handed": 0, "sent": 0, "dropped": 0, "unsent": 0, "bad": 0, "bad_4xx": 0,
