@@ -29,6 +29,7 @@ _VALUE, _WRITTEN = layout.VALUE, layout.WRITTEN
 _TOKEN = tuple(layout.TOKEN_SLOT.values())
 _COST = tuple(layout.COST_SLOT.values())
 _SAVINGS = layout.SAVINGS_SLOT
+_REFERENCE = layout.REFERENCE_SLOT
 _SIZE_SUM = layout.sum_slot(catalog.BY_KEY["batch_size"])
 
 
@@ -91,7 +92,7 @@ class Recordings:
             return (book.new("routing_decisions", complexity=c, tier=t, fallback="true"),
                     book.new("routing_decisions", complexity=c, tier=t, fallback="false"),
                     book.new("routing_duration", tier=t),
-                    book.new("routing_score", complexity=c))
+                    book.new("routing_score", complexity=c, tier=t))
 
         yes, no, durations, scores, overflow = book.cells(("route", complexity, tier), build)
         with self._lock:
@@ -218,9 +219,10 @@ class Recordings:
         else:
             costs = rates.costs(*tokens, input_tokens, duration_seconds)
         cost = sum(costs)
-        saved = 0.0
+        saved = reference = 0.0
         if row.baseline is not None:
-            saved = sum(row.baseline.costs(*tokens, input_tokens, duration_seconds)) - cost
+            reference = sum(row.baseline.costs(*tokens, input_tokens, duration_seconds))
+            saved = reference - cost
         with self._lock:
             row.requests[_VALUE] += 1
             h = row.duration
@@ -232,6 +234,7 @@ class Recordings:
                 u[_COST[i]] += costs[i]
             if saved > 0.0:
                 u[_SAVINGS] += saved
+            u[_REFERENCE] += reference
             if row.unpriced is not None and cost_usd is None:
                 row.unpriced[_VALUE] += 1
             for cell in row.overflow:

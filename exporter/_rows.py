@@ -173,7 +173,9 @@ class RowBook:
         row.unpriced_cell = self.new("unpriced_requests", **pm)
         self.refresh(row)
         row.baseline = None
-        if self.baseline is not None and self.baseline != (canonical_provider, canonical_model):
+        if self.baseline is not None:
+            # The baseline model's own traffic costs the same on the reference: its rates
+            # are the reference, so the reference counter adds up over every model.
             row.baseline = self.prices.rates(*self.baseline, batch=batch)
             if not row.baseline.priced:
                 row.baseline = None

@@ -87,9 +87,16 @@ def normalise_model(provider: str, model: object) -> str:
     return value
 
 
+#: Labels whose values are names from a small vocabulary, folded to lower case so that
+#: "SIMPLE" and "simple" are one series (teams and caches keep their spelling).
+CASE_FOLDED = frozenset({"tier", "complexity"})
+
+
 def normalise_optional(label: str, value: object) -> str:
-    """Free-choice labels (team, tier, cache ...): trimmed, placeholder when empty."""
-    return _clean(label, value, required=False)
+    """Free-choice labels (team, tier, cache ...): trimmed, placeholder when empty, tier
+    and complexity in lower case."""
+    cleaned = _clean(label, value, required=False)
+    return cleaned.lower() if label in CASE_FOLDED else cleaned
 
 
 class LabelCaps:

@@ -118,7 +118,12 @@ LLM_FAMILIES: tuple[Family, ...] = (
        _R + ("token_type",), unit="usd"),
     _f("cost_savings", "llm_cost_savings_usd_total", "counter",
        "Cost the same usage would have had on the baseline model, minus the actual cost "
-       "(never negative).", _R, unit="usd"),
+       "(never negative; see llm_reference_cost_usd_total for signed savings).", _R,
+       unit="usd"),
+    _f("reference_cost", "llm_reference_cost_usd_total", "counter",
+       "What the same usage would have cost on the configured reference (baseline) model; "
+       "reference minus llm_cost_usd_total is the savings, negative where a model is "
+       "dearer. Stays 0 without a priced baseline.", _R, unit="usd"),
     _f("unpriced_requests", "llm_unpriced_requests_total", "counter",
        "Requests whose model has no known price: their cost is counted as 0.",
        ("provider", "model")),
@@ -156,7 +161,8 @@ LLM_FAMILIES: tuple[Family, ...] = (
        "Time taken to make a routing decision.", ("tier",), unit="seconds",
        buckets=ROUTING_DURATION_BUCKETS),
     _f("routing_score", "llm_routing_complexity_score", "histogram",
-       "Complexity score computed by the router.", ("complexity",),
+       "Complexity score computed by the router, per complexity and chosen tier (sum/count "
+       "is a decision-matrix cell's average score).", ("complexity", "tier"),
        buckets=COMPLEXITY_SCORE_BUCKETS),
     _f("tier_available", "llm_tier_models_available", "gauge",
        "Models of a tier currently available.", ("tier",)),

@@ -58,10 +58,11 @@ _MAX_COUNT = validation.MAX_COUNT
 _HOT_PATH_SLOTS = {"value": 0, "input": 0, "cache_read": 1, "cache_write": 2, "output": 3,
                    "reasoning": 4, "cost input": 5, "cost cache_read": 6,
                    "cost cache_write": 7, "cost output": 8, "cost reasoning": 9,
-                   "savings": 10}
+                   "savings": 10, "reference": 11}
 if {"value": layout.VALUE, **layout.TOKEN_SLOT,
                        **{f"cost {t}": i for t, i in layout.COST_SLOT.items()},
-                       "savings": layout.SAVINGS_SLOT} != _HOT_PATH_SLOTS:
+                       "savings": layout.SAVINGS_SLOT,
+                       "reference": layout.REFERENCE_SLOT} != _HOT_PATH_SLOTS:
     raise ImportError("recorder.record_request's slot literals disagree with _store.layout")
 _HOT_PATH_SUMS = {"request_tokens": 15, "request_duration": 17, "ttft": 20, "tpot": 14}
 if {k: layout.sum_slot(BY_KEY[k]) for k in _HOT_PATH_SUMS} != _HOT_PATH_SUMS:
@@ -258,11 +259,12 @@ class LLMMetrics(Recordings):
                                                  visible, reasoning_tokens, input_tokens,
                                                  duration_seconds)
         cost = c0 + c1 + c2 + c3 + c4
-        saved = 0.0
+        saved = reference = 0.0
         if row.baseline is not None:
-            saved = sum(row.baseline.costs(uncached, cache_read_tokens, cache_write_tokens,
-                                           visible, reasoning_tokens, input_tokens,
-                                           duration_seconds)) - cost
+            reference = sum(row.baseline.costs(uncached, cache_read_tokens, cache_write_tokens,
+                                               visible, reasoning_tokens, input_tokens,
+                                               duration_seconds))
+            saved = reference - cost
         errors = None
         if status == "error":
             errors = row.errors.get(error_type or "other")
@@ -302,6 +304,7 @@ class LLMMetrics(Recordings):
             u[8] += c3  # cost output
             if saved > 0.0:
                 u[10] += saved  # savings
+            u[11] += reference  # reference
             h = row.tok_in
             h[i_in] += 1
             h[15] += uncached  # sum

@@ -55,11 +55,11 @@ def test_other_recorders_respect_caps(registry: CollectorRegistry) -> None:
     llm = LLMMetrics(registry, label_caps={"cache": 2, "complexity": 1})
     for cache in ["x", "y", "z", "z"]:
         llm.record_cache_lookup(cache=cache, hit=True)
-    llm.record_routing(complexity="SIMPLE", tier="Q1")
-    llm.record_routing(complexity="HARD", tier="Q1", fallback=True)
+    llm.record_routing(complexity="simple", tier="q1")
+    llm.record_routing(complexity="HARD", tier="q1", fallback=True)
     assert value(registry, "llm_cache_lookups_total", cache="other", result="hit") == 2
     assert value(registry, "llm_exporter_label_overflow_total", label="cache") == 2
-    assert value(registry, "llm_routing_decisions_total", complexity="other", tier="Q1",
+    assert value(registry, "llm_routing_decisions_total", complexity="other", tier="q1",
                  fallback="true") == 1
     assert value(registry, "llm_exporter_label_overflow_total", label="complexity") == 1
 
@@ -105,3 +105,20 @@ def test_bad_label_values_are_errors(llm: LLMMetrics) -> None:
 def test_label_caps_reject_nonsense() -> None:
     with pytest.raises(ValueError, match="model"):
         LabelCaps({"model": 0})
+
+
+def test_tier_and_complexity_are_case_insensitive(registry: CollectorRegistry) -> None:
+    llm = LLMMetrics(registry=registry)
+    llm.record_routing(complexity="SIMPLE", tier="Local", score=1.0)
+    llm.record_routing(complexity="simple", tier="LOCAL", score=3.0)
+    llm.record_request(provider="openai", model="gpt-4o", tier="Premium", team="Search")
+    llm.record_request(provider="openai", model="gpt-4o", tier="premium", team="Search")
+    assert value(registry, "llm_routing_decisions_total", complexity="simple", tier="local",
+                 fallback="false") == 2
+    assert value(registry, "llm_routing_complexity_score_sum", complexity="simple",
+                 tier="local") == 4.0
+    assert value(registry, "llm_requests_total", provider="openai", model="gpt-4o",
+                 tier="premium", team="Search", status="success") == 2
+    # teams keep their spelling: only vocabularies (tier, complexity) are folded
+    assert value(registry, "llm_requests_total", provider="openai", model="gpt-4o",
+                 tier="premium", team="search", status="success") is None

@@ -15,7 +15,7 @@ from .conftest import require_binary
 
 def exercise(llm: LLMMetrics) -> None:
     """One call of every recording method, so that every family has a series."""
-    llm.record_request(provider="openai", model="gpt-4o", team="search", tier="Q2",
+    llm.record_request(provider="openai", model="gpt-4o", team="search", tier="q2",
                        input_tokens=1200, output_tokens=350, cache_read_tokens=1000,
                        cache_write_tokens=100, reasoning_tokens=50, duration_seconds=2.4,
                        ttft_seconds=0.31, cache_hit=False)
@@ -23,8 +23,8 @@ def exercise(llm: LLMMetrics) -> None:
                        error_type="rate_limit", duration_seconds=0.1)
     llm.record_request(provider="acme", model="mystery-1", input_tokens=10)
     llm.record_cache_lookup(cache="semantic", hit=True, duration_seconds=0.002, similarity=0.93)
-    llm.record_routing(complexity="SIMPLE", tier="Q2", score=1.8, duration_seconds=0.012)
-    llm.set_tier_models(tier="Q2", available=2, total=3)
+    llm.record_routing(complexity="simple", tier="q2", score=1.8, duration_seconds=0.012)
+    llm.set_tier_models(tier="q2", available=2, total=3)
     llm.set_provider_state(provider="ollama", up=True, circuit="closed")
     llm.record_batch(provider="openai", model="gpt-4o-mini", team="etl", size=50,
                      input_tokens=40000, output_tokens=9000, duration_seconds=35.0)
@@ -39,6 +39,7 @@ def test_catalog_matches_design() -> None:
     assert names == {
         "llm_requests_total", "llm_request_errors_total", "llm_tokens_total",
         "llm_cost_usd_total", "llm_cost_savings_usd_total", "llm_unpriced_requests_total",
+        "llm_reference_cost_usd_total",
         "llm_request_duration_seconds", "llm_time_to_first_token_seconds",
         "llm_time_per_output_token_seconds", "llm_request_tokens", "llm_requests_in_flight",
         "llm_cache_lookups_total", "llm_cache_lookup_duration_seconds", "llm_cache_similarity",

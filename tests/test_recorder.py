@@ -38,18 +38,18 @@ def test_token_types_partition_the_total(registry: CollectorRegistry, llm: LLMMe
 
 
 def test_request_histograms_and_cache_hit(registry: CollectorRegistry, llm: LLMMetrics) -> None:
-    llm.record_request(provider="openai", model="gpt-4o", tier="Q2", team="search",
+    llm.record_request(provider="openai", model="gpt-4o", tier="q2", team="search",
                        input_tokens=1200, output_tokens=351, duration_seconds=2.4,
                        ttft_seconds=0.4, cache_hit=True)
-    llm.record_request(provider="openai", model="gpt-4o", tier="Q2", team="ads",
+    llm.record_request(provider="openai", model="gpt-4o", tier="q2", team="ads",
                        input_tokens=10, output_tokens=1, duration_seconds=0.015, cache_hit=False)
-    dur = {"provider": "openai", "model": "gpt-4o", "tier": "Q2", "status": "success"}
+    dur = {"provider": "openai", "model": "gpt-4o", "tier": "q2", "status": "success"}
     assert value(registry, "llm_request_duration_seconds_count", **dur) == 2  # teams merged
     assert value(registry, "llm_request_duration_seconds_bucket", le="0.01", **dur) == 0
     assert value(registry, "llm_request_duration_seconds_bucket", le="0.02", **dur) == 1
     assert value(registry, "llm_request_duration_seconds_bucket", le="2.56", **dur) == 2
     assert value(registry, "llm_request_duration_seconds_sum", **dur) == pytest.approx(2.415)
-    pmt = {"provider": "openai", "model": "gpt-4o", "tier": "Q2"}
+    pmt = {"provider": "openai", "model": "gpt-4o", "tier": "q2"}
     assert value(registry, "llm_time_to_first_token_seconds_count", **pmt) == 1
     assert value(registry, "llm_time_to_first_token_seconds_bucket", le="0.25", **pmt) == 0
     assert value(registry, "llm_time_to_first_token_seconds_bucket", le="0.5", **pmt) == 1
@@ -180,17 +180,17 @@ def test_other_recording_methods(registry: CollectorRegistry, llm: LLMMetrics) -
     assert value(registry, "llm_cache_lookup_duration_seconds_count", cache="semantic") == 2
     assert value(registry, "llm_cache_similarity_bucket", cache="semantic", le="0.925") == 0
     assert value(registry, "llm_cache_similarity_bucket", cache="semantic", le="0.95") == 1
-    llm.record_routing(complexity="SIMPLE", tier="Q2", score=1.8, duration_seconds=0.012)
-    llm.record_routing(complexity="SIMPLE", tier="Q3", fallback=True)
-    assert value(registry, "llm_routing_decisions_total", complexity="SIMPLE", tier="Q2",
+    llm.record_routing(complexity="simple", tier="q2", score=1.8, duration_seconds=0.012)
+    llm.record_routing(complexity="simple", tier="q3", fallback=True)
+    assert value(registry, "llm_routing_decisions_total", complexity="simple", tier="q2",
                  fallback="false") == 1
-    assert value(registry, "llm_routing_decisions_total", complexity="SIMPLE", tier="Q3",
+    assert value(registry, "llm_routing_decisions_total", complexity="simple", tier="q3",
                  fallback="true") == 1
-    assert value(registry, "llm_routing_complexity_score_sum", complexity="SIMPLE") == 1.8
-    llm.set_tier_models(tier="Q2", available=2, total=3)
-    llm.set_tier_models(tier="Q2", available=1, total=3)
-    assert value(registry, "llm_tier_models_available", tier="Q2") == 1
-    assert value(registry, "llm_tier_models", tier="Q2") == 3
+    assert value(registry, "llm_routing_complexity_score_sum", complexity="simple", tier="q2") == 1.8
+    llm.set_tier_models(tier="q2", available=2, total=3)
+    llm.set_tier_models(tier="q2", available=1, total=3)
+    assert value(registry, "llm_tier_models_available", tier="q2") == 1
+    assert value(registry, "llm_tier_models", tier="q2") == 3
     llm.set_provider_state(provider="ollama", up=True, circuit="closed")
     llm.set_provider_state(provider="ollama", up=False, circuit="open")
     assert value(registry, "llm_provider_up", provider="ollama") == 0
@@ -214,7 +214,7 @@ def test_other_recording_methods(registry: CollectorRegistry, llm: LLMMetrics) -
     (lambda m: m.record_cache_lookup(cache="c", hit=True, similarity=1.5), "similarity"),
     (lambda m: m.record_cache_lookup(cache="c", hit="yes"), "hit must be true or false"),
     (lambda m: m.record_routing(complexity="a", tier="b", score=float("nan")), "score"),
-    (lambda m: m.set_tier_models(tier="Q1", available=4, total=3), "must not exceed"),
+    (lambda m: m.set_tier_models(tier="q1", available=4, total=3), "must not exceed"),
     (lambda m: m.set_provider_state(provider="p", circuit="ajar"), "circuit must be one of"),
     (lambda m: m.set_cache_size(cache="c", size_bytes=-1), "size_bytes"),
     (lambda m: m.record_batch(provider="p", model="m", size=-2), "size"),
@@ -257,7 +257,7 @@ request_strategy = st.fixed_dictionaries({
     "provider": st.sampled_from(["openai", "anthropic", "acme"]),
     "model": st.sampled_from(["gpt-4o", "claude-sonnet-4-5", "unknown-1"]),
     "team": st.sampled_from([None, "a", "b"]),
-    "tier": st.sampled_from([None, "Q1"]),
+    "tier": st.sampled_from([None, "q1"]),
     "status": st.sampled_from(["success", "error"]),
     "input": st.integers(0, 300_000),
     "cached": st.floats(0, 1),

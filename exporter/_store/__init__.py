@@ -113,7 +113,7 @@ class SeriesStore:
         """The usage list (tokens, cost and savings series) of request label set ``r``."""
         first = self.families["tokens"].series.get(r + ("input",))
         if first is None:
-            r = self._fold(layout.USAGE_SAVINGS, r, report="tokens")  # the family users know
+            r = self._fold(layout.USAGE_FOLD, r, report="tokens")  # the family users know
             first = self.families["tokens"].series.get(r + ("input",))
         if first is not None:
             return first.values
@@ -126,7 +126,8 @@ class SeriesStore:
                 for key in layout.USAGE_OFFSETS:
                     for token_type in TOKEN_TYPES:
                         self.families[key].created[r + (token_type,)] = now  # type: ignore[index]
-                self.families[layout.USAGE_SAVINGS].created[r] = now  # type: ignore[index]
+                for key in layout.USAGE_SCALARS:
+                    self.families[key].created[r] = now  # type: ignore[index]
         return values
 
     def _add(self, key: str, s: Series) -> Series:

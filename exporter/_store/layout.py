@@ -30,19 +30,23 @@ USAGE_KEY = "usage"
 TOKEN_SLOT = {t: i for i, t in enumerate(TOKEN_TYPES)}
 COST_SLOT = {t: len(TOKEN_TYPES) + i for i, t in enumerate(TOKEN_TYPES)}
 SAVINGS_SLOT = 2 * len(TOKEN_TYPES)
-USAGE_SIZE = SAVINGS_SLOT + 1
+REFERENCE_SLOT = SAVINGS_SLOT + 1
+USAGE_SIZE = REFERENCE_SLOT + 1
 USAGE_OFFSETS = {"tokens": 0, "cost": len(TOKEN_TYPES)}
 """Families that read one usage list per token type: slot = offset + token type index
 (the two share their Series objects, one per token type, so label text is kept once)."""
-USAGE_SAVINGS = "cost_savings"
-"""The family that reads SAVINGS_SLOT of a usage list."""
+USAGE_SCALARS = {"cost_savings": SAVINGS_SLOT, "reference_cost": REFERENCE_SLOT}
+"""Families that read one slot of a usage list, labelled by the request labels alone."""
+USAGE_FOLD = "cost_savings"
+"""The scalar family whose series budget decides a usage list's fold."""
 
 # A usage list is keyed by the request labels; its series add token_type last.
 for _key in USAGE_OFFSETS:
     if BY_KEY[_key].labels != REQUEST_LABELS + ("token_type",):
         raise ImportError(f"catalog: {_key} labels must be REQUEST_LABELS + token_type")
-if BY_KEY[USAGE_SAVINGS].labels != REQUEST_LABELS:
-    raise ImportError(f"catalog: {USAGE_SAVINGS} labels must be REQUEST_LABELS")
+for _key in USAGE_SCALARS:
+    if BY_KEY[_key].labels != REQUEST_LABELS:
+        raise ImportError(f"catalog: {_key} labels must be REQUEST_LABELS")
 
 
 def inf_slot(family: Family) -> int:
@@ -70,4 +74,4 @@ def new_values(family: Family) -> list[Any]:
 
 
 def new_usage() -> list[Any]:
-    return [0] * len(TOKEN_TYPES) + [0.0] * (len(TOKEN_TYPES) + 1)
+    return [0] * len(TOKEN_TYPES) + [0.0] * (len(TOKEN_TYPES) + len(USAGE_SCALARS))

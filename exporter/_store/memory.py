@@ -211,4 +211,5 @@ def add_usage(states: dict[str, FamilyState], labels: tuple[str, ...], values: A
         series = Series(labels + (token_type,), values, i)
         for key in layout.USAGE_OFFSETS:
             states[key].series[series.labels] = series
-    states[layout.USAGE_SAVINGS].series[labels] = Series(labels, values, layout.SAVINGS_SLOT)
+    for key, slot in layout.USAGE_SCALARS.items():
+        states[key].series[labels] = Series(labels, values, slot)

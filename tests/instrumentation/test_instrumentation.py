@@ -142,12 +142,12 @@ def test_openai_errors_are_reraised_untouched(api, registry, llm, model, exc, er
 
 
 def test_anthropic_create_and_stream(api, registry, llm) -> None:
-    anthropic_instr.instrument(metrics=llm, tier="Q2")
+    anthropic_instr.instrument(metrics=llm, tier="q2")
     client = an(api)
     reply = client.messages.create(model="claude-sonnet-4-5", max_tokens=100,
                                    messages=[{"role": "user", "content": "hi"}])
     assert reply.content[0].text == "Hi"
-    labels = {**CLAUDE, "tier": "Q2"}
+    labels = {**CLAUDE, "tier": "q2"}
     # Anthropic counts cache tokens apart: input is 100 + 2000 + 300 here
     assert tokens(registry, labels) == {"input": 100, "cache_read": 2000, "cache_write": 300,
                                         "output": 20, "reasoning": 0}
@@ -191,14 +191,14 @@ def test_anthropic_async_stream_and_error(api, registry, llm) -> None:
 def test_labels_context_manager(api, registry, llm) -> None:
     openai_instr.instrument(metrics=llm, team="default-team")
     client = oa(api)
-    with exporter.labels(team="ads", tier="Q3"):
+    with exporter.labels(team="ads", tier="q3"):
         client.chat.completions.create(model="gpt-4o", messages=[])
-        with exporter.labels(tier="Q1"):
+        with exporter.labels(tier="q1"):
             client.chat.completions.create(model="gpt-4o", messages=[])
     client.chat.completions.create(model="gpt-4o", messages=[])
     base = {"provider": "openai", "model": "gpt-4o-2024-08-06", "status": "success"}
-    assert value(registry, "llm_requests_total", **base, team="ads", tier="Q3") == 1
-    assert value(registry, "llm_requests_total", **base, team="ads", tier="Q1") == 1
+    assert value(registry, "llm_requests_total", **base, team="ads", tier="q3") == 1
+    assert value(registry, "llm_requests_total", **base, team="ads", tier="q1") == 1
     assert value(registry, "llm_requests_total", **base, team="default-team",
                  tier="unknown") == 1
 

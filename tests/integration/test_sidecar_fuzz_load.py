@@ -30,7 +30,7 @@ events = st.builds(
     st.sampled_from([*EVENTS, "bogus"]),
     st.dictionaries(field_names, st.none() | st.booleans() | st.integers(-5, 10**7)
                     | st.floats(-1, 1e6, allow_nan=False) | st.sampled_from(
-                        ["openai", "gpt-4o", "", "success", "error", "rate_limit", "Q1",
+                        ["openai", "gpt-4o", "", "success", "error", "rate_limit", "q1",
                          "closed"]), max_size=8))
 bodies = st.one_of(
     events,

@@ -21,9 +21,9 @@ from exporter.config import ServerSettings
 
 REQ = {"type": "request", "provider": "openai", "model": "gpt-4o", "input_tokens": 1200,
        "cache_read_tokens": 1000, "output_tokens": 350, "duration_seconds": 2.4,
-       "ttft_seconds": 0.3, "team": "search", "tier": "Q2", "cache_hit": False,
+       "ttft_seconds": 0.3, "team": "search", "tier": "q2", "cache_hit": False,
        "user_id": "u-123", "request_id": "r-9"}
-GPT = {"provider": "openai", "model": "gpt-4o", "tier": "Q2", "team": "search"}
+GPT = {"provider": "openai", "model": "gpt-4o", "tier": "q2", "team": "search"}
 
 
 def settings(**server: object) -> Settings:
@@ -38,9 +38,9 @@ def test_single_event_and_batch(sidecar_factory) -> None:
                     "total_cost_usd": pytest.approx(0.00525)}
     batch = {"events": [REQ, {"type": "cache_lookup", "cache": "semantic", "hit": True,
                               "duration_seconds": 0.002, "similarity": 0.93},
-                        {"type": "routing", "complexity": "SIMPLE", "tier": "Q2", "score": 1.8,
+                        {"type": "routing", "complexity": "simple", "tier": "q2", "score": 1.8,
                          "duration_seconds": 0.01, "fallback": False},
-                        {"type": "tier_models", "tier": "Q2", "available": 2, "total": 3},
+                        {"type": "tier_models", "tier": "q2", "available": 2, "total": 3},
                         {"type": "provider_state", "provider": "ollama", "up": True,
                          "circuit": "closed"},
                         {"type": "batch", "provider": "openai", "model": "gpt-4o-mini",
@@ -56,9 +56,9 @@ def test_single_event_and_batch(sidecar_factory) -> None:
     assert sc.value("llm_requests_total", **GPT, status="success") == 2
     assert sc.value("llm_tokens_total", **GPT, token_type="cache_read") == 2000
     assert sc.value("llm_cache_lookups_total", cache="semantic", result="hit") == 1
-    assert sc.value("llm_routing_decisions_total", complexity="SIMPLE", tier="Q2",
+    assert sc.value("llm_routing_decisions_total", complexity="simple", tier="q2",
                     fallback="false") == 1
-    assert sc.value("llm_tier_models", tier="Q2") == 3
+    assert sc.value("llm_tier_models", tier="q2") == 3
     assert sc.value("llm_provider_circuit_state", provider="ollama", state="closed") == 1
     assert sc.value("llm_batches_total", provider="openai", model="gpt-4o-mini", team="etl",
                     status="success") == 1
@@ -101,7 +101,7 @@ def test_the_same_series_as_the_library(sidecar_factory, registry) -> None:
     ({"type": "cache_lookup", "cache": "c", "hit": "yes"}, 422, "event.hit"),
     ({"type": "cache_lookup", "cache": "c", "hit": True, "similarity": 2}, 422,
      "event.similarity"),
-    ({"type": "tier_models", "tier": "Q1", "available": 3, "total": 2}, 422, "event.available"),
+    ({"type": "tier_models", "tier": "q1", "available": 3, "total": 2}, 422, "event.available"),
     ({"type": "provider_state", "provider": "x", "circuit": "ajar"}, 422, "event.circuit"),
     ({"events": "many"}, 422, "events"),
     ([REQ], 422, "body"),
@@ -136,7 +136,7 @@ def test_null_in_a_required_field_is_a_422_and_applies_nothing(sidecar_factory) 
     assert "is required" in body["reason"]
     assert sc.value("llm_requests_total", **GPT, status="success") is None
     for event, field in (({**REQ, "provider": None}, "event.provider"),
-                         ({"type": "tier_models", "tier": "Q1", "available": None,
+                         ({"type": "tier_models", "tier": "q1", "available": None,
                            "total": 3}, "event.available"),
                          ({"type": "batch", "provider": "openai", "model": "gpt-4o",
                            "size": None}, "event.size")):
@@ -211,15 +211,15 @@ def test_compatible_track_route(sidecar_factory) -> None:
     status, body = sc.post("/api/v1/metrics/track", {
         "model": "gpt-4o", "prompt_tokens": 1000, "output_tokens": 200, "total_tokens": 1200,
         "latency_ms": 1500, "user_id": "alice", "team_alias": "search", "cache_hit": False,
-        "query_type": "SIMPLE", "request_id": "req-42", "status": "success"})
+        "query_type": "simple", "request_id": "req-42", "status": "success"})
     assert status == 200
     assert body == {"status": "success", "message": "Metrics tracked successfully",
                     "request_id": "req-42", "cost": pytest.approx(1000 * 2.5e-6 + 200 * 1e-5),
                     "tokens": 1200}
-    labels = {"provider": "openai", "model": "gpt-4o", "tier": "SIMPLE", "team": "search"}
+    labels = {"provider": "openai", "model": "gpt-4o", "tier": "simple", "team": "search"}
     assert sc.value("llm_requests_total", **labels, status="success") == 1
     assert sc.value("llm_request_duration_seconds_sum", provider="openai", model="gpt-4o",
-                    tier="SIMPLE", status="success") == 1.5
+                    tier="simple", status="success") == 1.5
     assert sc.value("llm_cache_lookups_total", cache="response", result="miss") == 1
     assert "alice" not in sc.metrics()
     status, body = sc.post("/api/v1/metrics/track", {"model": "gpt-4o", "prompt_tokens": 1,

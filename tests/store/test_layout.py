@@ -13,7 +13,8 @@ from exporter._store import layout
 
 
 def test_usage_slots_cover_every_token_type_once() -> None:
-    slots = [*layout.TOKEN_SLOT.values(), *layout.COST_SLOT.values(), layout.SAVINGS_SLOT]
+    slots = [*layout.TOKEN_SLOT.values(), *layout.COST_SLOT.values(),
+             *layout.USAGE_SCALARS.values()]
     assert sorted(slots) == list(range(layout.USAGE_SIZE))
     assert list(layout.TOKEN_SLOT) == list(layout.COST_SLOT) == list(catalog.TOKEN_TYPES)
     assert len(layout.new_usage()) == layout.USAGE_SIZE
@@ -39,8 +40,8 @@ def test_families_say_who_emits_them_and_how_workers_merge() -> None:
 
 def test_label_values_follow_the_family_not_the_argument_order() -> None:
     fam = catalog.BY_KEY["request_duration"]
-    assert fam.label_values(status="error", tier="Q1", model="m", provider="p") == \
-        ("p", "m", "Q1", "error")
+    assert fam.label_values(status="error", tier="q1", model="m", provider="p") == \
+        ("p", "m", "q1", "error")
     with pytest.raises(KeyError, match="missing labels"):
         fam.label_values(provider="p")
     with pytest.raises(KeyError, match="not"):
@@ -62,10 +63,10 @@ def test_reordering_a_familys_labels_cannot_mislabel_its_series(
     monkeypatch.setattr(catalog, "RECORDED", tuple(by_key[f.key] for f in catalog.RECORDED))
     registry = CollectorRegistry()
     llm = LLMMetrics(registry)
-    llm.record_request(provider="openai", model="gpt-4o", tier="Q1", status="error",
+    llm.record_request(provider="openai", model="gpt-4o", tier="q1", status="error",
                        duration_seconds=1.0)
-    llm.record_routing(complexity="hard", tier="Q3", fallback=True)
+    llm.record_routing(complexity="hard", tier="q3", fallback=True)
     assert registry.get_sample_value("llm_request_duration_seconds_count", {
-        "provider": "openai", "model": "gpt-4o", "tier": "Q1", "status": "error"}) == 1
+        "provider": "openai", "model": "gpt-4o", "tier": "q1", "status": "error"}) == 1
     assert registry.get_sample_value("llm_routing_decisions_total", {
-        "complexity": "hard", "tier": "Q3", "fallback": "true"}) == 1
+        "complexity": "hard", "tier": "q3", "fallback": "true"}) == 1

@@ -155,14 +155,14 @@ def test_single_process_sees_its_own_files(tmp_path: Path) -> None:
     llm.record_request(provider="openai", model="gpt-4o", team="a", input_tokens=1200,
                        cache_read_tokens=1000, output_tokens=350, duration_seconds=2.4,
                        ttft_seconds=0.3, cache_hit=True)
-    llm.set_tier_models(tier="Q1", available=1, total=2)
+    llm.set_tier_models(tier="q1", available=1, total=2)
     got = samples(llm.exposition())
     labels = (("model", "gpt-4o"), ("provider", "openai"), ("team", "a"), ("tier", "unknown"))
     assert got[("llm_tokens_total", tuple(sorted(labels + (("token_type", "cache_read"),))))] \
         == 1000
     assert got[("llm_cost_usd_total", tuple(sorted(labels + (("token_type", "output"),))))] \
         == pytest.approx(350 * 10e-6)
-    assert got[("llm_tier_models", (("tier", "Q1"),))] == 2
+    assert got[("llm_tier_models", (("tier", "q1"),))] == 2
     assert got[("llm_cache_lookups_total", (("cache", "response"), ("result", "hit")))] == 1
     # a second "worker" (same process tree) adds to the same totals
     other = LLMMetrics(CollectorRegistry(), multiprocess_dir=directory)

@@ -30,12 +30,12 @@ def pick(found: dict[tuple, float], name: str, **labels: str) -> float:
 
 
 def record(llm: LLMMetrics, team: str = "search") -> float:
-    return llm.record_request(provider="openai", model="gpt-4o", team=team, tier="Q2",
+    return llm.record_request(provider="openai", model="gpt-4o", team=team, tier="q2",
                               input_tokens=1200, cache_read_tokens=1000, output_tokens=350,
                               duration_seconds=2.4, ttft_seconds=0.3, cache_hit=False)
 
 
-R = {"provider": "openai", "model": "gpt-4o", "tier": "Q2", "team": "search"}
+R = {"provider": "openai", "model": "gpt-4o", "tier": "q2", "team": "search"}
 
 
 def test_a_new_series_reads_zero_from_its_first_scrape_until_the_hold_ends() -> None:
@@ -47,7 +47,7 @@ def test_a_new_series_reads_zero_from_its_first_scrape_until_the_hold_ends() -> 
         assert pick(first, "llm_requests_total", status="success", **R) == 0
         assert pick(first, "llm_cost_usd_total", token_type="output", **R) == 0
         assert pick(first, "llm_tokens_total", token_type="cache_read", **R) == 0
-        dur = {"provider": "openai", "model": "gpt-4o", "tier": "Q2", "status": "success"}
+        dur = {"provider": "openai", "model": "gpt-4o", "tier": "q2", "status": "success"}
         assert pick(first, "llm_request_duration_seconds_bucket", le="+Inf", **dur) == 0
         assert pick(first, "llm_request_duration_seconds_count", **dur) == 0
         assert pick(first, "llm_request_duration_seconds_sum", **dur) == 0
@@ -61,7 +61,7 @@ def test_a_new_series_reads_zero_from_its_first_scrape_until_the_hold_ends() -> 
         pytest.approx(cost, rel=1e-12)
     assert pick(later, "llm_tokens_total", token_type="cache_read", **R) == 1000
     assert pick(later, "llm_request_duration_seconds_sum", provider="openai", model="gpt-4o",
-                tier="Q2", status="success") == 2.4
+                tier="q2", status="success") == 2.4
 
     # a label set born after the others were shown is held on its own
     record(llm, team="ads")
