@@ -42,10 +42,12 @@ class Recordings:
 
     def record_cache_lookup(self, *, cache: str, hit: bool,
                             duration_seconds: float | None = None,
-                            similarity: float | None = None, count: int = 1) -> None:
+                            similarity: float | None = None, count: int = 1,
+                            team: str | None = None) -> None:
         """One lookup in a cache of yours (e.g. cache="semantic"). ``similarity`` is the
         score the cache computed for its best candidate, 0..1. ``count`` records that
-        many identical lookups at once (e.g. from a periodic report)."""
+        many identical lookups at once (e.g. from a periodic report); ``team`` is whose
+        lookup it was (the hit ratio per team)."""
         validation.count("count", count)
         validation.flag("hit", hit)
         if duration_seconds is not None:
@@ -56,12 +58,14 @@ class Recordings:
 
         def build(folded: list[str]) -> tuple:
             name = book.optional("cache", cache, folded)
-            return (book.new("cache_lookups", cache=name, result="hit"),
-                    book.new("cache_lookups", cache=name, result="miss"),
+            who = book.optional("team", team, folded)
+            return (book.new("cache_lookups", cache=name, result="hit", team=who),
+                    book.new("cache_lookups", cache=name, result="miss", team=who),
                     book.new("cache_lookup_duration", cache=name),
                     book.new("cache_similarity", cache=name))
 
-        hits, misses, durations, similarities, overflow = book.cells(("cache", cache), build)
+        hits, misses, durations, similarities, overflow = book.cells(("cache", cache, team),
+                                                                      build)
         i_dur = -1 if duration_seconds is None else \
             bisect_left(catalog.CACHE_LOOKUP_BUCKETS, duration_seconds)
         i_sim = -1 if similarity is None else bisect_left(catalog.SIMILARITY_BUCKETS, similarity)

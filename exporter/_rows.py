@@ -164,8 +164,8 @@ class RowBook:
             row.tok_in, row.tok_cr, row.tok_cw, row.tok_out, row.tok_rs = (
                 self.new("request_tokens", **pm, token_type=t) for t in TOKEN_TYPES)
             self.new("in_flight", **pm)  # 0 until track() is used
-            row.hit = self.new("cache_lookups", cache="response", result="hit")
-            row.miss = self.new("cache_lookups", cache="response", result="miss")
+            row.hit = self.new("cache_lookups", cache="response", result="hit", team=team)
+            row.miss = self.new("cache_lookups", cache="response", result="miss", team=team)
             row.errors = {}
         else:
             row.requests = self.new("batches", **pm, team=team, status=status)

@@ -143,8 +143,8 @@ LLM_FAMILIES: tuple[Family, ...] = (
        "LLM requests started and not yet finished.", ("provider", "model"),
        merge="live_sum"),
     _f("cache_lookups", "llm_cache_lookups_total", "counter",
-       "Cache lookups by result; a request's cache_hit counts under cache=\"response\".",
-       ("cache", "result")),
+       "Cache lookups by result and team; a request's cache_hit counts under "
+       "cache=\"response\" with the request's team.", ("cache", "result", "team")),
     _f("cache_lookup_duration", "llm_cache_lookup_duration_seconds", "histogram",
        "Cache lookup duration.", ("cache",), unit="seconds", buckets=CACHE_LOOKUP_BUCKETS),
     _f("cache_similarity", "llm_cache_similarity", "histogram",

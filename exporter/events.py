@@ -130,6 +130,7 @@ EVENTS: Mapping[str, tuple[str, Mapping[str, FieldSpec]]] = {
         "cache": FieldSpec("label", True), "hit": FieldSpec("bool", True),
         "duration_seconds": FieldSpec("seconds"), "similarity": FieldSpec("ratio"),
         "count": FieldSpec("count", doc="that many identical lookups (default 1)"),
+        "team": FieldSpec("optional_label"),
     }),
     "routing": ("record_routing", {
         "complexity": FieldSpec("label", True), "tier": FieldSpec("label", True),

@@ -57,7 +57,8 @@ def test_other_recorders_respect_caps(registry: CollectorRegistry) -> None:
         llm.record_cache_lookup(cache=cache, hit=True)
     llm.record_routing(complexity="simple", tier="q1")
     llm.record_routing(complexity="HARD", tier="q1", fallback=True)
-    assert value(registry, "llm_cache_lookups_total", cache="other", result="hit") == 2
+    assert value(registry, "llm_cache_lookups_total", cache="other", result="hit",
+                 team="unknown") == 2
     assert value(registry, "llm_exporter_label_overflow_total", label="cache") == 2
     assert value(registry, "llm_routing_decisions_total", complexity="other", tier="q1",
                  fallback="true") == 1

@@ -62,8 +62,10 @@ def test_request_histograms_and_cache_hit(registry: CollectorRegistry, llm: LLMM
     assert value(registry, "llm_request_tokens_bucket", token_type="input", le="4096.0",
                  **rt) == 2
     assert value(registry, "llm_request_tokens_sum", token_type="output", **rt) == 352
-    assert value(registry, "llm_cache_lookups_total", cache="response", result="hit") == 1
-    assert value(registry, "llm_cache_lookups_total", cache="response", result="miss") == 1
+    assert value(registry, "llm_cache_lookups_total", cache="response", result="hit",
+                 team="search") == 1
+    assert value(registry, "llm_cache_lookups_total", cache="response", result="miss",
+                 team="ads") == 1
 
 
 def test_token_bucket_edges_are_inclusive(registry: CollectorRegistry, llm: LLMMetrics) -> None:
@@ -176,7 +178,8 @@ def test_track_never_masks_the_callers_exception(llm: LLMMetrics) -> None:
 def test_other_recording_methods(registry: CollectorRegistry, llm: LLMMetrics) -> None:
     llm.record_cache_lookup(cache="semantic", hit=True, duration_seconds=0.002, similarity=0.93)
     llm.record_cache_lookup(cache="semantic", hit=False, duration_seconds=0.004)
-    assert value(registry, "llm_cache_lookups_total", cache="semantic", result="hit") == 1
+    assert value(registry, "llm_cache_lookups_total", cache="semantic", result="hit",
+                 team="unknown") == 1
     assert value(registry, "llm_cache_lookup_duration_seconds_count", cache="semantic") == 2
     assert value(registry, "llm_cache_similarity_bucket", cache="semantic", le="0.925") == 0
     assert value(registry, "llm_cache_similarity_bucket", cache="semantic", le="0.95") == 1
@@ -247,8 +250,10 @@ def test_four_threads_lose_nothing(registry: CollectorRegistry) -> None:
     assert tokens(registry, "input", team="shared") == 4 * sum(i % 7 + 1 for i in range(n))
     assert value(registry, "llm_request_duration_seconds_count", provider="openai",
                  model="gpt-4o", tier="unknown", status="success") == 4 * n
-    assert value(registry, "llm_cache_lookups_total", cache="response", result="hit") == 2 * n
-    assert value(registry, "llm_cache_lookups_total", cache="semantic", result="hit") == 4 * n
+    assert value(registry, "llm_cache_lookups_total", cache="response", result="hit",
+                 team="shared") == 2 * n
+    assert value(registry, "llm_cache_lookups_total", cache="semantic", result="hit",
+                 team="unknown") == 4 * n
     assert value(registry, "llm_cost_usd_total", token_type="input", **shared) == \
         pytest.approx(4 * sum(i % 7 + 1 for i in range(n)) * 2.5e-6, rel=1e-9)
 

@@ -106,8 +106,10 @@ def cache(llm: LLMMetrics, body: dict[str, Any]) -> dict[str, Any]:
     check_labels({"cache": name}, "body")
     seconds = kw["avg_lookup_time_ms"] / 1000.0 if "avg_lookup_time_ms" in kw else None
     hits, misses = kw.get("cache_hit", 0), kw.get("cache_miss", 0)
-    llm.record_cache_lookup(cache=name, hit=True, count=hits, duration_seconds=seconds)
-    llm.record_cache_lookup(cache=name, hit=False, count=misses, duration_seconds=seconds)
+    team = kw.get("team_alias")
+    llm.record_cache_lookup(cache=name, hit=True, count=hits, duration_seconds=seconds, team=team)
+    llm.record_cache_lookup(cache=name, hit=False, count=misses, duration_seconds=seconds,
+                            team=team)
     return {"status": "success", "message": "Cache metrics recorded successfully",
             "cache_hit": hits, "cache_miss": misses}
 

@@ -55,7 +55,8 @@ def test_single_event_and_batch(sidecar_factory) -> None:
     assert body["cost_usd"][5] == pytest.approx(40000 * 0.075e-6 + 9000 * 0.3e-6)
     assert sc.value("llm_requests_total", **GPT, status="success") == 2
     assert sc.value("llm_tokens_total", **GPT, token_type="cache_read") == 2000
-    assert sc.value("llm_cache_lookups_total", cache="semantic", result="hit") == 1
+    assert sc.value("llm_cache_lookups_total", cache="semantic", result="hit",
+                    team="unknown") == 1
     assert sc.value("llm_routing_decisions_total", complexity="simple", tier="q2",
                     fallback="false") == 1
     assert sc.value("llm_tier_models", tier="q2") == 3
@@ -220,7 +221,8 @@ def test_compatible_track_route(sidecar_factory) -> None:
     assert sc.value("llm_requests_total", **labels, status="success") == 1
     assert sc.value("llm_request_duration_seconds_sum", provider="openai", model="gpt-4o",
                     tier="simple", status="success") == 1.5
-    assert sc.value("llm_cache_lookups_total", cache="response", result="miss") == 1
+    assert sc.value("llm_cache_lookups_total", cache="response", result="miss",
+                    team="search") == 1
     assert "alice" not in sc.metrics()
     status, body = sc.post("/api/v1/metrics/track", {"model": "gpt-4o", "prompt_tokens": 1,
                                                      "output_tokens": 1, "total_tokens": 5})
@@ -236,7 +238,8 @@ def test_compatible_cache_batch_and_record_routes(sidecar_factory) -> None:
     assert status == 200 and body == {"status": "success",
                                       "message": "Cache metrics recorded successfully",
                                       "cache_hit": 30, "cache_miss": 70}
-    assert sc.value("llm_cache_lookups_total", cache="response", result="hit") == 30
+    assert sc.value("llm_cache_lookups_total", cache="response", result="hit",
+                    team="search") == 30
     assert sc.value("llm_cache_lookup_duration_seconds_count", cache="response") == 100
     status, body = sc.post("/api/v1/metrics/batch", {
         "batch_id": "b-1", "batch_size": 25, "total_tokens": 5000, "batch_cost": 0.42,

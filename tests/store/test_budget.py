@@ -68,11 +68,11 @@ def test_other_families_fold_consistently_and_count_per_family() -> None:
     for i in range(40):
         llm.record_cache_lookup(cache=f"c{i}", hit=True, duration_seconds=0.01)
     assert registry.get_sample_value("llm_cache_lookups_total",
-                                     {"cache": "other", "result": "hit"}) == 34
+                                     {"cache": "other", "result": "hit", "team": "other"}) == 34
     assert registry.get_sample_value("llm_cache_lookup_duration_seconds_count",
                                      {"cache": "other"}) == 34
     assert registry.get_sample_value("llm_cache_lookups_total",
-                                     {"cache": "c5", "result": "hit"}) == 1
+                                     {"cache": "c5", "result": "hit", "team": "unknown"}) == 1
     assert registry.get_sample_value("llm_exporter_series_overflow_total",
                                      {"family": "llm_cache_lookups_total"}) == 34
 

@@ -163,7 +163,8 @@ def test_single_process_sees_its_own_files(tmp_path: Path) -> None:
     assert got[("llm_cost_usd_total", tuple(sorted(labels + (("token_type", "output"),))))] \
         == pytest.approx(350 * 10e-6)
     assert got[("llm_tier_models", (("tier", "q1"),))] == 2
-    assert got[("llm_cache_lookups_total", (("cache", "response"), ("result", "hit")))] == 1
+    assert got[("llm_cache_lookups_total", (("cache", "response"), ("result", "hit"),
+                                              ("team", "a")))] == 1
     # a second "worker" (same process tree) adds to the same totals
     other = LLMMetrics(CollectorRegistry(), multiprocess_dir=directory)
     other.record_request(provider="openai", model="gpt-4o", team="a", input_tokens=1200,

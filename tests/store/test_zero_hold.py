@@ -51,7 +51,8 @@ def test_a_new_series_reads_zero_from_its_first_scrape_until_the_hold_ends() -> 
         assert pick(first, "llm_request_duration_seconds_bucket", le="+Inf", **dur) == 0
         assert pick(first, "llm_request_duration_seconds_count", **dur) == 0
         assert pick(first, "llm_request_duration_seconds_sum", **dur) == 0
-        assert pick(first, "llm_cache_lookups_total", cache="response", result="miss") == 0
+        assert pick(first, "llm_cache_lookups_total", cache="response", result="miss",
+                    team="search") == 0
         # gauges are not counters: no hold
         assert any(k[0] == "llm_exporter_build_info" and v == 1 for k, v in first.items())
     time.sleep(HOLD * 1.2)
