@@ -27,7 +27,9 @@ _SERVER_KEYS = {"host", "port", "ingest_token_file", "metrics_user", "metrics_pa
                 "max_body_bytes", "max_batch_events", "collectors", "gpu_processes",
                 "allowed_hosts", "allowed_origins", "idempotency_keys",
                 "idempotency_window_seconds", "max_header_bytes", "request_timeout_seconds",
-                "keepalive_timeout_seconds", "max_connections"}
+                "keepalive_timeout_seconds", "max_connections", "prometheus_url",
+                "recent_requests", "request_log", "history_interval_seconds",
+                "history_points"}
 _PRICING_KEYS = {"catalog", "baseline", "overrides", "overrides_file"}
 _LABEL_KEYS = {"caps", "series_budget"}
 
@@ -66,6 +68,16 @@ class ServerSettings:
     """An idle keep-alive connection is closed after this long."""
     max_connections: int = 512
     """Connections past this many get 503 and are closed at once."""
+    prometheus_url: str | None = field(default=None, repr=False)
+    """Where the read routes, the page and the report ask exact windowed questions; none:
+    they answer from this sidecar's own counters since it started."""
+    recent_requests: int = 1000
+    """Requests kept for /api/v1/requests/recent (0: none)."""
+    request_log: bool = False
+    """Each request as one JSON line on the ``llm_exporter.requests`` logger."""
+    history_interval_seconds: int = 60
+    history_points: int = 1440
+    """The in-memory history of totals that trends come from without a Prometheus."""
 
 
 @dataclass(frozen=True)
@@ -336,9 +348,20 @@ def _server(raw: Mapping[str, Any], env: Mapping[str, str]) -> ServerSettings:
         raise ConfigError(f"server.gpu_processes: must be true or false, got {gpu_processes!r}")
     allowed_hosts = _names(env, raw, "allowed_hosts", "LLM_EXPORTER_ALLOWED_HOSTS")
     allowed_origins = _names(env, raw, "allowed_origins", "LLM_EXPORTER_ALLOWED_ORIGINS")
-    user = env.get("LLM_EXPORTER_METRICS_USER") or raw.get("metrics_user")
+    # METRICS_BASIC_AUTH_*: the Go proxy's names, so its deployment env keeps working
+    user = env.get("LLM_EXPORTER_METRICS_USER") or env.get("METRICS_BASIC_AUTH_USER") \
+        or raw.get("metrics_user")
     password = _secret(env, "LLM_EXPORTER_METRICS_PASSWORD", raw.get("metrics_password_file"),
-                       "server.metrics_password_file")
+                       "server.metrics_password_file") or env.get("METRICS_BASIC_AUTH_PASS")
+    prometheus_url = env.get("LLM_EXPORTER_PROMETHEUS_URL") or raw.get("prometheus_url")
+    if prometheus_url is not None and (not isinstance(prometheus_url, str) or
+                                       not prometheus_url.startswith(("http://", "https://"))):
+        raise ConfigError("server.prometheus_url: must be an http(s) URL")
+    request_log = raw.get("request_log", False)
+    if "LLM_EXPORTER_REQUEST_LOG" in env:
+        request_log = _bool(env["LLM_EXPORTER_REQUEST_LOG"], "LLM_EXPORTER_REQUEST_LOG")
+    if not isinstance(request_log, bool):
+        raise ConfigError(f"server.request_log: must be true or false, got {request_log!r}")
     if (user is None) != (password is None):
         raise ConfigError("server.metrics_user and a metrics password go together: set both "
                           "(LLM_EXPORTER_METRICS_USER and LLM_EXPORTER_METRICS_PASSWORD[_FILE])"
@@ -352,5 +375,9 @@ def _server(raw: Mapping[str, Any], env: Mapping[str, str]) -> ServerSettings:
         gpu_processes=gpu_processes, allowed_hosts=allowed_hosts, idempotency_keys=keys,
         idempotency_window_seconds=window, max_header_bytes=max_header,
         request_timeout_seconds=request_timeout, keepalive_timeout_seconds=keepalive,
-        max_connections=max_connections,
-        allowed_origins=allowed_origins or ())
+        max_connections=max_connections, allowed_origins=allowed_origins or (),
+        prometheus_url=prometheus_url, request_log=request_log,
+        recent_requests=number("recent_requests", "LLM_EXPORTER_RECENT_REQUESTS", 0, 1_000_000),
+        history_interval_seconds=number("history_interval_seconds",
+                                        "LLM_EXPORTER_HISTORY_INTERVAL_SECONDS", 1, 3600),
+        history_points=number("history_points", "LLM_EXPORTER_HISTORY_POINTS", 2, 100_000))

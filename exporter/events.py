@@ -31,7 +31,8 @@ from .validation import (
 
 #: Free-form fields an app may send for its own reasons; accepted, never labels.
 FREE_FORM = frozenset({"user_id", "request_id", "trace_id", "session_id", "timestamp",
-                       "metadata", "endpoint", "error_message", "batch_id"})
+                       "metadata", "endpoint", "error_message", "batch_id",
+                       "api_key_hash"})
 
 
 class EventError(InvalidValue):

@@ -379,10 +379,10 @@ class LLMMetrics(Recordings):
         counts as a scrape for the zero-first hold of new series."""
         return self._store.render(openmetrics, eof)
 
-    def collect(self) -> Iterator:
-        """prometheus_client's collector protocol: the same samples as exposition(),
-        exemplars included."""
-        return self._store.collect()
+    def collect(self, scrape: bool = True) -> Iterator:
+        """prometheus_client's collector protocol (exposition()'s samples and exemplars);
+        ``scrape=False``: values as recorded, no zero-first hold started or applied."""
+        return self._store.collect(scrape)
 
     def describe(self) -> list:
         return self._store.describe()

@@ -150,12 +150,15 @@ class SeriesStore:
                       exemplars=self.exemplars.by_list if openmetrics else None,
                       hold=self._hold())
 
-    def collect(self) -> Iterator:
-        """The same samples as prometheus_client Metric objects, exemplars included."""
+    def collect(self, scrape: bool = True) -> Iterator:
+        """The same samples as prometheus_client Metric objects, exemplars included.
+        ``scrape=False`` reads the values as recorded: no zero-first hold, and the read
+        does not count as a series' first scrape."""
+        hold = self._hold() if scrape else None
         if self.files is not None:
-            return metric_families(merged_states(self.files, self.namespace, self._hold()),
+            return metric_families(merged_states(self.files, self.namespace, hold),
                                    UpdateLock())
-        return metric_families(self.families.values(), self.lock, self.created, self._hold(),
+        return metric_families(self.families.values(), self.lock, self.created, hold,
                                self.exemplars.by_list)
 
     def describe(self) -> list:

@@ -7,8 +7,8 @@ import json
 from functools import cache
 from typing import Any
 
+from ..compat import routes as compat
 from ..events import EVENTS, FREE_FORM, FieldSpec, event_json_schemas, json_schema
-from . import compat
 
 _ERROR = {"description": "the error, the field (a JSON path) and the reason",
           "content": {"application/json": {"schema": {"type": "object"}}}}

@@ -1,0 +1,219 @@
+"""The cost backend (FastAPI + PostgreSQL): its client's calls and its write routes.
+
+``POST /api/v1/metrics/track``, ``/cache`` and ``/batch`` keep their request and answer
+shapes. ``team_alias`` is the team, ``query_type`` the tier; the provider is inferred
+from the model when the payload names none; free-form fields (user_id, request_id,
+batch_id) are accepted and never become labels. :class:`SyncMetricsClient` and
+:class:`MetricsClient` keep the client's signatures and return values.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+from ..cardinality import PLACEHOLDER
+from ..events import EventError, FieldSpec, check_fields, check_labels
+from .infer import infer_provider
+from .transport import Transport
+
+if TYPE_CHECKING:
+    from ..recent import RecentRequests
+    from ..recorder import LLMMetrics
+
+TRACK = {
+    "model": FieldSpec("label", True), "provider": FieldSpec("optional_label"),
+    "prompt_tokens": FieldSpec("count"), "output_tokens": FieldSpec("count"),
+    "total_tokens": FieldSpec("count"), "latency_ms": FieldSpec("ms"),
+    "team_alias": FieldSpec("optional_label"), "cache_hit": FieldSpec("optional_bool"),
+    "query_type": FieldSpec("optional_label", doc="recorded as the tier label"),
+    "status": FieldSpec("enum", choices=("success", "error")),
+}
+
+
+def track(llm: LLMMetrics, body: dict[str, Any], recent: RecentRequests | None
+          ) -> dict[str, Any]:
+    kw = check_fields(body, TRACK, "body", "/api/v1/metrics/track")
+    prompt, output = kw.get("prompt_tokens"), kw.get("output_tokens")
+    total = kw.get("total_tokens")
+    if prompt is None and output is None and total is not None:
+        prompt = total  # only a total: counted as input
+    prompt, output = prompt or 0, output or 0
+    if total is not None and total != prompt + output:
+        raise EventError("body.total_tokens", f"must equal prompt_tokens + output_tokens "
+                                              f"({prompt} + {output}), got {total}")
+    model = kw["model"]
+    provider = kw.get("provider") or infer_provider(llm.prices, model)
+    args = {"provider": provider, "model": model, "team": kw.get("team_alias"),
+            "tier": kw.get("query_type")}
+    check_labels(args, "body")
+    latency = kw.get("latency_ms")
+    status = kw.get("status", "success")
+    cost = llm.record_request(
+        **args, input_tokens=prompt, output_tokens=output,
+        duration_seconds=latency / 1000.0 if latency is not None else None,
+        cache_hit=kw.get("cache_hit"), status=status)
+    if recent is not None:
+        recent.add(request_id=body.get("request_id"), user_id=body.get("user_id"),
+                   provider=provider, model=model, team=args["team"], tier=args["tier"],
+                   prompt_tokens=prompt, output_tokens=output, cost=cost, latency_ms=latency,
+                   cache_hit=kw.get("cache_hit"), status=status)
+    return {"status": "success", "message": "Metrics tracked successfully",
+            "request_id": body.get("request_id"), "cost": cost, "tokens": prompt + output}
+
+
+CACHE = {
+    "cache_hit": FieldSpec("count", doc="hits since the last report"),
+    "cache_miss": FieldSpec("count", doc="misses since the last report"),
+    "avg_lookup_time_ms": FieldSpec("ms"), "team_alias": FieldSpec("optional_label"),
+    "cache": FieldSpec("optional_label", doc="cache name (default: response)"),
+}
+
+
+def cache(llm: LLMMetrics, body: dict[str, Any], recent: RecentRequests | None
+          ) -> dict[str, Any]:
+    kw = check_fields(body, CACHE, "body", "/api/v1/metrics/cache")
+    name = kw.get("cache") or "response"
+    team = kw.get("team_alias")
+    check_labels({"cache": name, "team": team}, "body")
+    seconds = kw["avg_lookup_time_ms"] / 1000.0 if "avg_lookup_time_ms" in kw else None
+    hits, misses = kw.get("cache_hit", 0), kw.get("cache_miss", 0)
+    llm.record_cache_lookup(cache=name, hit=True, count=hits, duration_seconds=seconds,
+                            team=team)
+    llm.record_cache_lookup(cache=name, hit=False, count=misses, duration_seconds=seconds,
+                            team=team)
+    return {"status": "success", "message": "Cache metrics recorded successfully",
+            "cache_hit": hits, "cache_miss": misses}
+
+
+BATCH = {
+    "batch_size": FieldSpec("count", True), "total_tokens": FieldSpec("count"),
+    "batch_cost": FieldSpec("nonneg", doc="USD; when absent, priced from the catalog"),
+    "batch_latency_ms": FieldSpec("ms"), "team_alias": FieldSpec("optional_label"),
+    "model": FieldSpec("optional_label"), "provider": FieldSpec("optional_label"),
+}
+
+
+def batch(llm: LLMMetrics, body: dict[str, Any], recent: RecentRequests | None
+          ) -> dict[str, Any]:
+    kw = check_fields(body, BATCH, "body", "/api/v1/metrics/batch")
+    model = kw.get("model") or PLACEHOLDER
+    provider = kw.get("provider") or (infer_provider(llm.prices, model) if "model" in kw
+                                      else PLACEHOLDER)
+    args: dict[str, Any] = {"provider": provider, "model": model, "team": kw.get("team_alias")}
+    check_labels(args, "body")
+    tokens = kw.get("total_tokens", 0)
+    cost = llm.record_batch(
+        **args, size=kw["batch_size"], input_tokens=tokens, cost_usd=kw.get("batch_cost"),
+        duration_seconds=kw["batch_latency_ms"] / 1000.0 if "batch_latency_ms" in kw else None)
+    return {"status": "success", "message": "Batch metrics recorded successfully",
+            "batch_id": body.get("batch_id"), "cost": cost, "tokens": tokens}
+
+
+def _track_body(model: str, prompt_tokens: int, output_tokens: int, total_tokens: int | None,
+                latency_ms: float | None, user_id: str | None, request_id: str | None,
+                team_alias: str | None, cache_hit: bool | None, query_type: str | None,
+                status: str) -> dict[str, Any]:
+    body = {"model": model, "prompt_tokens": prompt_tokens, "output_tokens": output_tokens,
+            "total_tokens": total_tokens, "latency_ms": latency_ms, "user_id": user_id,
+            "request_id": request_id, "team_alias": team_alias, "cache_hit": cache_hit,
+            "query_type": query_type, "status": status}
+    return {k: v for k, v in body.items() if v is not None}
+
+
+def _cache_body(cache_hit: int, cache_miss: int, avg_lookup_time_ms: float | None,
+                team_alias: str | None) -> dict[str, Any]:
+    body = {"cache_hit": cache_hit, "cache_miss": cache_miss,
+            "avg_lookup_time_ms": avg_lookup_time_ms, "team_alias": team_alias}
+    return {k: v for k, v in body.items() if v is not None}
+
+
+def _batch_body(batch_id: str, batch_size: int, total_tokens: int, batch_cost: float | None,
+                batch_latency_ms: float | None, team_alias: str | None) -> dict[str, Any]:
+    body = {"batch_id": batch_id, "batch_size": batch_size, "total_tokens": total_tokens,
+            "batch_cost": batch_cost, "batch_latency_ms": batch_latency_ms,
+            "team_alias": team_alias}
+    return {k: v for k, v in body.items() if v is not None}
+
+
+class SyncMetricsClient:
+    """The cost backend's synchronous client: ``SyncMetricsClient(base_url=...)`` posts
+    to a sidecar; ``SyncMetricsClient(metrics=llm)`` records in process."""
+
+    def __init__(self, base_url: str | None = None, *, metrics: LLMMetrics | None = None,
+                 token: str | None = None, timeout: float = 10.0) -> None:
+        self._transport = Transport(base_url, metrics=metrics, token=token, timeout=timeout)
+
+    def track_request(self, model: str, prompt_tokens: int = 0, output_tokens: int = 0,
+                      total_tokens: int | None = None, latency_ms: float | None = None,
+                      user_id: str | None = None, request_id: str | None = None,
+                      team_alias: str | None = None, cache_hit: bool | None = None,
+                      query_type: str | None = None, status: str = "success"
+                      ) -> dict[str, Any]:
+        """One request; returns {"status", "message", "request_id", "cost", "tokens"}."""
+        return self._transport.post("/api/v1/metrics/track", _track_body(
+            model, prompt_tokens, output_tokens, total_tokens, latency_ms, user_id,
+            request_id, team_alias, cache_hit, query_type, status))
+
+    def track_cache_metrics(self, cache_hit: int, cache_miss: int,
+                            avg_lookup_time_ms: float | None = None,
+                            team_alias: str | None = None) -> dict[str, Any]:
+        """Cache hits and misses since the last report."""
+        return self._transport.post("/api/v1/metrics/cache", _cache_body(
+            cache_hit, cache_miss, avg_lookup_time_ms, team_alias))
+
+    def track_batch(self, batch_id: str, batch_size: int, total_tokens: int = 0,
+                    batch_cost: float | None = None, batch_latency_ms: float | None = None,
+                    team_alias: str | None = None) -> dict[str, Any]:
+        """One batch job; ``batch_cost`` from the bill, or priced when a model is known."""
+        return self._transport.post("/api/v1/metrics/batch", _batch_body(
+            batch_id, batch_size, total_tokens, batch_cost, batch_latency_ms, team_alias))
+
+    def close(self) -> None:
+        """Nothing held open; kept because the original client had it."""
+
+
+class MetricsClient:
+    """The cost backend's async client: the same calls as :class:`SyncMetricsClient`,
+    awaited (HTTP runs in a worker thread, so the event loop never blocks)."""
+
+    def __init__(self, base_url: str | None = None, *, metrics: LLMMetrics | None = None,
+                 token: str | None = None, timeout: float = 10.0) -> None:
+        self._transport = Transport(base_url, metrics=metrics, token=token, timeout=timeout)
+
+    async def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        if self._transport.metrics is not None:
+            return self._transport.post(path, body)
+        return await asyncio.to_thread(self._transport.post, path, body)
+
+    async def track_request(self, model: str, prompt_tokens: int = 0, output_tokens: int = 0,
+                            total_tokens: int | None = None, latency_ms: float | None = None,
+                            user_id: str | None = None, request_id: str | None = None,
+                            team_alias: str | None = None, cache_hit: bool | None = None,
+                            query_type: str | None = None, status: str = "success"
+                            ) -> dict[str, Any]:
+        return await self._post("/api/v1/metrics/track", _track_body(
+            model, prompt_tokens, output_tokens, total_tokens, latency_ms, user_id,
+            request_id, team_alias, cache_hit, query_type, status))
+
+    async def track_cache_metrics(self, cache_hit: int, cache_miss: int,
+                                  avg_lookup_time_ms: float | None = None,
+                                  team_alias: str | None = None) -> dict[str, Any]:
+        return await self._post("/api/v1/metrics/cache", _cache_body(
+            cache_hit, cache_miss, avg_lookup_time_ms, team_alias))
+
+    async def track_batch(self, batch_id: str, batch_size: int, total_tokens: int = 0,
+                          batch_cost: float | None = None,
+                          batch_latency_ms: float | None = None,
+                          team_alias: str | None = None) -> dict[str, Any]:
+        return await self._post("/api/v1/metrics/batch", _batch_body(
+            batch_id, batch_size, total_tokens, batch_cost, batch_latency_ms, team_alias))
+
+    async def close(self) -> None:
+        """Nothing held open; kept because the original client had it."""
+
+    async def __aenter__(self) -> MetricsClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()

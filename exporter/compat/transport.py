@@ -1,0 +1,68 @@
+"""How a drop-in client delivers a home-grown payload: to a sidecar route over HTTP (the
+reply is the sidecar's answer), or in process through a recorder (the same translation
+the sidecar runs, so both give the same series and the same answer)."""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..recent import RecentRequests
+    from ..recorder import LLMMetrics
+
+Translator = Callable[["LLMMetrics", dict[str, Any], "RecentRequests | None"], dict[str, Any]]
+
+
+class DeliveryError(RuntimeError):
+    """The sidecar refused a payload (4xx: the message names the field) or could not be
+    reached; the home-grown clients raised on an HTTP error too."""
+
+    def __init__(self, status: int | None, reply: Any) -> None:
+        super().__init__(f"sidecar answered {status}: {reply}" if status else str(reply))
+        self.status = status
+        self.reply = reply
+
+
+class Transport:
+    """A route's payload to a sidecar at ``base_url``, or to ``metrics`` in process.
+
+    ``token`` (or ``LLM_EXPORTER_INGEST_TOKEN``) is the sidecar's ingest token.
+    """
+
+    def __init__(self, base_url: str | None = None, *, metrics: LLMMetrics | None = None,
+                 token: str | None = None, timeout: float = 10.0) -> None:
+        if (base_url is None) == (metrics is None):
+            raise ValueError("give base_url (a sidecar) or metrics (an LLMMetrics), not both")
+        self.base_url = base_url.rstrip("/") if base_url else None
+        self.metrics = metrics
+        self.token = token if token is not None else os.environ.get("LLM_EXPORTER_INGEST_TOKEN")
+        self.timeout = timeout
+
+    def post(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """The route's answer; raises DeliveryError on a refusal, ValueError in process."""
+        if self.metrics is not None:
+            from .routes import WRITE
+
+            return WRITE[path](self.metrics, payload, None)
+        headers = {"Content-Type": "application/json"}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        request = urllib.request.Request(f"{self.base_url}{path}", method="POST",
+                                         data=json.dumps(payload).encode(), headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                return json.loads(response.read())  # type: ignore[no-any-return]
+        except urllib.error.HTTPError as exc:
+            body = exc.read()
+            try:
+                reply = json.loads(body)
+            except ValueError:
+                reply = body.decode(errors="replace")
+            raise DeliveryError(exc.code, reply) from None
+        except (urllib.error.URLError, OSError) as exc:
+            raise DeliveryError(None, f"{self.base_url}{path}: {exc}") from None

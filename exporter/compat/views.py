@@ -1,0 +1,349 @@
+"""The home-grown backends' read routes: each answer in that backend's JSON shape, built
+from :class:`~exporter.readout.queries.Questions`. Rates are percentages (0..100), as
+those dashboards showed them; every answer says its source and the span it covers.
+
+Long because it holds four backends' shapes side by side; each function is one route.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from typing import Any
+
+from ..pricing import SELF_HOSTED_PROVIDERS
+from ..readout.queries import Questions
+from ..readout.sources import Window
+
+Params = Mapping[str, str]
+HOUR, DAY = 3600, 86400
+
+
+class ParamError(ValueError):
+    """A query parameter is malformed; answered 400 naming it."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field, self.reason = field, reason
+
+
+def number(params: Params, name: str, default: float, low: float, high: float) -> float:
+    raw = params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ParamError(name, f"must be a number, got {raw!r}") from None
+    if not math.isfinite(value) or not low <= value <= high:
+        raise ParamError(name, f"must be in {low:g}..{high:g}, got {raw!r}")
+    return value
+
+
+def instant(params: Params, name: str, default: float) -> float:
+    """A time parameter: unix seconds or RFC 3339."""
+    raw = params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        pass
+    try:
+        parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise ParamError(name, f"must be unix seconds or RFC 3339, got {raw!r}") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.timestamp()
+
+
+def iso(t: float) -> str:
+    return datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def pct(part: float, whole: float) -> float:
+    return round(100.0 * part / whole, 4) if whole else 0.0
+
+
+def avg_ms(row: Mapping[str, float]) -> float:
+    n = row.get("latency_count", 0.0)
+    return row.get("latency_sum", 0.0) / n * 1000.0 if n else 0.0
+
+
+def source(q: Questions, window: Window, ignored: list[str] | None = None) -> dict[str, Any]:
+    """Where an answer came from and what span it really covers."""
+    kind = q.source.kind
+    out: dict[str, Any] = {
+        "kind": kind, "from": iso(q.source.since(window)), "to": iso(window.end),
+        "note": "exact counts from Prometheus" if kind == "prometheus" else
+        "this sidecar's own counters (no Prometheus configured): since it started, or "
+        "since its in-memory history began"}
+    if ignored:
+        out["ignored_filters"] = ignored
+    return out
+
+
+def _filters(params: Params, **names: str) -> dict[str, str]:
+    return {label: params[p] for label, p in names.items() if params.get(p)}
+
+
+# ------------------------------------------------------------------ cost backend
+
+def cost_dashboard(q: Questions, params: Params) -> dict[str, Any]:
+    """GET /api/v1/dashboard/metrics?time_range_hours=&team_alias=&model_filter=
+    (&min_cost= keeps the models that cost at least that much)."""
+    hours = number(params, "time_range_hours", 24, 1 / 60, 24 * 366)
+    min_cost = number(params, "min_cost", 0, 0, 1e12)
+    window = Window.last(hours * HOUR)
+    match = _filters(params, team="team_alias", model="model_filter")
+    totals = q.totals(window, match)
+    models = q.breakdown(("model",), window, match)
+    teams = q.breakdown(("team",), window, match)
+    latency = q.latency(window, match).get((), {"p50": None, "p95": None, "p99": None,
+                                                "buckets": []})
+    lookups = totals["cache_hits"] + totals["cache_misses"]
+    trend = q.trend(window, HOUR, match)
+    return {
+        "total_cost": totals["cost"], "total_tokens": totals["tokens"],
+        "total_requests": totals["requests"], "avg_latency_ms": avg_ms(totals),
+        "cache_hit_rate": pct(totals["cache_hits"], lookups),
+        "error_rate": pct(totals["errors"], totals["requests"]),
+        "model_usage": {k[0]: {"count": r["requests"], "tokens": r["tokens"],
+                               "cost": r["cost"]}
+                        for k, r in sorted(models.items()) if r["cost"] >= min_cost and
+                        (r["requests"] or r["tokens"] or r["cost"])},
+        "hourly_trend": {datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%d %H:00"):
+                         {"cost": cells.get((), {}).get("cost", 0.0),
+                          "count": cells.get((), {}).get("requests", 0.0)}
+                         for t, cells in trend},
+        "team_usage": {k[0]: {"count": r["requests"], "tokens": r["tokens"], "cost": r["cost"]}
+                       for k, r in sorted(teams.items()) if r["requests"] or r["tokens"]},
+        "cache": {"hits": totals["cache_hits"], "misses": totals["cache_misses"]},
+        "latency_percentiles_ms": {p: None if latency[p] is None else latency[p] * 1000.0
+                                   for p in ("p50", "p95", "p99")},
+        "latency_distribution": [{"le_ms": b * 1000.0, "count": c}
+                                 for b, c in latency["buckets"]],
+        "source": source(q, window, q.ignored(("request_duration",), match)),
+    }
+
+
+# ------------------------------------------------------------------ proxy
+
+def proxy_metrics(q: Questions, params: Params) -> dict[str, Any]:
+    """GET /_qs/metrics?from=&to=&model= (unix seconds or RFC 3339; the last 24 h)."""
+    end = instant(params, "to", time.time())
+    start = instant(params, "from", end - DAY)
+    if not start < end:
+        raise ParamError("from", "must be before to")
+    window = Window(start, end)
+    match = _filters(params, model="model")
+    models = q.breakdown(("model",), window, match)
+    trend = q.trend(window, HOUR, match)
+    return {
+        "totals": {"total_tokens": sum(r["tokens"] for r in models.values()),
+                   "total_requests": sum(r["requests"] for r in models.values())},
+        "by_model": [{"model": k[0], "tokens": r["tokens"], "requests": r["requests"],
+                      "avg_latency_ms": avg_ms(r)}
+                     for k, r in sorted(models.items()) if r["requests"] or r["tokens"]],
+        "timeseries": [{"bucket_start": iso(t), "tokens": cells.get((), {}).get("tokens", 0.0),
+                        "requests": cells.get((), {}).get("requests", 0.0)}
+                       for t, cells in trend],
+        "source": source(q, window),
+    }
+
+
+# ------------------------------------------------------------------ tier routing
+
+def _minutes(params: Params) -> Window:
+    return Window.last(number(params, "minutes", 60, 1, 24 * 60) * 60)
+
+
+def routing_queries(q: Questions, params: Params) -> dict[str, Any]:
+    """GET /api/metrics/queries?minutes=: queries per minute, request count, error rate."""
+    window = _minutes(params)
+    trend = q.trend(window, 60, {})
+    totals = q.totals(window, {})
+    return {"query_rate": [{"timestamp": iso(t), "queries_per_minute":
+                            cells.get((), {}).get("requests", 0.0)} for t, cells in trend],
+            "total_requests": totals["requests"],
+            "error_rate": pct(totals["errors"], totals["requests"]),
+            "source": source(q, window)}
+
+
+def routing_tiers(q: Questions, params: Params) -> dict[str, Any]:
+    """GET /api/metrics/tiers?minutes=: per tier tokens/s and latency, with per-minute
+    sparklines."""
+    window = _minutes(params)
+    rows = q.tiers(window)
+    spark = {name: dict(q.source.steps(q.name(key, suffix), ("tier",), window, 60, m))
+             for name, key, suffix, m in (
+                 ("n", "request_duration", "_count", {}),
+                 ("sum", "request_duration", "_sum", {}),
+                 ("ttft", "ttft", "_sum", {}),
+                 ("tokens", "tokens", "", {"token_type": "output"}))}
+    starts = sorted(spark["n"])
+    tiers = {}
+    for tier, row in sorted(rows.items()):
+        key = (tier,)
+        latency, speed = [], []
+        for t in starts:
+            n = spark["n"][t].get(key, 0.0)
+            s = spark["sum"][t].get(key, 0.0)
+            gen = s - spark["ttft"].get(t, {}).get(key, 0.0)
+            tok = spark["tokens"].get(t, {}).get(key, 0.0)
+            latency.append(s / n * 1000.0 if n else 0.0)
+            speed.append(tok / gen if gen > 0 else 0.0)
+        gen_total = row.get("generation_seconds", 0.0)
+        tiers[tier] = {"requests": row["requests"],
+                       "error_rate": pct(row["errors"], row["requests"]),
+                       "avg_latency_ms": avg_ms(row),
+                       "tokens_per_second": row.get("output_tokens", 0.0) / gen_total
+                       if gen_total else 0.0,
+                       "latency_ms": latency, "tokens_per_second_series": speed}
+    return {"tiers": tiers, "timestamps": [iso(t) for t in starts], "source": source(q, window)}
+
+
+def routing_resources(q: Questions, params: Params) -> dict[str, Any]:
+    """GET /api/metrics/resources: VRAM, CPU, memory, index and cache sizes,
+    connections, worker pools, disk and network MB/s."""
+    r = q.resources()
+    mb = 1024.0 * 1024.0
+    used, total = r["memory_used_bytes"], r["memory_total_bytes"]
+    vram = {gpu: {"used_mb": v / mb, "total_mb": r["gpu_memory_total_bytes"].get(gpu, 0.0) / mb,
+                  "percent": pct(v, r["gpu_memory_total_bytes"].get(gpu, 0.0)),
+                  "utilization_percent": 100.0 * r["gpu_utilization"].get(gpu, 0.0)}
+            for gpu, v in sorted(r["gpu_memory_used_bytes"].items())}
+    return {
+        "vram": vram,
+        "cpu_percent": None if r["cpu_utilization"] is None else 100.0 * r["cpu_utilization"],
+        "memory": {"used_mb": None if used is None else used / mb,
+                   "total_mb": None if total is None else total / mb,
+                   "percent": pct(used or 0.0, total or 0.0)},
+        "faiss_index_mb": {k: v / mb for k, v in r["vector_index_size_bytes"].items()},
+        "redis_cache_mb": {k: v / mb for k, v in r["cache_size_bytes"].items()},
+        "connections": r["connections"],
+        "thread_pool": r["pools"],
+        "disk_mb_s": {"read": r["disk_bytes_per_second"].get("read", 0.0) / mb,
+                      "write": r["disk_bytes_per_second"].get("write", 0.0) / mb},
+        "network_mb_s": {"recv": r["network_bytes_per_second"].get("receive", 0.0) / mb,
+                         "sent": r["network_bytes_per_second"].get("transmit", 0.0) / mb},
+        "source": {"kind": q.source.kind, "note": "gauges now; MB/s over the last minute"},
+    }
+
+
+def routing_matrix(q: Questions, params: Params) -> dict[str, Any]:
+    """GET /api/metrics/routing?minutes=: the complexity x tier matrix (count, average
+    score), totals, average decision time, fallback rate, availability per tier."""
+    window = _minutes(params)
+    r = q.routing(window)
+    matrix: dict[str, dict[str, Any]] = {}
+    total = fallbacks = 0.0
+    for (complexity, tier), cell in sorted(r["cells"].items()):
+        matrix.setdefault(complexity, {})[tier] = {"count": cell["count"],
+                                                   "avg_score": cell.get("avg_score")}
+        total += cell["count"]
+        fallbacks += cell["fallbacks"]
+    n = r["decision_count"]
+    return {"matrix": matrix, "total_decisions": total,
+            "avg_decision_time_ms": r["decision_seconds_sum"] / n * 1000.0 if n else 0.0,
+            "fallback_rate": pct(fallbacks, total),
+            "model_availability": r["availability"], "source": source(q, window)}
+
+
+# ------------------------------------------------------------------ provider service
+
+def _days(params: Params, default: float) -> tuple[float, Window]:
+    days = number(params, "days", default, 1 / 24, 366)
+    return days, Window.last(days * DAY)
+
+
+def _provider_row(name: str, row: Mapping[str, Any]) -> dict[str, Any]:
+    up = row.get("up")
+    return {"name": name, "enabled": True, "available": up is None or up >= 1,
+            "circuit_state": row.get("circuit", "closed"),
+            "total_requests": row.get("requests", 0.0),
+            "success_rate": pct(row.get("requests", 0.0) - row.get("errors", 0.0),
+                                row.get("requests", 0.0)),
+            "avg_response_time": avg_ms(row) / 1000.0}
+
+
+def providers_list(q: Questions, params: Params) -> dict[str, Any]:
+    """GET /api/llm/providers?days=: each provider's availability, circuit state,
+    success rate and average response time (seconds)."""
+    _, window = _days(params, 1)
+    rows = q.providers(window)
+    return {"providers": [_provider_row(p, r) for p, r in sorted(rows.items())],
+            "source": source(q, window)}
+
+
+def providers_metrics(q: Questions, params: Params) -> dict[str, Any]:
+    """GET /api/llm/metrics?days=: request, token and cost totals, by provider and model."""
+    days, window = _days(params, 1)
+    totals = q.totals(window, {})
+
+    def row(r: Mapping[str, float]) -> dict[str, Any]:
+        return {"requests": r["requests"], "successful": r["requests"] - r["errors"],
+                "failed": r["errors"], "tokens": r["tokens"], "cost": r["cost"],
+                "success_rate": pct(r["requests"] - r["errors"], r["requests"]),
+                "avg_response_time": avg_ms(r) / 1000.0}
+
+    return {"days": days, "total_requests": totals["requests"],
+            "successful_requests": totals["requests"] - totals["errors"],
+            "failed_requests": totals["errors"],
+            "success_rate": pct(totals["requests"] - totals["errors"], totals["requests"]),
+            "total_tokens": totals["tokens"], "total_cost": totals["cost"],
+            "avg_response_time": avg_ms(totals) / 1000.0,
+            "by_provider": {k[0]: row(r) for k, r in
+                            sorted(q.breakdown(("provider",), window, {}).items())},
+            "by_model": {k[0]: row(r) for k, r in
+                         sorted(q.breakdown(("model",), window, {}).items())},
+            "source": source(q, window)}
+
+
+def providers_costs(q: Questions, params: Params, reference: str | None) -> dict[str, Any]:
+    """GET /api/llm/costs?days=: cost, local and remote requests, what the same traffic
+    would have cost on the reference model, and the savings (negative where dearer)."""
+    days, window = _days(params, 30)
+    rows = q.breakdown(("provider",), window, {})
+    cost = sum(r["cost"] for r in rows.values())
+    hypothetical = sum(r["reference_cost"] for r in rows.values())
+    local = sum(r["requests"] for k, r in rows.items() if k[0] in SELF_HOSTED_PROVIDERS)
+    total = sum(r["requests"] for r in rows.values())
+    out: dict[str, Any] = {
+        "days": days, "total_cost": cost, "total_requests": total, "local_requests": local,
+        "remote_requests": total - local, "reference_model": reference,
+        "hypothetical_cost": hypothetical if reference else None,
+        "savings": hypothetical - cost if reference else None,
+        "savings_percent": pct(hypothetical - cost, hypothetical) if reference else None,
+        "source": source(q, window)}
+    if not reference:
+        out["note"] = "no reference model: set pricing.baseline (provider/model) to compare"
+    return out
+
+
+def providers_trends(q: Questions, params: Params) -> dict[str, Any]:
+    """GET /api/llm/trends?days=: one row per UTC day."""
+    _, window = _days(params, 7)
+    trend = q.trend(window, DAY, {})
+    rows = []
+    for t, cells in trend:
+        r = cells.get((), {})
+        n, errors = r.get("requests", 0.0), r.get("errors", 0.0)
+        rows.append({"date": iso(t)[:10], "requests": n, "successful": n - errors,
+                     "failed": errors, "tokens": r.get("tokens", 0.0),
+                     "cost": r.get("cost", 0.0), "success_rate": pct(n - errors, n)})
+    return {"trends": rows, "source": source(q, window)}
+
+
+def providers_health(q: Questions, params: Params) -> dict[str, Any]:
+    """GET /api/llm/health: healthy when every known provider is up, degraded when some
+    are down, unhealthy when all are."""
+    rows = q.providers(Window.last(HOUR))
+    states = {p: {"available": r.get("up") is None or r["up"] >= 1,
+                  "circuit_state": r.get("circuit", "closed")} for p, r in rows.items()}
+    down = sum(1 for s in states.values() if not s["available"])
+    status = "healthy" if not down else "unhealthy" if down == len(states) else "degraded"
+    return {"status": status, "providers": states, "timestamp": iso(time.time())}

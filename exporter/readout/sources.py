@@ -1,0 +1,257 @@
+"""Where windowed answers come from: a Prometheus server (exact at query time), or the
+sidecar's own counters and their in-memory history (since the sidecar started).
+
+Both answer the same four questions about a sample name, summed by some labels:
+``increase`` over a window, ``steps`` (the increase per step of a window), ``current``
+(a gauge now) and ``rate`` (per second over a recent span).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from .history import History, State
+
+Vector = dict[tuple[str, ...], float]
+Match = Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class Window:
+    start: float
+    end: float
+
+    @property
+    def seconds(self) -> int:
+        return max(1, round(self.end - self.start))
+
+    @classmethod
+    def last(cls, seconds: float, now: float | None = None) -> Window:
+        end = time.time() if now is None else now
+        return cls(end - seconds, end)
+
+
+class SourceError(RuntimeError):
+    """The source could not answer (Prometheus unreachable, a query refused)."""
+
+
+class Source(Protocol):
+    kind: str
+    """"prometheus" or "sidecar"."""
+
+    def since(self, window: Window) -> float:
+        """The start the answers really cover (later than asked when data is younger)."""
+
+    def increase(self, name: str, by: tuple[str, ...], window: Window, match: Match) -> Vector:
+        ...
+
+    def steps(self, name: str, by: tuple[str, ...], window: Window, step: int,
+              match: Match) -> list[tuple[float, Vector]]:
+        ...
+
+    def current(self, name: str, by: tuple[str, ...], match: Match) -> Vector: ...
+
+    def rate(self, name: str, by: tuple[str, ...], seconds: int, match: Match) -> Vector: ...
+
+
+def bucket_starts(window: Window, step: int) -> list[float]:
+    """Step-aligned bucket starts (UTC) covering the window; the last may be partial."""
+    first = math.floor(window.start / step) * step
+    return [float(t) for t in range(int(first), int(window.end), step)] or [float(first)]
+
+
+def _selector(name: str, match: Match) -> str:
+    if not match:
+        return name
+    inner = ",".join(f'{k}="{_escape(v)}"' for k, v in sorted(match.items()))
+    return f"{name}{{{inner}}}"
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def exact_increase(selector: str, seconds: int) -> str:
+    """PromQL for a counter's exact increase over the last ``seconds``: now minus the
+    value at the window's start (0 for a series born inside it, which starts at 0), and
+    ``increase()`` (extrapolated) only for a series that reset or vanished meanwhile."""
+    w = f"{seconds}s"
+    return (f"(({selector} - ({selector} offset {w} or {selector} * 0)) "
+            f"unless (resets({selector}[{w}]) > 0)) or increase({selector}[{w}])")
+
+
+class PrometheusSource:
+    """Instant and range queries against Prometheus's HTTP API (``/api/v1/query``)."""
+
+    kind = "prometheus"
+
+    def __init__(self, url: str, *, timeout: float = 10.0,
+                 extra_match: Match | None = None) -> None:
+        self.url = url.rstrip("/")
+        self.timeout = timeout
+        self.extra = dict(extra_match or {})
+
+    def since(self, window: Window) -> float:
+        return window.start
+
+    def _get(self, path: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        url = f"{self.url}{path}?{urllib.parse.urlencode(params)}"
+        try:
+            with urllib.request.urlopen(url, timeout=self.timeout) as response:
+                reply = json.loads(response.read())
+        except OSError as exc:
+            raise SourceError(f"Prometheus at {self.url} did not answer: {exc}") from None
+        if reply.get("status") != "success":
+            raise SourceError(f"Prometheus refused a query: {reply.get('error')}")
+        return reply["data"]["result"]  # type: ignore[no-any-return]
+
+    def query(self, expr: str, at: float) -> list[dict[str, Any]]:
+        return self._get("/api/v1/query", {"query": expr, "time": f"{at:.3f}"})
+
+    def _vector(self, expr: str, by: tuple[str, ...], at: float) -> Vector:
+        out: Vector = {}
+        for item in self.query(expr, at):
+            key = tuple(item["metric"].get(b, "") for b in by)
+            out[key] = out.get(key, 0.0) + float(item["value"][1])
+        return out
+
+    @staticmethod
+    def _sum(expr: str, by: tuple[str, ...]) -> str:
+        return f"sum by ({', '.join(by)}) ({expr})" if by else f"sum({expr})"
+
+    def increase(self, name: str, by: tuple[str, ...], window: Window, match: Match) -> Vector:
+        selector = _selector(name, {**self.extra, **match})
+        return self._vector(self._sum(exact_increase(selector, window.seconds), by), by,
+                            window.end)
+
+    def steps(self, name: str, by: tuple[str, ...], window: Window, step: int,
+              match: Match) -> list[tuple[float, Vector]]:
+        starts = bucket_starts(window, step)
+        out: list[tuple[float, Vector]] = []
+        selector = _selector(name, {**self.extra, **match})
+        full = [s for s in starts if s + step <= window.end]
+        if full:
+            expr = self._sum(exact_increase(selector, step), by)
+            results = self._get("/api/v1/query_range", {
+                "query": expr, "start": f"{full[0] + step:.3f}", "end": f"{full[-1] + step:.3f}",
+                "step": str(step)})
+            by_time: dict[float, Vector] = {s: {} for s in full}
+            for item in results:
+                key = tuple(item["metric"].get(b, "") for b in by)
+                for t, value in item["values"]:
+                    start = float(t) - step
+                    if start in by_time:
+                        by_time[start][key] = by_time[start].get(key, 0.0) + float(value)
+            out = [(s, by_time[s]) for s in full]
+        partial = [s for s in starts if s + step > window.end]
+        for s in partial:
+            seconds = max(1, round(window.end - s))
+            out.append((s, self._vector(self._sum(exact_increase(selector, seconds), by), by,
+                                        window.end)))
+        return out
+
+    def current(self, name: str, by: tuple[str, ...], match: Match) -> Vector:
+        return self._vector(self._sum(_selector(name, {**self.extra, **match}), by), by,
+                            time.time())
+
+    def rate(self, name: str, by: tuple[str, ...], seconds: int, match: Match) -> Vector:
+        selector = _selector(name, {**self.extra, **match})
+        return self._vector(self._sum(f"rate({selector}[{seconds}s])", by), by, time.time())
+
+
+Snapshot = Callable[[], State]
+
+
+def state_of(families: Iterable[Any]) -> State:
+    """The samples of prometheus_client metric families as {(name, labels): value}."""
+    out: State = {}
+    for fam in families:
+        for s in fam.samples:
+            if s.name.endswith("_created"):
+                continue
+            out[(s.name, tuple(sorted(s.labels.items())))] = float(s.value)
+    return out
+
+
+class LocalSource:
+    """The sidecar's counters now (``snapshot``), minus what ``history`` held at a
+    window's start; before the history began, since the sidecar started."""
+
+    kind = "sidecar"
+
+    def __init__(self, snapshot: Snapshot, history: History | None = None,
+                 started: float | None = None) -> None:
+        self.snapshot = snapshot
+        self.history = history
+        self.started = time.time() if started is None else started
+
+    def since(self, window: Window) -> float:
+        begun = self.history.start if self.history is not None else None
+        if begun is not None and begun <= window.start:
+            return window.start
+        return max(window.start, self.started)
+
+    def _states(self, times: list[float]) -> list[State | None]:
+        if self.history is None:
+            return [None] * len(times)
+        return self.history.states_at(times)
+
+    @staticmethod
+    def _group(now: State, base: State | None, name: str, by: tuple[str, ...],
+               match: Match) -> Vector:
+        out: Vector = {}
+        for key, value in now.items():
+            if key[0] != name:
+                continue
+            labels = dict(key[1])
+            if any(labels.get(k) != v for k, v in match.items()):
+                continue
+            g = tuple(labels.get(b, "") for b in by)
+            out[g] = out.get(g, 0.0) + value - (base.get(key, 0.0) if base else 0.0)
+        return out
+
+    def _end(self, end: float) -> State:
+        """The counters at ``end``: now, or the history's point for a past end."""
+        if self.history is not None and end < time.time() - self.history.interval:
+            return self.history.states_at([end])[0] or {}
+        return self.snapshot()
+
+    def increase(self, name: str, by: tuple[str, ...], window: Window, match: Match) -> Vector:
+        base, = self._states([window.start])
+        return self._group(self._end(window.end), base, name, by, match)
+
+    def steps(self, name: str, by: tuple[str, ...], window: Window, step: int,
+              match: Match) -> list[tuple[float, Vector]]:
+        starts = bucket_starts(window, step)
+        bounds = [*starts, starts[-1] + step]
+        states = self._states(bounds)
+        states[-1] = self._end(window.end)
+        out = []
+        for i, s in enumerate(starts):
+            end = states[i + 1]
+            if end is None:  # before the history began: nothing to tell apart
+                out.append((s, {}))
+                continue
+            out.append((s, self._group(end, states[i], name, by, match)))
+        return out
+
+    def current(self, name: str, by: tuple[str, ...], match: Match) -> Vector:
+        return self._group(self.snapshot(), None, name, by, match)
+
+    def rate(self, name: str, by: tuple[str, ...], seconds: int, match: Match) -> Vector:
+        now = time.time()
+        if self.history is None:
+            return {}
+        point = self.history.points_at([now - seconds])[0]
+        if point is None:
+            return {}
+        span = max(now - point[0], 1e-9)
+        return {k: v / span for k, v in
+                self._group(self.snapshot(), point[1], name, by, match).items()}
