@@ -170,6 +170,9 @@ def main(argv: list[str] | None = None) -> int:
     boards.add_argument("--config", default="alerts/config.yml")
     boards.add_argument("--out", default="dashboards/json")
     boards.set_defaults(func=_dashboards)
+    from .report import add_parser as add_report
+
+    add_report(sub)
     cat = sub.add_parser("catalog", help="print the metric catalog as a markdown table")
     cat.set_defaults(func=lambda _: print(catalog_markdown(), end="") or 0)
     args = parser.parse_args(argv)

@@ -189,7 +189,8 @@ def test_other_recording_methods(registry: CollectorRegistry, llm: LLMMetrics) -
                  fallback="false") == 1
     assert value(registry, "llm_routing_decisions_total", complexity="simple", tier="q3",
                  fallback="true") == 1
-    assert value(registry, "llm_routing_complexity_score_sum", complexity="simple", tier="q2") == 1.8
+    assert value(registry, "llm_routing_complexity_score_sum", complexity="simple",
+                 tier="q2") == 1.8
     llm.set_tier_models(tier="q2", available=2, total=3)
     llm.set_tier_models(tier="q2", available=1, total=3)
     assert value(registry, "llm_tier_models_available", tier="q2") == 1

@@ -1,0 +1,68 @@
+"""The backends' read routes answered from a real Prometheus: every number equals what
+was sent (plain ``increase()`` would extrapolate: 9 requests would read 9.4), and the
+latency percentiles equal Prometheus's own ``histogram_quantile``."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from exporter import Settings, report
+from exporter.config import ServerSettings
+
+from ..compat.traffic import BASELINE, check_all_routes, send
+from .conftest import Prometheus, wait_for
+
+
+def test_read_routes_from_prometheus_equal_what_was_sent(sidecar_factory, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch
+                                                          ) -> None:
+    monkeypatch.setenv("LLM_EXPORTER_ZERO_HOLD_SECONDS", "2")
+    ingest = sidecar_factory(Settings(baseline=BASELINE))
+    prom = Prometheus(tmp_path, [ingest.port], [])
+    try:
+        sent = send(ingest.url)
+        wait_for(lambda: prom.value("sum(llm_requests_total)") == 9, 30,
+                 "Prometheus to scrape all 9 requests")
+        time.sleep(1.5)  # one more scrape: every family has its last value
+        reader = sidecar_factory(Settings(baseline=BASELINE, server=ServerSettings(
+            prometheus_url=f"http://127.0.0.1:{prom.port}")))
+
+        def get(path: str) -> object:
+            with urllib.request.urlopen(reader.url + path, timeout=30) as response:
+                return json.loads(response.read())
+
+        check_all_routes(get, sent, ingest.llm.prices, "prometheus")
+        d = get("/api/v1/dashboard/metrics?time_range_hours=1")
+        for q, key in ((0.5, "p50"), (0.95, "p95"), (0.99, "p99")):
+            theirs = prom.value(f"histogram_quantile({q}, sum by (le) "
+                                f"(increase(llm_request_duration_seconds_bucket[1h])))")
+            assert d["latency_percentiles_ms"][key] == pytest.approx(theirs * 1000, rel=1e-9)
+        # the report asks the same questions: its JSON is the routes' shapes
+        out = io.StringIO()
+        args = argparse.Namespace(prometheus=f"http://127.0.0.1:{prom.port}", range="1h",
+                                  metrics_url=None, team=None, model=None, config=None,
+                                  json=True)
+        assert report.main(args, out) == 0
+        mine = json.loads(out.getvalue())
+        assert mine["/api/v1/dashboard/metrics"]["total_requests"] == 9
+        assert mine["/api/metrics/routing"]["matrix"] == get("/api/metrics/routing")["matrix"]
+        assert mine["by_team"]["search"]["requests"] == 2
+        table = io.StringIO()
+        assert report.main(argparse.Namespace(**{**vars(args), "json": False}), table) == 0
+        text = table.getvalue()
+        assert "By provider" in text and "gpt-4o-mini" in text and "simple" in text
+        # Prometheus gone: a clear 502, not a crash
+        prom.stop()
+        status, _, body = reader.request("GET", "/api/llm/costs")
+        assert status == 502 and b"did not answer" in body
+        assert report.main(args, io.StringIO()) == 2
+    finally:
+        if prom.proc.poll() is None:
+            prom.stop()
