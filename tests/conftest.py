@@ -11,12 +11,19 @@ from prometheus_client import CollectorRegistry
 from exporter import LLMMetrics, PriceBook, PriceOverride
 
 
+#: The Debian package that brings each binary the tests run.
+PACKAGES = {"prometheus": "prometheus", "promtool": "prometheus",
+            "alertmanager": "prometheus-alertmanager", "amtool": "prometheus-alertmanager",
+            "chromium": "chromium"}
+
+
 def require_binary(name: str) -> str:
     """Path of a real binary; skip without it on a laptop, fail in CI (CI=true)."""
     path = shutil.which(name)
     if path is None:
-        message = (f"{name} not found: install Debian's prometheus package "
-                   "(apt-get install --no-install-recommends prometheus)")
+        package = PACKAGES.get(name, name)
+        message = (f"{name} not found: install Debian's {package} package "
+                   f"(apt-get install --no-install-recommends {package})")
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(message)
         pytest.skip(message)

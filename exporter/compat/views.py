@@ -124,7 +124,7 @@ def cost_dashboard(q: Questions, params: Params) -> dict[str, Any]:
         "cache": {"hits": totals["cache_hits"], "misses": totals["cache_misses"]},
         "latency_percentiles_ms": {p: None if latency[p] is None else latency[p] * 1000.0
                                    for p in ("p50", "p95", "p99")},
-        "latency_distribution": [{"le_ms": b * 1000.0, "count": c}
+        "latency_distribution": [{"le_ms": b * 1000.0 if b != math.inf else None, "count": c}
                                  for b, c in latency["buckets"]],
         "source": source(q, window, q.ignored(("request_duration",), match)),
     }

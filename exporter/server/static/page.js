@@ -40,14 +40,25 @@ function bars(id, labels, series, colors) {
   const xs = labels.map((_, i) => i);
   const n = series.length;
   draw(id, [xs, ...series.map((s) => s.values)], {
-    scales: { x: { time: false, range: [-0.5, Math.max(labels.length - 0.5, 0.5)] } },
-    axes: [{ values: (u, splits) => splits.map((i) => Number.isInteger(i) ? (labels[i] ?? "") : ""),
-             space: 30, gap: 2, size: 40 }, { size: 60 }],
+    scales: { x: { time: false, range: [-0.5, Math.max(labels.length - 0.5, 0.5)] },
+              y: { range: (u, min, max) => [0, max > 0 ? max * 1.1 : 1] } },
+    axes: [{ values: (u, splits) => splits.map((i) => Number.isInteger(i) ? short(labels[i] ?? "") : ""),
+             space: 10, gap: 2, size: 60, rotate: labels.length > 4 ? -35 : 0 },
+           { size: 60, values: (u, splits) => splits.map(compact) }],
     series: [{}, ...series.map((s, k) => ({
       label: s.label, fill: colors[k % colors.length], stroke: colors[k % colors.length],
       paths: uPlot.paths.bars({ size: [0.8 / n, 80], align: 0, gap: 1 }),
       points: { show: false } }))],
   });
+}
+
+function short(s) { return s.length > 14 ? s.slice(0, 13) + "…" : s; }
+function compact(v) {
+  const a = Math.abs(v);
+  if (a >= 1e9) return +(v / 1e9).toFixed(1) + "G";
+  if (a >= 1e6) return +(v / 1e6).toFixed(1) + "M";
+  if (a >= 1e4) return +(v / 1e3).toFixed(1) + "k";
+  return +v.toFixed(4) + "";
 }
 
 function line(id, xs, ys, color) {
@@ -99,7 +110,7 @@ function renderDashboard(d) {
   options($("f-team"), Object.keys(d.team_usage || {}), seen.teams);
   bars("c-models", models, [{ label: "requests", values: models.map((m) => d.model_usage[m].count) }], ["#3a62c7"]);
   bars("c-tokens", models, [{ label: "tokens", values: models.map((m) => d.model_usage[m].tokens) }], ["#0e9f6e"]);
-  const dist = d.latency_distribution.filter((b) => isFinite(b.le_ms));
+  const dist = d.latency_distribution.filter((b) => b.le_ms !== null);
   bars("c-latency", dist.map((b) => "≤" + (b.le_ms >= 1000 ? b.le_ms / 1000 + "s" : b.le_ms + "ms")),
        [{ label: "requests", values: dist.map((b) => b.count) }], ["#9061f9"]);
   bars("c-cache", ["hit", "miss"], [{ label: "lookups", values: [d.cache.hits, d.cache.misses] }], ["#0e9f6e"]);
