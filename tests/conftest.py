@@ -10,7 +10,6 @@ from prometheus_client import CollectorRegistry
 
 from exporter import LLMMetrics, PriceBook, PriceOverride
 
-
 #: The Debian package that brings each binary the tests run.
 PACKAGES = {"prometheus": "prometheus", "promtool": "prometheus",
             "alertmanager": "prometheus-alertmanager", "amtool": "prometheus-alertmanager",

@@ -34,9 +34,9 @@ def test_pushes_metrics_update_at_one_hertz(sidecar_factory) -> None:
 def test_another_sites_page_is_refused(sidecar_factory) -> None:
     sc = sidecar_factory()
     ws_url = sc.url.replace("http://", "ws://") + "/api/metrics/ws"
-    with pytest.raises(InvalidStatus) as refused:
-        with connect(ws_url, origin="https://evil.example", open_timeout=10):
-            pass
+    with pytest.raises(InvalidStatus) as refused, \
+            connect(ws_url, origin="https://evil.example", open_timeout=10):
+        pass
     assert refused.value.response.status_code == 403
     with connect(ws_url, origin=sc.url, open_timeout=10) as ws:  # the page's own origin
         assert json.loads(ws.recv(timeout=10))["type"] == "metrics_update"
