@@ -303,7 +303,8 @@ def providers_metrics(q: Questions, params: Params) -> dict[str, Any]:
             "source": source(q, window)}
 
 
-def providers_costs(q: Questions, params: Params, reference: str | None) -> dict[str, Any]:
+def providers_costs(q: Questions, params: Params, reference: str | None = None
+                    ) -> dict[str, Any]:
     """GET /api/llm/costs?days=: cost, local and remote requests, what the same traffic
     would have cost on the reference model, and the savings (negative where dearer)."""
     days, window = _days(params, 30)
@@ -347,3 +348,20 @@ def providers_health(q: Questions, params: Params) -> dict[str, Any]:
     down = sum(1 for s in states.values() if not s["available"])
     status = "healthy" if not down else "unhealthy" if down == len(states) else "degraded"
     return {"status": status, "providers": states, "timestamp": iso(time.time())}
+
+
+#: Every GET route answered here, and the function answering it (its docstring documents
+#: the parameters; the OpenAPI document is built from them).
+ROUTES = {
+    "/api/v1/dashboard/metrics": cost_dashboard,
+    "/_qs/metrics": proxy_metrics,
+    "/api/metrics/queries": routing_queries,
+    "/api/metrics/tiers": routing_tiers,
+    "/api/metrics/resources": routing_resources,
+    "/api/metrics/routing": routing_matrix,
+    "/api/llm/providers": providers_list,
+    "/api/llm/metrics": providers_metrics,
+    "/api/llm/costs": providers_costs,
+    "/api/llm/trends": providers_trends,
+    "/api/llm/health": providers_health,
+}

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import html
+import inspect
 import json
 from functools import cache
 from typing import Any
 
 from ..compat import routes as compat
+from ..compat import views
 from ..events import EVENTS, FREE_FORM, FieldSpec, event_json_schemas, json_schema
 
+_READ = {"200": {"description": "the answer, with its source and span"},
+         "400": {"description": "a malformed query parameter, named"},
+         "401": {"description": "metrics credentials required"},
+         "502": {"description": "the configured Prometheus did not answer"}}
 _ERROR = {"description": "the error, the field (a JSON path) and the reason",
           "content": {"application/json": {"schema": {"type": "object"}}}}
 #: What any ingest request may get besides its 200: malformed JSON or a bad
@@ -56,6 +62,20 @@ def openapi() -> dict[str, Any]:
             "requestBody": {"required": True,
                             "content": {"application/json": {"schema": _compat_schema(fields)}}},
             "responses": {"200": {"description": "recorded"}, **_INGEST_ERRORS}}}
+    for path, view in views.ROUTES.items():
+        doc = inspect.getdoc(view) or ""
+        summary = doc.split("\n\n")[0].replace("\n", " ")
+        paths[path] = {"get": {"summary": summary, "description": doc,
+                               "security": [{"basic": []}, {}], "responses": _READ}}
+    paths["/api/v1/requests/recent"] = {"get": {
+        "summary": "the last requests, newest first (?limit=, default 50)",
+        "security": [{"basic": []}, {}], "responses": _READ}}
+    paths["/_qs/health"] = {"get": {"summary": "the proxy's health check",
+                                    "responses": {"200": {"description": "ok"}}}}
+    paths["/api/metrics/ws"] = {"get": {
+        "summary": "WebSocket: a {\"type\": \"metrics_update\"} message every second "
+                   "(queries, tiers, resources, routing)", "security": [{"basic": []}, {}],
+        "responses": {"101": {"description": "switching protocols"}}}}
     return {"openapi": "3.1.0",
             "info": {"title": "llm-exporter sidecar", "version": __version__},
             "paths": paths,

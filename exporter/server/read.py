@@ -6,6 +6,7 @@ sidecar's own counters and a history of them sampled in the background)."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -54,20 +55,11 @@ class ReadSide:
         reference = "/".join(baseline) if baseline else None
         q = self.questions
         self.routes: dict[str, Callable[[Params], Any]] = {
-            "/api/v1/dashboard/metrics": lambda p: views.cost_dashboard(q, p),
-            "/api/v1/requests/recent": self._recent,
-            "/_qs/metrics": lambda p: views.proxy_metrics(q, p),
-            "/_qs/health": lambda p: {"status": "ok"},
-            "/api/metrics/queries": lambda p: views.routing_queries(q, p),
-            "/api/metrics/tiers": lambda p: views.routing_tiers(q, p),
-            "/api/metrics/resources": lambda p: views.routing_resources(q, p),
-            "/api/metrics/routing": lambda p: views.routing_matrix(q, p),
-            "/api/llm/providers": lambda p: views.providers_list(q, p),
-            "/api/llm/metrics": lambda p: views.providers_metrics(q, p),
-            "/api/llm/costs": lambda p: views.providers_costs(q, p, reference),
-            "/api/llm/trends": lambda p: views.providers_trends(q, p),
-            "/api/llm/health": lambda p: views.providers_health(q, p),
-        }
+            path: functools.partial(view, q) for path, view in views.ROUTES.items()}
+        self.routes["/api/llm/costs"] = functools.partial(views.providers_costs, q,
+                                                          reference=reference)
+        self.routes["/api/v1/requests/recent"] = self._recent
+        self.routes["/_qs/health"] = lambda p: {"status": "ok"}
 
     def snapshot(self) -> State:
         """Every sample the sidecar exposes now, recorder and collectors."""
