@@ -18,14 +18,20 @@ def build(cfg: AlertConfig) -> Dashboard:
     DEC = m("routing_decisions")
     J = board.sel("routing_decisions")
     FALLBACK = board.sel("routing_decisions", 'fallback="true"')
+    SCORE, S = m("routing_score"), board.sel("routing_score")
     pd = cfg.raw["provider_down"]
 
     panels = [
-        table("Decisions by complexity x tier (selected range)", [target(
-            f"sum by (complexity, tier) (increase({DEC}{J}[$__range]))", instant=True,
-            fmt="table")], 0, 0, "How many queries of each complexity class went to each tier "
-                             "over the dashboard's time range.",
-            transformations=merge_columns({"Value": "Decisions"})),
+        table("Decisions by complexity x tier (selected range)", [
+            target(f"sum by (complexity, tier) (increase({DEC}{J}[$__range]))", instant=True,
+                   fmt="table"),
+            target(f"sum by (complexity, tier) (increase({SCORE}_sum{S}[$__range])) / "
+                   f"sum by (complexity, tier) (increase({SCORE}_count{S}[$__range]))",
+                   ref="B", instant=True, fmt="table")],
+            0, 0, "How many queries of each complexity class went to each tier over the "
+                  "dashboard's time range, and their average complexity score.",
+            transformations=merge_columns({"Value #A": "Decisions",
+                                           "Value #B": "Average score"})),
         timeseries("Decisions per second by tier", [target(
             f"sum by (tier) (rate({DEC}{J}[{RATE}]))", "{{tier}}")], "ops", 12, 0,
             "Routing decisions per second, stacked by the tier chosen.", stacked=True),
