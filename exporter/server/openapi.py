@@ -75,7 +75,8 @@ def openapi() -> dict[str, Any]:
     paths["/api/metrics/ws"] = {"get": {
         "summary": "WebSocket: a {\"type\": \"metrics_update\"} message every second "
                    "(queries, tiers, resources, routing)", "security": [{"basic": []}, {}],
-        "responses": {"101": {"description": "switching protocols"}}}}
+        "responses": {"101": {"description": "switching protocols"},
+                      "426": {"description": "a plain GET: upgrade to a WebSocket"}}}}
     return {"openapi": "3.1.0",
             "info": {"title": "llm-exporter sidecar", "version": __version__},
             "paths": paths,

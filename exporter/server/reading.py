@@ -28,7 +28,7 @@ class ReadRoutes:
         self.llm, self.read, self.page, self.auth, self.guard = llm, read, page, auth, guard
 
     def routes(self) -> dict[str, dict[str, Handler]]:
-        return {"/": {"GET": self._landing},
+        return {"/": {"GET": self._landing}, WS_PATH: {"GET": self._upgrade},
                 **{path: {"GET": self._get} for path in self.read.routes},
                 **{path: {"GET": self._asset} for path in self.page.assets}}
 
@@ -37,6 +37,11 @@ class ReadRoutes:
             return
         await send_bytes(send, 200, self.page.index, b"text/html; charset=utf-8",
                     [(b"cache-control", b"no-store")])
+
+    async def _upgrade(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        await send_json(send, 426, {"error": f"{WS_PATH} is a WebSocket: connect with "
+                                             "Upgrade: websocket"},
+                        [(b"upgrade", b"websocket")])
 
     async def _asset(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         body, kind = self.page.assets[scope["path"]]
