@@ -78,3 +78,17 @@ def test_recent_requests_ring_keeps_ids_out_of_labels(sidecar_factory) -> None:
     off = sidecar_factory(Settings(server=ServerSettings(recent_requests=0)))
     off.post("/api/v1/metrics/track", {"model": "gpt-4o", "prompt_tokens": 1})
     assert json.loads(off.request("GET", "/api/v1/requests/recent")[2]) == []
+
+
+def test_each_request_can_be_a_json_log_line(sidecar_factory, caplog) -> None:
+    import logging
+
+    sc = sidecar_factory(Settings(server=ServerSettings(recent_requests=0, request_log=True)))
+    with caplog.at_level(logging.INFO, logger="llm_exporter.requests"):
+        sc.post("/api/v1/metrics/track", {"model": "gpt-4o", "prompt_tokens": 10,
+                                          "request_id": "log-1", "team_alias": "search"})
+    lines = [json.loads(r.getMessage()) for r in caplog.records
+             if r.name == "llm_exporter.requests"]
+    assert len(lines) == 1
+    assert lines[0]["request_id"] == "log-1" and lines[0]["team_alias"] == "search"
+    assert lines[0]["prompt_tokens"] == 10 and lines[0]["cost"] > 0
