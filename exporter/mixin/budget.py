@@ -18,7 +18,7 @@ _DAY = 86400
 _DAY = 86400
 
 
-def exact_step(cost: str, step: str) -> str:
+def exact_step(cost: str, step: str, delay: str = "0s") -> str:
     """Spend per team in the last ``step``, exactly: per cost series, (highest sample in
     the step) - (last sample before it).
 
@@ -31,10 +31,16 @@ def exact_step(cost: str, step: str) -> str:
     no sample in the 10 minutes before the step (new, or back after a gap) counts from its
     lowest sample in the step: 0 for a new series, its first value after a gap (a gap's
     increments are lost, never counted twice).
+
+    ``delay`` shifts every step into the past, for a central ruler fed by remote_write:
+    samples arrive there seconds after their timestamps, and a step evaluated before its
+    last samples arrived would miss them for good.
     """
-    base = f"last_over_time({cost}[{_BASE_LOOKBACK}] offset {step})"
-    return (f"sum by (team) (\n  clamp_min(\n    max_over_time({cost}[{step}])\n"
-            f"    - ({base} or min_over_time({cost}[{step}])),\n    0\n  )\n)")
+    off = f" offset {delay}" if seconds(delay) else ""
+    base = f"last_over_time({cost}[{_BASE_LOOKBACK}] offset " \
+           f"{duration(seconds(step) + seconds(delay))})"
+    return (f"sum by (team) (\n  clamp_min(\n    max_over_time({cost}[{step}]{off})\n"
+            f"    - ({base} or min_over_time({cost}[{step}]{off})),\n    0\n  )\n)")
 
 
 def _team_regex(teams: set[str]) -> str:
@@ -54,7 +60,8 @@ def budget_rules(cfg: AlertConfig, names: Names) -> tuple[list[dict[str, Any]],
     cost = f"{names.metric('cost')}{{{cfg.selector}}}"
     step = names.step
     fast: list[dict[str, Any]] = [
-        {"record": names.increase(step), "expr": exact_step(cost, step)}]
+        {"record": names.increase(step),
+         "expr": exact_step(cost, step, cfg.get("budget", "evaluation_delay"))}]
     slow: list[dict[str, Any]] = []
     # window -> the teams that need it (None: every team, for the dashboards)
     windows: dict[str, set[str] | None] = {"1h": None, "1d": None,

@@ -165,8 +165,14 @@ def load_alert_config(path: str | Path) -> AlertConfig:
         namespace = check_namespace(raw["namespace"], "namespace:")
     except InvalidValue as exc:
         raise ConfigError(str(exc)) from None
+    delay = raw["budget"].pop("evaluation_delay", "0s") \
+        if isinstance(raw.get("budget"), dict) else "0s"
     for section, fields in _SCHEMA.items():
         _check_fields(section, raw.get(section), fields)
+    _check_duration("budget.evaluation_delay", delay)
+    if seconds(delay) > 600:
+        raise ConfigError(f"budget.evaluation_delay: at most 10m, got {delay!r}")
+    raw["budget"]["evaluation_delay"] = delay
     for section in ("budget", "ingest", "provider_down"):
         for key, value in raw[section].items():
             if key.endswith("_ratio") and value > 1:

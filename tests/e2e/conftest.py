@@ -4,6 +4,7 @@ with deadlines; a local HTTP server standing in for Slack."""
 from __future__ import annotations
 
 import json
+import shutil
 import socket
 import subprocess
 import threading
@@ -44,13 +45,18 @@ def wait_for(check: Callable[[], Any], timeout: float, what: str, interval: floa
 class Prometheus:
     def __init__(self, tmp: Path, targets: list[int], rule_files: list[Path],
                  alertmanager_port: int | None = None, extra_args: tuple[str, ...] = (),
-                 scrape_interval: str = "1s", replica: str = "") -> None:
+                 scrape_interval: str = "1s", replica: str = "",
+                 remote_write: int | None = None, agent: bool = False,
+                 external: str = "") -> None:
+        """``remote_write``: the port of a Prometheus to send every sample to;
+        ``agent``: agent mode (scrape and send, no storage, rules or queries)."""
         binary = require_binary("prometheus")
         self.port = free_port()
         tmp = tmp / f"prometheus-{self.port}"
         tmp.mkdir()
         # HA replicas differ by external labels, which also spreads their scrape offsets
-        labels = f", external_labels: {{replica: {replica}}}" if replica else ""
+        external = external or (f"replica: {replica}" if replica else "")
+        labels = f", external_labels: {{{external}}}" if external else ""
         alerting = ""
         if alertmanager_port is not None:
             alerting = (f"alerting:\n  alertmanagers:\n    - static_configs:\n"
@@ -62,12 +68,16 @@ class Prometheus:
             f"{scrape_interval}{labels}}}\n"
             f"rule_files:\n{rules}{alerting}"
             "scrape_configs:\n  - job_name: llm-exporter\n    static_configs:\n"
-            f"      - targets: [{', '.join(repr(f'127.0.0.1:{t}') for t in targets)}]\n")
+            f"      - targets: [{', '.join(repr(f'127.0.0.1:{t}') for t in targets)}]\n"
+            + (f"remote_write:\n  - url: http://127.0.0.1:{remote_write}/api/v1/write\n"
+               "    queue_config: {batch_send_deadline: 1s, min_backoff: 100ms, "
+               "max_backoff: 1s}\n" if remote_write else ""))
         self.log = (tmp / "prometheus.log").open("w")
+        storage = ["--enable-feature=agent", f"--storage.agent.path={tmp / 'wal'}"] if agent \
+            else [f"--storage.tsdb.path={tmp / 'prom-data'}", "--rules.alert.resend-delay=1s"]
         self.proc = subprocess.Popen(
-            [binary, f"--config.file={config}", f"--storage.tsdb.path={tmp / 'prom-data'}",
-             f"--web.listen-address=127.0.0.1:{self.port}", "--rules.alert.resend-delay=1s",
-             *extra_args],
+            [binary, f"--config.file={config}", *storage,
+             f"--web.listen-address=127.0.0.1:{self.port}", *extra_args],
             stdout=self.log, stderr=subprocess.STDOUT)
         wait_for(self._ready, 30, "Prometheus to start")
 
@@ -158,3 +168,23 @@ def slack() -> Iterator[SlackStandIn]:
     s = SlackStandIn()
     yield s
     s.stop()
+
+
+def slack_alertmanager(tmp: Path, slack: SlackStandIn) -> Alertmanager:
+    """The project's alerts/alertmanager.yml and templates, posting to the Slack stand-in
+    (the webhook URL from a file, as in production; the heartbeat to the stand-in too)."""
+    root = Path(__file__).resolve().parents[2]
+    amdir = tmp / "alertmanager"
+    amdir.mkdir()
+    (amdir / "slack_webhook_url").write_text(slack.url + "\n")
+    text = (root / "alerts/alertmanager.yml").read_text()
+    assert text.count("/etc/alertmanager/secrets/slack_webhook_url") == 2
+    # the heartbeat receiver gets the test's dead man's switch: the same stand-in
+    heartbeat = slack.url.split("/services/")[0] + "/heartbeat"
+    assert text.count("  - name: heartbeat\n") == 1
+    text = text.replace("  - name: heartbeat\n", "  - name: heartbeat\n"
+                        f"    webhook_configs: [{{url: '{heartbeat}'}}]\n")
+    (amdir / "alertmanager.yml").write_text(text.replace(
+        "/etc/alertmanager/secrets/slack_webhook_url", str(amdir / "slack_webhook_url")))
+    shutil.copytree(root / "alerts/templates", amdir / "templates")
+    return Alertmanager(tmp, amdir / "alertmanager.yml")

@@ -4,7 +4,6 @@ a budget alert travels through a real Alertmanager to a stand-in for Slack."""
 
 from __future__ import annotations
 
-import shutil
 import threading
 import time
 from collections.abc import Iterator
@@ -26,7 +25,7 @@ from exporter.mixin.rules import write
 from exporter.server.app import SidecarApp
 
 from ..collectors.test_collectors import FakeNVML
-from .conftest import Alertmanager, Prometheus, SlackStandIn, wait_for
+from .conftest import Prometheus, SlackStandIn, slack_alertmanager, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -98,20 +97,7 @@ def test_budget_alert_reaches_slack(demo_sidecar, slack: SlackStandIn, tmp_path:
     config["budget"]["interval"] = config["budget"]["long_interval"] = "10s"
     (tmp_path / "config.yml").write_text(yaml.safe_dump(config))
     rules = write(tmp_path / "config.yml", tmp_path / "rules")
-    amdir = tmp_path / "alertmanager"
-    amdir.mkdir()
-    (amdir / "slack_webhook_url").write_text(slack.url + "\n")
-    text = (ROOT / "alerts/alertmanager.yml").read_text()
-    assert text.count("/etc/alertmanager/secrets/slack_webhook_url") == 2
-    # the heartbeat receiver gets the test's dead man's switch: the same stand-in
-    heartbeat = slack.url.split("/services/")[0] + "/heartbeat"
-    assert text.count("  - name: heartbeat\n") == 1
-    text = text.replace("  - name: heartbeat\n", "  - name: heartbeat\n"
-                        f"    webhook_configs: [{{url: '{heartbeat}'}}]\n")
-    (amdir / "alertmanager.yml").write_text(text.replace(
-        "/etc/alertmanager/secrets/slack_webhook_url", str(amdir / "slack_webhook_url")))
-    shutil.copytree(ROOT / "alerts/templates", amdir / "templates")
-    am = Alertmanager(tmp_path, amdir / "alertmanager.yml")
+    am = slack_alertmanager(tmp_path, slack)
     prom = Prometheus(tmp_path, [demo_sidecar.port], rules, alertmanager_port=am.port)
     try:
         def budget_post() -> dict | None:

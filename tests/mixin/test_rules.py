@@ -261,3 +261,23 @@ def test_compose_file_is_valid() -> None:
     assert data["services"]["prometheus"]["image"] == "prom/prometheus:v2.42.0"
     assert data["services"]["alertmanager"]["image"] == "prom/alertmanager:v0.25.0"
     assert (ROOT / "Dockerfile").exists()
+
+
+def test_evaluation_delay_shifts_every_budget_step(tmp_path: Path) -> None:
+    """A central ruler fed by remote_write counts each step behind real time; the steps
+    still telescope (the base of a step is the end of the one before)."""
+    config = yaml.safe_load((ALERTS / "config.yml").read_text())
+    config["budget"]["evaluation_delay"] = "1m"
+    path = tmp_path / "config.yml"
+    path.write_text(yaml.safe_dump(config))
+    budget = generate(load_alert_config(path))["llm.rules.yml"]["groups"]
+    step = next(r for g in budget if g["name"] == "llm.budget" for r in g["rules"]
+                if r.get("record") == "team:llm_cost_usd:increase1m")
+    cost = 'llm_cost_usd_total{job="llm-exporter"}'
+    assert f"max_over_time({cost}[1m] offset 1m)" in step["expr"]
+    assert f"last_over_time({cost}[10m] offset 2m)" in step["expr"]
+    assert f"min_over_time({cost}[1m] offset 1m)" in step["expr"]
+    config["budget"]["evaluation_delay"] = "1h"
+    path.write_text(yaml.safe_dump(config))
+    with pytest.raises(ConfigError, match="budget.evaluation_delay: at most 10m"):
+        load_alert_config(path)
