@@ -170,9 +170,10 @@ def slack() -> Iterator[SlackStandIn]:
     s.stop()
 
 
-def slack_alertmanager(tmp: Path, slack: SlackStandIn) -> Alertmanager:
+def slack_alertmanager(tmp: Path, slack: SlackStandIn, group_wait: str = "") -> Alertmanager:
     """The project's alerts/alertmanager.yml and templates, posting to the Slack stand-in
-    (the webhook URL from a file, as in production; the heartbeat to the stand-in too)."""
+    (the webhook URL from a file, as in production; the heartbeat to the stand-in too).
+    ``group_wait`` replaces the route's 30 s, for tests that prove something else."""
     root = Path(__file__).resolve().parents[2]
     amdir = tmp / "alertmanager"
     amdir.mkdir()
@@ -184,6 +185,9 @@ def slack_alertmanager(tmp: Path, slack: SlackStandIn) -> Alertmanager:
     assert text.count("  - name: heartbeat\n") == 1
     text = text.replace("  - name: heartbeat\n", "  - name: heartbeat\n"
                         f"    webhook_configs: [{{url: '{heartbeat}'}}]\n")
+    if group_wait:
+        assert text.count("  group_wait: 30s\n") == 1
+        text = text.replace("  group_wait: 30s\n", f"  group_wait: {group_wait}\n")
     (amdir / "alertmanager.yml").write_text(text.replace(
         "/etc/alertmanager/secrets/slack_webhook_url", str(amdir / "slack_webhook_url")))
     shutil.copytree(root / "alerts/templates", amdir / "templates")
