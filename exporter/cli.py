@@ -7,6 +7,7 @@ import logging
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 from . import catalog
@@ -106,8 +107,25 @@ def _price(args: argparse.Namespace) -> int:
 def _rules(args: argparse.Namespace) -> int:
     from .mixin.rules import write
 
-    for path in write(args.config, args.out):
+    if args.format == "prometheusrule":
+        from .mixin.config import load_alert_config
+        from .mixin.kubernetes import dump, prometheus_rule
+        from .mixin.rules import generate
+
+        return _emit(dump([prometheus_rule(generate(load_alert_config(args.config)))]),
+                     args.out)
+    for path in write(args.config, args.out or "alerts/generated"):
         print(f"wrote {path}")
+    return 0
+
+
+def _emit(text: str, out: str | None) -> int:
+    """One generated file: to ``out``, or to stdout."""
+    if out:
+        Path(out).write_text(text)
+        print(f"wrote {out}")
+    else:
+        sys.stdout.write(text)
     return 0
 
 
@@ -118,7 +136,15 @@ def _dashboards(args: argparse.Namespace) -> int:
         print(f"llm-exporter dashboards needs the dashboards extra "
               f"(pip install 'llm-exporter[dashboards]'): {exc}", file=sys.stderr)
         return 2
-    for path in write(args.config, args.out):
+    if args.format == "configmap":
+        from .mixin.config import load_alert_config
+        from .mixin.dashboards.generate import render
+        from .mixin.kubernetes import compact, dashboard_configmaps, dump
+
+        boards = render(load_alert_config(args.config))
+        return _emit(dump(dashboard_configmaps({k: compact(v) for k, v in boards.items()})),
+                     args.out)
+    for path in write(args.config, args.out or "dashboards/json"):
         print(f"wrote {path}")
     return 0
 
@@ -163,12 +189,18 @@ def main(argv: list[str] | None = None) -> int:
     rules = sub.add_parser("rules", help="generate Prometheus rules from alerts/config.yml "
                                          "(its namespace key names the metrics)")
     rules.add_argument("--config", default="alerts/config.yml")
-    rules.add_argument("--out", default="alerts/generated")
+    rules.add_argument("--out", help="a directory (default alerts/generated), or with "
+                                     "--format prometheusrule a file (default stdout)")
+    rules.add_argument("--format", choices=("files", "prometheusrule"), default="files",
+                       help="rule files, or one prometheus-operator PrometheusRule")
     rules.set_defaults(func=_rules)
     boards = sub.add_parser("dashboards", help="generate the Grafana dashboards' JSON from "
                                                "alerts/config.yml (namespace, thresholds)")
     boards.add_argument("--config", default="alerts/config.yml")
-    boards.add_argument("--out", default="dashboards/json")
+    boards.add_argument("--out", help="a directory (default dashboards/json), or with "
+                                      "--format configmap a file (default stdout)")
+    boards.add_argument("--format", choices=("json", "configmap"), default="json",
+                        help="dashboard JSON files, or ConfigMaps for Grafana's sidecar")
     boards.set_defaults(func=_dashboards)
     from .report import add_parser as add_report
 
