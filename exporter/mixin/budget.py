@@ -43,6 +43,16 @@ def exact_step(cost: str, step: str, delay: str = "0s") -> str:
             f"    - ({base} or min_over_time({cost}[{step}]{off})),\n    0\n  )\n)")
 
 
+def budget_vector(cfg: AlertConfig, names: Names, usd: float) -> str:
+    """A budget as a series: one, or one per value of the aggregation labels (every
+    cluster that runs an exporter has the budget)."""
+    labels = cfg.raw.get("aggregation_labels") or []
+    if not labels:
+        return f"vector({usd:g})"
+    present = f"{names.metric('build_info')}{{{cfg.selector}}}"
+    return f"count by ({', '.join(labels)}) ({present}) * 0 + {usd:g}"
+
+
 def _team_regex(teams: set[str]) -> str:
     """A PromQL matcher value for exactly ``teams`` (RE2 metacharacters escaped)."""
     def literal(team: str) -> str:
@@ -83,7 +93,7 @@ def budget_rules(cfg: AlertConfig, names: Names) -> tuple[list[dict[str, Any]],
     if not cfg.budgets:
         return fast, slow
     for b in cfg.budgets:
-        fast.append({"record": names.budget, "expr": f"vector({b.usd:g})",
+        fast.append({"record": names.budget, "expr": budget_vector(cfg, names, b.usd),
                      "labels": {"team": b.team, "period": b.period}})
     fw_hours = seconds(names.forecast_window) / 3600
     for period in cfg.periods():

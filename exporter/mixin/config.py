@@ -47,6 +47,10 @@ _BURN_KEYS = {"severity": str, "long": _DUR, "short": _DUR, "factor": _NUMBER, "
 
 
 _PART = re.compile(r"([0-9]+)(s|m|h|d|w)")
+_LABEL = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+#: Labels the rules already aggregate by or over: not aggregation labels.
+_RESERVED = frozenset({"team", "period", "provider", "model", "le", "job", "instance",
+                       "cache", "label", "family", "__name__"})
 
 
 def seconds(duration: str) -> int:
@@ -154,7 +158,8 @@ def load_alert_config(path: str | Path) -> AlertConfig:
         raise ConfigError(f"{path}: invalid YAML: {exc}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: the top level must be a mapping")
-    allowed = {"namespace", "selector", "runbook_url", "grafana_url", "budgets", *_SCHEMA}
+    allowed = {"namespace", "selector", "runbook_url", "grafana_url", "budgets",
+               "aggregation_labels", *_SCHEMA}
     unknown = set(raw) - allowed
     if unknown:
         raise ConfigError(f"{path}: unknown key(s) {', '.join(sorted(unknown))}")
@@ -165,6 +170,11 @@ def load_alert_config(path: str | Path) -> AlertConfig:
         namespace = check_namespace(raw["namespace"], "namespace:")
     except InvalidValue as exc:
         raise ConfigError(str(exc)) from None
+    aggregation = raw.setdefault("aggregation_labels", [])
+    if not isinstance(aggregation, list) or not all(
+            isinstance(a, str) and _LABEL.match(a) and a not in _RESERVED for a in aggregation):
+        raise ConfigError("aggregation_labels: a list of label names (such as cluster), none "
+                          f"of {', '.join(sorted(_RESERVED))}; got {aggregation!r}")
     delay = raw["budget"].pop("evaluation_delay", "0s") \
         if isinstance(raw.get("budget"), dict) else "0s"
     for section, fields in _SCHEMA.items():

@@ -172,6 +172,8 @@ def test_burn_rate_tiers_that_cannot_warn_in_time_are_skipped() -> None:
     ({"error_rate": {"warning_ratio": 0.1, "critical_ratio": 0.2, "for": "10m"}},
      "error_rate: missing key.*min_requests_per_second"),
     ({"colour": "red"}, "unknown key"),
+    ({"aggregation_labels": ["team"]}, "aggregation_labels: a list of label names"),
+    ({"aggregation_labels": "cluster"}, "aggregation_labels: a list of label names"),
     ({"namespace": "9lives"}, "namespace: must match"),
     ({"budget": {"interval": "7m", "long_interval": "10m", "warning_ratio": 0.8, "for": "5m",
                  "forecast_window": "6h", "burn_rates": []}},
@@ -281,3 +283,62 @@ def test_evaluation_delay_shifts_every_budget_step(tmp_path: Path) -> None:
     path.write_text(yaml.safe_dump(config))
     with pytest.raises(ConfigError, match="budget.evaluation_delay: at most 10m"):
         load_alert_config(path)
+
+
+def test_aggregation_labels_keep_each_cluster_apart(tmp_path: Path) -> None:
+    """With aggregation_labels: [cluster], every sum and join keeps the cluster: a central
+    store fed by several clusters alerts on each by itself (promtool, two clusters)."""
+    config = yaml.safe_load((ALERTS / "config.yml").read_text())
+    config["aggregation_labels"] = ["cluster"]
+    (tmp_path / "config.yml").write_text(yaml.safe_dump(config))
+    [rules] = write(tmp_path / "config.yml", tmp_path / "rules")
+    groups = yaml.safe_load(rules.read_text())["groups"]
+    for g in groups:
+        if g["name"] == "llm.meta":
+            continue
+        for r in g["rules"]:
+            for clause in re.findall(r"\b(?:by|on) \(([^)]*)\)", r["expr"]):
+                assert clause.startswith("cluster"), (r.get("record") or r["alert"], clause)
+    cost = ('llm_cost_usd_total{job="llm-exporter",cluster="%s",team="ads",provider="openai",'
+            'model="gpt-4o",tier="unknown",token_type="output"}')
+    test = {"rule_files": [str(rules)], "evaluation_interval": "1m", "tests": [{
+        "interval": "1m",
+        "input_series": [
+            {"series": cost % "a", "values": "0+1x40"},      # 60 USD/hour
+            {"series": cost % "b", "values": "0+0.25x40"},   # 15 USD/hour
+            *({"series": f'llm_exporter_build_info{{job="llm-exporter",cluster="{c}",'
+                         f'version="1"}}', "values": "1x40"} for c in "ab")],
+        "promql_expr_test": [
+            {"expr": "team:llm_cost_usd_per_hour:rate5m", "eval_time": "10m",
+             "exp_samples": [{"labels": 'team:llm_cost_usd_per_hour:rate5m{cluster="a",'
+                                        'team="ads"}', "value": 60},
+                             {"labels": 'team:llm_cost_usd_per_hour:rate5m{cluster="b",'
+                                        'team="ads"}', "value": 15}]},
+            {"expr": 'team_period:llm_budget_usd:configured{team="search"}',
+             "eval_time": "2m",
+             "exp_samples": [{"labels": f'team_period:llm_budget_usd:configured{{cluster="{c}",'
+                                        'team="search",period="day"}', "value": 500}
+                             for c in "ab"]}],
+        # cluster a alone is over both thresholds (60 > 50 all teams, 60 > 20 a team)
+        "alert_rule_test": [{"eval_time": "25m", "alertname": "LLMSpendRateHigh",
+                             "exp_alerts": [
+                                 {"exp_labels": {"severity": "warning", "scope": "global",
+                                                 "cluster": "a", "job": "llm-exporter"},
+                                  "exp_annotations": _annotations(groups, "global")},
+                                 {"exp_labels": {"severity": "warning", "scope": "team",
+                                                 "cluster": "a", "team": "ads"},
+                                  "exp_annotations": _annotations(groups, "team")}]}],
+    }]}
+    (tmp_path / "test.yml").write_text(yaml.safe_dump(test))
+    out = run(require_binary("promtool"), "test", "rules", str(tmp_path / "test.yml"))
+    assert "SUCCESS" in out, out
+
+
+def _annotations(groups: list[dict], scope: str) -> dict[str, str]:
+    """LLMSpendRateHigh's warning annotations (team ads) at 60 USD/hour."""
+    rule = next(r for g in groups for r in g["rules"]
+                if r.get("alert") == "LLMSpendRateHigh" and r["labels"]["scope"] == scope
+                and r["labels"]["severity"] == "warning")
+    return {k: v.replace("{{ $labels.team }}", "ads")
+             .replace('{{ $value | printf "%.2f" }}', "60.00")
+            for k, v in rule["annotations"].items()}
