@@ -150,7 +150,7 @@ class Questions:
         rows: dict[str, dict[str, Any]] = {k[0]: v for k, v in
                                            self.breakdown(("provider",), window, {}).items()}
         for (provider,), up in self.source.current(self.name("provider_up"), ("provider",),
-                                                   {}).items():
+                                                   {}, "min").items():
             rows.setdefault(provider, {})["up"] = up
         for (provider, state), v in self.source.current(
                 self.name("provider_circuit"), ("provider", "state"), {}).items():
@@ -190,8 +190,9 @@ class Questions:
             if n:
                 cells.setdefault(k, {"count": 0.0, "fallbacks": 0.0})["avg_score"] = \
                     scores_sum.get(k, 0.0) / n
-        available = self.source.current(self.name("tier_available"), ("tier",), {})
-        configured = self.source.current(self.name("tier_total"), ("tier",), {})
+        # every replica of an app reports its tiers alike: the highest, not the sum
+        available = self.source.current(self.name("tier_available"), ("tier",), {}, "max")
+        configured = self.source.current(self.name("tier_total"), ("tier",), {}, "max")
         return {"cells": cells, "decision_seconds_sum": decide_sum,
                 "decision_count": decide_n,
                 "availability": {t: {"available": available.get((t,), 0.0), "total": total}

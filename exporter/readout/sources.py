@@ -56,7 +56,10 @@ class Source(Protocol):
               match: Match) -> list[tuple[float, Vector]]:
         ...
 
-    def current(self, name: str, by: tuple[str, ...], match: Match) -> Vector: ...
+    def current(self, name: str, by: tuple[str, ...], match: Match, op: str = "sum"
+                ) -> Vector:
+        """A gauge now, ``op`` (sum, max or min) over the series (max: a value every
+        replica reports alike, such as a tier's model count)."""
 
     def rate(self, name: str, by: tuple[str, ...], seconds: int, match: Match) -> Vector: ...
 
@@ -123,8 +126,8 @@ class PrometheusSource:
         return out
 
     @staticmethod
-    def _sum(expr: str, by: tuple[str, ...]) -> str:
-        return f"sum by ({', '.join(by)}) ({expr})" if by else f"sum({expr})"
+    def _sum(expr: str, by: tuple[str, ...], op: str = "sum") -> str:
+        return f"{op} by ({', '.join(by)}) ({expr})" if by else f"{op}({expr})"
 
     def increase(self, name: str, by: tuple[str, ...], window: Window, match: Match) -> Vector:
         selector = _selector(name, {**self.extra, **match})
@@ -157,8 +160,9 @@ class PrometheusSource:
                                         window.end)))
         return out
 
-    def current(self, name: str, by: tuple[str, ...], match: Match) -> Vector:
-        return self._vector(self._sum(_selector(name, {**self.extra, **match}), by), by,
+    def current(self, name: str, by: tuple[str, ...], match: Match, op: str = "sum"
+                ) -> Vector:
+        return self._vector(self._sum(_selector(name, {**self.extra, **match}), by, op), by,
                             time.time())
 
     def rate(self, name: str, by: tuple[str, ...], seconds: int, match: Match) -> Vector:
@@ -205,7 +209,7 @@ class LocalSource:
 
     @staticmethod
     def _group(now: State, base: State | None, name: str, by: tuple[str, ...],
-               match: Match) -> Vector:
+               match: Match, op: str = "sum") -> Vector:
         out: Vector = {}
         for key, value in now.items():
             if key[0] != name:
@@ -214,7 +218,12 @@ class LocalSource:
             if any(labels.get(k) != v for k, v in match.items()):
                 continue
             g = tuple(labels.get(b, "") for b in by)
-            out[g] = out.get(g, 0.0) + value - (base.get(key, 0.0) if base else 0.0)
+            value -= base.get(key, 0.0) if base else 0.0
+            if g not in out:
+                out[g] = value
+            else:
+                out[g] = max(out[g], value) if op == "max" else \
+                    min(out[g], value) if op == "min" else out[g] + value
         return out
 
     def _end(self, end: float) -> State:
@@ -242,8 +251,9 @@ class LocalSource:
             out.append((s, self._group(end, states[i], name, by, match)))
         return out
 
-    def current(self, name: str, by: tuple[str, ...], match: Match) -> Vector:
-        return self._group(self.snapshot(), None, name, by, match)
+    def current(self, name: str, by: tuple[str, ...], match: Match, op: str = "sum"
+                ) -> Vector:
+        return self._group(self.snapshot(), None, name, by, match, op)
 
     def rate(self, name: str, by: tuple[str, ...], seconds: int, match: Match) -> Vector:
         now = time.time()

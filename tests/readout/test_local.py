@@ -57,3 +57,14 @@ def test_quantile_interpolates_like_histogram_quantile() -> None:
     assert quantile(0.2, buckets) == pytest.approx(0.1)
     assert quantile(0.99, [(1.0, 1.0), (float("inf"), 2.0)]) == 1.0  # in +Inf: the last bound
     assert quantile(0.5, []) is None and quantile(0.5, [(1.0, 0.0)]) is None
+
+
+def test_gauges_from_several_replicas_take_sum_max_or_min() -> None:
+    tiers = {("llm_tier_models", (("instance", "a"), ("tier", "local"))): 3.0,
+             ("llm_tier_models", (("instance", "b"), ("tier", "local"))): 3.0,
+             ("llm_provider_up", (("instance", "a"), ("provider", "openai"))): 1.0,
+             ("llm_provider_up", (("instance", "b"), ("provider", "openai"))): 0.0}
+    src = LocalSource(lambda: tiers)
+    assert src.current("llm_tier_models", ("tier",), {}) == {("local",): 6.0}
+    assert src.current("llm_tier_models", ("tier",), {}, "max") == {("local",): 3.0}
+    assert src.current("llm_provider_up", ("provider",), {}, "min") == {("openai",): 0.0}
