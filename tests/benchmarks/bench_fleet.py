@@ -141,10 +141,13 @@ def fleet(tmp: Path, target_port: int, replicas: int, seconds: float) -> tuple[f
         scrape = query(cport, "avg(scrape_duration_seconds)") or 0.0  # sent by the agent
         return rate, scrape
     finally:
-        edge.terminate()
-        edge.wait(timeout=60)
-        central.terminate()
-        central.wait(timeout=60)
+        for proc in (edge, central):
+            proc.terminate()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:  # an overloaded agent still flushing its queue
+                proc.kill()
+                proc.wait(timeout=30)
 
 
 def main() -> None:
