@@ -13,7 +13,7 @@ from exporter import LLMMetrics, PriceBook, PriceOverride
 #: The Debian package that brings each binary the tests run.
 PACKAGES = {"prometheus": "prometheus", "promtool": "prometheus",
             "alertmanager": "prometheus-alertmanager", "amtool": "prometheus-alertmanager",
-            "chromium": "chromium", "kubectl": "kubectl"}
+            "chromium": "chromium"}
 
 
 def require_binary(name: str) -> str:
