@@ -180,7 +180,7 @@ class Questions:
         scores_n = self.increase("routing_score", ("complexity", "tier"), window, {}, "_count")
         decide_sum = sum(self.increase("routing_duration", (), window, {}, "_sum").values())
         decide_n = sum(self.increase("routing_duration", (), window, {}, "_count").values())
-        cells: dict[tuple[str, str], dict[str, float]] = {}
+        cells: dict[tuple[str, ...], dict[str, float]] = {}
         for (c, t, fallback), v in decisions.items():
             cell = cells.setdefault((c, t), {"count": 0.0, "fallbacks": 0.0})
             cell["count"] += v

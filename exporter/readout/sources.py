@@ -242,7 +242,7 @@ class LocalSource:
         bounds = [*starts, starts[-1] + step]
         states = self._states(bounds)
         states[-1] = self._end(window.end)
-        out = []
+        out: list[tuple[float, Vector]] = []
         for i, s in enumerate(starts):
             end = states[i + 1]
             if end is None:  # before the history began: nothing to tell apart

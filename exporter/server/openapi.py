@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import inspect
 import json
+from collections.abc import Mapping
 from functools import cache
 from typing import Any
 
@@ -24,7 +25,7 @@ _ERROR = {"description": "the error, the field (a JSON path) and the reason",
 _INGEST_ERRORS = {code: _ERROR for code in ("400", "401", "403", "413", "415", "422")}
 
 
-def _compat_schema(fields: dict[str, FieldSpec]) -> dict[str, Any]:
+def _compat_schema(fields: Mapping[str, FieldSpec]) -> dict[str, Any]:
     props = {name: json_schema(f) for name, f in fields.items()}
     for name in sorted(FREE_FORM):
         props.setdefault(name, {"description": "free-form; accepted, never a label"})

@@ -26,7 +26,7 @@ MAX_SOCKETS = 16
 
 
 def _read(name: str) -> bytes:
-    return resources.files("exporter.server").joinpath("static", name).read_bytes()
+    return resources.files("exporter.server").joinpath("static").joinpath(name).read_bytes()
 
 
 class Page:
