@@ -27,6 +27,7 @@ from ._errors import classify as classify_error
 from ._metrics_server import start_metrics_server
 from ._usage import from_anthropic, from_openai
 from .config import ConfigError, Settings
+from .pools import Pool
 from .pricing import PriceBook, PriceOverride, Rates
 from .recorder import LLMMetrics
 
@@ -55,6 +56,7 @@ __all__ = [
     "LLMMetrics",
     "OTelMetrics",
     "OpenAIInstrumentor",
+    "Pool",
     "PriceBook",
     "PriceOverride",
     "Rates",

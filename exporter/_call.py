@@ -66,14 +66,15 @@ class Call:
 
     def usage(self, *, input_tokens: int = 0, output_tokens: int = 0,
               cache_read_tokens: int = 0, cache_write_tokens: int = 0,
-              reasoning_tokens: int = 0) -> None:
+              reasoning_tokens: int = 0, cache_write_1h_tokens: int = 0) -> None:
         """The call's token usage (same meaning as in record_request); a later call
         replaces an earlier one, so a stream can report its final usage chunk."""
         check_tokens(input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,
-                     reasoning_tokens)
+                     reasoning_tokens, cache_write_1h_tokens)
         self._usage = {"input_tokens": input_tokens, "output_tokens": output_tokens,
                        "cache_read_tokens": cache_read_tokens,
                        "cache_write_tokens": cache_write_tokens,
+                       "cache_write_1h_tokens": cache_write_1h_tokens,
                        "reasoning_tokens": reasoning_tokens}
 
     def fail(self, error_type: str = "other") -> None:

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 from . import catalog, validation
 from ._store import layout
 from .cardinality import normalise_provider
-from .pricing import split_cost
+from .pricing import cache_effect, split_cost
+from .pricing import costs as price_costs
 from .validation import check_tokens
 
 if TYPE_CHECKING:
@@ -30,6 +31,8 @@ _TOKEN = tuple(layout.TOKEN_SLOT.values())
 _COST = tuple(layout.COST_SLOT.values())
 _SAVINGS = layout.SAVINGS_SLOT
 _REFERENCE = layout.REFERENCE_SLOT
+_CACHE_SAVINGS = layout.CACHE_SAVINGS_SLOT
+_WRITE_PREMIUM = layout.WRITE_PREMIUM_SLOT
 _SIZE_SUM = layout.sum_slot(catalog.BY_KEY["batch_size"])
 
 
@@ -193,13 +196,14 @@ class Recordings:
     def record_batch(self, *, provider: str, model: str, size: int, team: str | None = None,
                      tier: str | None = None, input_tokens: int = 0, output_tokens: int = 0,
                      cache_read_tokens: int = 0, cache_write_tokens: int = 0,
-                     reasoning_tokens: int = 0, duration_seconds: float | None = None,
-                     status: str = "success", cost_usd: float | None = None) -> float:
+                     cache_write_1h_tokens: int = 0, reasoning_tokens: int = 0,
+                     duration_seconds: float | None = None, status: str = "success",
+                     cost_usd: float | None = None) -> float:
         """One batch job of ``size`` requests; its tokens and cost (at the provider's
         batch price where the catalog has one, or ``cost_usd`` when you know it from the
         bill) go to the request counters too. Returns the cost in USD."""
         check_tokens(input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,
-                     reasoning_tokens)
+                     reasoning_tokens, cache_write_1h_tokens)
         validation.count("size", size)
         if duration_seconds is not None:
             validation.seconds("duration_seconds", duration_seconds)
@@ -218,14 +222,21 @@ class Recordings:
         uncached = input_tokens - cache_read_tokens - cache_write_tokens
         visible = output_tokens - reasoning_tokens
         tokens = (uncached, cache_read_tokens, cache_write_tokens, visible, reasoning_tokens)
+        # A price row, not a bill, says what caching saved: at the batch prices.
+        p = rates.prices(input_tokens)
+        cache_saved, write_premium = cache_effect(p, cache_read_tokens, cache_write_tokens,
+                                                  cache_write_1h_tokens)
         if cost_usd is not None:
             costs = split_cost(float(cost_usd), tokens)
         else:
-            costs = rates.costs(*tokens, input_tokens, duration_seconds)
+            costs = price_costs(p, uncached, cache_read_tokens, cache_write_tokens,
+                                cache_write_1h_tokens, visible, reasoning_tokens)
         cost = sum(costs)
         saved = reference = 0.0
         if row.baseline is not None:
-            reference = sum(row.baseline.costs(*tokens, input_tokens, duration_seconds))
+            reference = sum(row.baseline.costs(uncached, cache_read_tokens, cache_write_tokens,
+                                               cache_write_1h_tokens, visible,
+                                               reasoning_tokens, input_tokens))
             saved = reference - cost
         with self._lock:
             row.requests[_VALUE] += 1
@@ -239,6 +250,8 @@ class Recordings:
             if saved > 0.0:
                 u[_SAVINGS] += saved
             u[_REFERENCE] += reference
+            u[_CACHE_SAVINGS] += cache_saved
+            u[_WRITE_PREMIUM] += write_premium
             if row.unpriced is not None and cost_usd is None:
                 row.unpriced[_VALUE] += 1
             for cell in row.overflow:

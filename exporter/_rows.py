@@ -10,6 +10,7 @@ its price rates resolved. The hot path then needs one dict lookup.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -171,7 +172,10 @@ class RowBook:
             row.requests = self.new("batches", **pm, team=team, status=status)
             row.duration = self.new("batch_size", **pm)
         row.unpriced_cell = self.new("unpriced_requests", **pm)
-        self.refresh(row)
+        rates = self.refresh(row)
+        info = self.store.gauge("model_price_info", catalog.BY_KEY["model_price_info"]
+                                .label_values(**pm, source=rates.source, pool=rates.pool))
+        info[0], info[1] = 1, time.time()
         row.baseline = None
         if self.baseline is not None:
             # The baseline model's own traffic costs the same on the reference: its rates

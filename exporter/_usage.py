@@ -20,12 +20,19 @@ def from_anthropic(usage: Any) -> dict[str, int]:
     """Arguments for ``record_request`` from an Anthropic ``usage`` (object or dict)."""
     cache_read = _get(usage, "cache_read_input_tokens")
     cache_write = _get(usage, "cache_creation_input_tokens")
-    return {
+    args = {
         "input_tokens": _get(usage, "input_tokens") + cache_read + cache_write,
         "output_tokens": _get(usage, "output_tokens"),
         "cache_read_tokens": cache_read,
         "cache_write_tokens": cache_write,
     }
+    # The split of the writes by cache lifetime (priced apart: 1.25x and 2x input).
+    split = usage.get("cache_creation") if isinstance(usage, dict) \
+        else getattr(usage, "cache_creation", None)
+    one_hour = _get(split, "ephemeral_1h_input_tokens") if split is not None else 0
+    if one_hour:
+        args["cache_write_1h_tokens"] = min(one_hour, cache_write)
+    return args
 
 
 def from_openai(usage: Any) -> dict[str, int]:

@@ -124,6 +124,27 @@ LLM_FAMILIES: tuple[Family, ...] = (
        "What the same usage would have cost on the configured reference (baseline) model; "
        "reference minus llm_cost_usd_total is the savings, negative where a model is "
        "dearer. Stays 0 without a priced baseline.", _R, unit="usd"),
+    _f("prompt_cache_savings", "llm_prompt_cache_savings_usd_total", "counter",
+       "What prompt-cache reads saved: cached input tokens priced at the uncached input "
+       "rate minus what they cost.", _R, unit="usd"),
+    _f("prompt_cache_write_premium", "llm_prompt_cache_write_premium_usd_total", "counter",
+       "What prompt-cache writes cost above the uncached input rate (Anthropic's 5-minute "
+       "and 1-hour write premiums); savings minus this is the net saving.", _R, unit="usd"),
+    _f("model_price_info", "llm_model_price_info", "gauge",
+       "Where a model's prices come from (source: catalog, override, free, pool, none; "
+       "pool: the GPU pool whose hours are its cost); always 1.",
+       ("provider", "model", "source", "pool")),
+    _f("pool_cost", "llm_pool_cost_usd_total", "counter",
+       "Cost of a self-hosted GPU pool: gpus x gpu_hour_usd, accruing with time since the "
+       "exporter started, idle or busy. Its requests cost 0 in llm_cost_usd_total.",
+       ("pool",), unit="usd", emitter="collector"),
+    _f("price_catalog_info", "llm_price_catalog_info", "gauge",
+       "The bundled price catalog: package, version and data date (the newest date its "
+       "maintainers checked prices); always 1.", ("source", "version", "date"),
+       emitter="collector"),
+    _f("price_catalog_age", "llm_price_catalog_age_seconds", "gauge",
+       "Age of the bundled price catalog's data (now minus its data date).",
+       unit="seconds", emitter="collector"),
     _f("unpriced_requests", "llm_unpriced_requests_total", "counter",
        "Requests whose model has no known price: their cost is counted as 0.",
        ("provider", "model")),

@@ -80,28 +80,18 @@ def _serve(args: argparse.Namespace, demo: bool = False) -> int:
     return 0
 
 
-def _price(args: argparse.Namespace) -> int:
-    from .cardinality import normalise_model, normalise_provider
-    from .config import Settings
+def _prices(args: argparse.Namespace) -> int:
+    import json
 
-    settings = Settings.load(args.config)
-    provider = normalise_provider(args.provider)
-    model = normalise_model(provider, args.model)
-    rates = settings.price_book().rates(provider, model, batch=args.batch)
-    if not rates.priced:
-        print(f"{provider}/{model}: no price known (add a price override)")
-        return 1
-    names = ("input", "cache_read", "cache_write", "output", "reasoning")
-    print(f"{provider}/{model} ({rates.source}), USD per million tokens:")
-    print("  " + ", ".join(f"{n} {p * 1e6:g}" for n, p in zip(names, rates.base)))
-    for start, vec in rates.tiers:
-        print(f"  above {start} input tokens: " +
-              ", ".join(f"{n} {p * 1e6:g}" for n, p in zip(names, vec)))
-    if rates.request_fee:
-        print(f"  per request: {rates.request_fee:g}")
-    if rates.per_second:
-        print(f"  per hour of request time: {rates.per_second * 3600:g}")
-    return 0
+    from .config import Settings
+    from .price_lookup import lookup, text
+
+    provider, model = (None, args.names[0]) if len(args.names) == 1 else args.names[:2]
+    if len(args.names) > 2:
+        raise ValueError("prices takes MODEL or PROVIDER MODEL")
+    found = lookup(Settings.load(args.config).price_book(), provider, model, batch=args.batch)
+    sys.stdout.write(json.dumps(found, indent=2) + "\n" if args.json else text(found))
+    return 0 if found["priced"] else 1
 
 
 def _rules(args: argparse.Namespace) -> int:
@@ -180,12 +170,14 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--report", type=float, default=5.0, help="seconds between totals")
     demo.add_argument("--seed", type=int, default=1)
     demo.set_defaults(func=lambda a: _serve(a, demo=True))
-    price = sub.add_parser("price", help="show the resolved price of a model")
-    price.add_argument("provider")
-    price.add_argument("model")
+    price = sub.add_parser("prices", aliases=["price"],
+                           help="a model's resolved prices, their source and date")
+    price.add_argument("names", nargs="+", metavar="[PROVIDER] MODEL",
+                       help="the model, optionally after its provider")
     price.add_argument("--batch", action="store_true", help="batch-API prices")
-    price.add_argument("--config", help="settings file with price overrides")
-    price.set_defaults(func=_price)
+    price.add_argument("--json", action="store_true", help="as JSON")
+    price.add_argument("--config", help="settings file with price overrides and pools")
+    price.set_defaults(func=_prices)
     rules = sub.add_parser("rules", help="generate Prometheus rules from alerts/config.yml "
                                          "(its namespace key names the metrics)")
     rules.add_argument("--config", default="alerts/config.yml")

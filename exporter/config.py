@@ -7,13 +7,15 @@ import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from . import validation
 from ._store import DEFAULT_SERIES_BUDGET
-from .cardinality import DEFAULT_CAPS, normalise_model, normalise_provider
+from .cardinality import DEFAULT_CAPS
 from .collectors import available as available_collectors
+from .pools import Pool
 from .pricing import PriceBook, PriceOverride
 
 DEFAULT_PORT = 9473
@@ -30,7 +32,8 @@ _SERVER_KEYS = {"host", "port", "ingest_token_file", "metrics_user", "metrics_pa
                 "keepalive_timeout_seconds", "max_connections", "prometheus_url",
                 "recent_requests", "request_log", "history_interval_seconds",
                 "history_points"}
-_PRICING_KEYS = {"catalog", "baseline", "overrides", "overrides_file"}
+_PRICING_KEYS = {"catalog", "baseline", "overrides", "overrides_file", "pools", "catalog_date",
+                 "override_warn_ratio"}
 _LABEL_KEYS = {"caps", "series_budget"}
 
 
@@ -89,6 +92,10 @@ class Settings:
     """Series per family; past it, new label sets fold into the family's overflow set."""
     price_overrides: tuple[PriceOverride, ...] = ()
     price_catalog: bool = True
+    pools: tuple[Pool, ...] = ()
+    """Self-hosted GPU pools: their hours are the cost of the models they serve."""
+    catalog_date: date | None = None
+    override_warn_ratio: float = 3.0
     baseline: tuple[str, str] | None = None
     server: ServerSettings = field(default_factory=ServerSettings)
     source: str = "defaults"
@@ -134,30 +141,11 @@ class Settings:
             raise ConfigError(f"labels.series_budget: must be a positive integer, got "
                               f"{budget!r}")
 
-        catalog = pricing.get("catalog", True)
-        if "LLM_EXPORTER_PRICE_CATALOG" in env:
-            catalog = _bool(env["LLM_EXPORTER_PRICE_CATALOG"], "LLM_EXPORTER_PRICE_CATALOG")
-        if not isinstance(catalog, bool):
-            raise ConfigError(f"pricing.catalog: must be true or false, got {catalog!r}")
+        from .price_settings import pricing_settings
 
-        overrides_raw = pricing.get("overrides", [])
-        files = [f for f in (pricing.get("overrides_file"),
-                             env.get("LLM_EXPORTER_PRICES_FILE")) if f]
-        if not isinstance(overrides_raw, list):
-            raise ConfigError("pricing.overrides: must be a list")
-        overrides = [_override(o, f"pricing.overrides[{i}]") for i, o in enumerate(overrides_raw)]
-        for f in files:
-            data = _read(Path(f), "prices file")
-            items = data.get("prices", data.get("overrides")) if isinstance(data, dict) else data
-            if not isinstance(items, list):
-                raise ConfigError(f"{f}: expected a list of prices (or a 'prices:' list)")
-            overrides += [_override(o, f"{f}[{i}]") for i, o in enumerate(items)]
-
-        baseline_raw = env.get("LLM_EXPORTER_BASELINE") or pricing.get("baseline")
         return cls(namespace=namespace, zero_hold_seconds=hold, label_caps=caps,
                    series_budget=budget,
-                   price_overrides=tuple(overrides),
-                   price_catalog=catalog, baseline=_baseline(baseline_raw),
+                   **pricing_settings(pricing, env),
                    server=_server(_mapping(raw.get("server", {}), "server"), env),
                    source=str(path) if path else "defaults")
 
@@ -176,7 +164,9 @@ class Settings:
         return float(validation.finite("zero_hold_seconds", hold, minimum=0)), budget
 
     def price_book(self) -> PriceBook:
-        return PriceBook(self.price_overrides, use_catalog=self.price_catalog)
+        return PriceBook(self.price_overrides, use_catalog=self.price_catalog,
+                         pools=self.pools, catalog_date=self.catalog_date,
+                         override_warn_ratio=self.override_warn_ratio)
 
 
 def _zero_hold(env: Mapping[str, str], configured: Any) -> float:
@@ -244,33 +234,6 @@ def _bool(value: str, name: str) -> bool:
     if lowered in ("0", "false", "no", "off"):
         return False
     raise ConfigError(f"{name}: must be true or false, got {value!r}")
-
-
-def _override(raw: Any, where: str) -> PriceOverride:
-    try:
-        return PriceOverride.from_mapping(raw, where)
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from None
-
-
-def _baseline(raw: Any) -> tuple[str, str] | None:
-    if raw is None:
-        return None
-    provider: Any
-    model: Any
-    if isinstance(raw, str):
-        provider, sep, model = raw.partition("/")
-        if not sep:
-            raise ConfigError(f"pricing.baseline: expected provider/model, got {raw!r}")
-    elif isinstance(raw, Mapping):
-        provider, model = raw.get("provider"), raw.get("model")
-    else:
-        raise ConfigError(f"pricing.baseline: expected provider/model, got {raw!r}")
-    try:
-        p = normalise_provider(provider)
-        return p, normalise_model(p, model)
-    except ValueError as exc:
-        raise ConfigError(f"pricing.baseline: {exc}") from None
 
 
 def _secret(env: Mapping[str, str], name: str, file_setting: Any, where: str) -> str | None:

@@ -10,14 +10,14 @@ import time
 from dataclasses import dataclass
 
 from .config import Settings
-from .pricing import PriceOverride
+from .pools import Pool
 from .recorder import LLMMetrics
 
-#: The demo's embedded settings: the self-hosted model costs its GPU time, and savings
-#: are measured against gpt-4o.
+#: The demo's embedded settings: the self-hosted model is served by a one-GPU pool
+#: whose hours are its cost, and savings are measured against gpt-4o.
 DEMO_SETTINGS = Settings(
     baseline=("openai", "gpt-4o"),
-    price_overrides=(PriceOverride(provider="ollama", model="*", gpu_hour_usd=1.2),),
+    pools=(Pool("demo-gpu", "ollama", gpus=1, gpu_hour_usd=1.2),),
     source="demo defaults")
 
 
@@ -82,6 +82,9 @@ class Workload:
             error = None
         inp = int(rng.lognormvariate(7.0, 1.0))
         cached = int(inp * rng.choice((0.0, 0.0, 0.5, 0.9))) if m.provider != "ollama" else 0
+        # Anthropic fills its prompt cache explicitly (at a premium), some of it for 1 hour
+        written = int((inp - cached) * 0.6) if m.provider == "anthropic" and not cached else 0
+        written_1h = written // 3 if rng.random() < 0.3 else 0
         out = max(1, int(rng.lognormvariate(5.5, 0.8)))
         reasoning = int(out * rng.uniform(0.5, 0.9)) if m.model == "o3" else 0
         out += reasoning
@@ -96,7 +99,9 @@ class Workload:
         else:
             cost = llm.record_request(provider=m.provider, model=m.model, tier=tier, team=team,
                                       input_tokens=inp, cache_read_tokens=cached,
-                                      output_tokens=out, reasoning_tokens=reasoning,
+                                      cache_write_tokens=written,
+                                      cache_write_1h_tokens=written_1h, output_tokens=out,
+                                      reasoning_tokens=reasoning,
                                       duration_seconds=duration, ttft_seconds=ttft,
                                       cache_hit=False)
             self.tokens += inp + out

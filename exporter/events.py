@@ -111,6 +111,8 @@ _TOKENS = {
     "output_tokens": FieldSpec("count", doc="all output tokens, reasoning included"),
     "cache_read_tokens": FieldSpec("count", doc="input tokens read from the prompt cache"),
     "cache_write_tokens": FieldSpec("count", doc="input tokens written to the prompt cache"),
+    "cache_write_1h_tokens": FieldSpec("count", doc="of the cache writes, those to a 1-hour "
+                                                    "cache (Anthropic)"),
     "reasoning_tokens": FieldSpec("count", doc="output tokens spent reasoning"),
 }
 _PM = {"provider": FieldSpec("label", True), "model": FieldSpec("label", True)}
@@ -258,7 +260,8 @@ def _check_relations(kind: str, kw: dict[str, Any], where: str) -> None:
     if kind == "request" or kind == "batch":
         g = kw.get
         if g("input_tokens", 0) < g("cache_read_tokens", 0) + g("cache_write_tokens", 0) \
-                or g("output_tokens", 0) < g("reasoning_tokens", 0):
+                or g("output_tokens", 0) < g("reasoning_tokens", 0) \
+                or g("cache_write_tokens", 0) < g("cache_write_1h_tokens", 0):
             try:
                 check_tokens(**{k: g(k, 0) for k in _TOKENS})
             except InvalidValue as exc:

@@ -6,8 +6,10 @@ instrumentations accept it too) and records ``gen_ai.client.token.usage``,
 ``gen_ai.client.operation.duration``, ``gen_ai.server.time_to_first_token`` and
 ``gen_ai.server.time_per_output_token`` with the semconv bucket boundaries, plus
 ``llm.client.cost`` (USD, from the same price catalog) and
-``llm.client.requests.active``. Any reader works: the Prometheus exporter
-(``opentelemetry-exporter-prometheus``), OTLP to a Collector, the in-memory reader.
+``llm.client.requests.active``, and what prompt caching saved and cost above the input
+price (``llm.client.prompt_cache.savings``, ``llm.client.prompt_cache.write_premium``).
+Any reader works: the Prometheus exporter (``opentelemetry-exporter-prometheus``), OTLP
+to a Collector, the in-memory reader.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from . import catalog, validation
 from ._call import Call
 from .cardinality import LabelCaps, normalise_model, normalise_optional, normalise_provider
 from .config import Settings
-from .pricing import PriceBook
+from .pricing import PriceBook, cache_effect, costs
 from .validation import check_tokens
 
 #: The GenAI semconv boundaries (our Prometheus buckets extend some of them).
@@ -72,6 +74,12 @@ class OTelMetrics:
         self._cost = meter.create_counter(
             "llm.client.cost", unit="USD", description="Cost of GenAI requests, from the "
                                                       "price catalog.")
+        self._cache_savings = meter.create_counter(
+            "llm.client.prompt_cache.savings", unit="USD",
+            description="Cached input priced at the uncached input rate, minus its cost.")
+        self._write_premium = meter.create_counter(
+            "llm.client.prompt_cache.write_premium", unit="USD",
+            description="What prompt-cache writes cost above the uncached input rate.")
         self._active = meter.create_up_down_counter(
             "llm.client.requests.active", unit="{request}",
             description="GenAI requests started and not yet finished.")
@@ -105,8 +113,8 @@ class OTelMetrics:
 
     def record_request(self, *, provider: str, model: str, input_tokens: int = 0,
                        output_tokens: int = 0, cache_read_tokens: int = 0,
-                       cache_write_tokens: int = 0, reasoning_tokens: int = 0,
-                       duration_seconds: float | None = None,
+                       cache_write_tokens: int = 0, cache_write_1h_tokens: int = 0,
+                       reasoning_tokens: int = 0, duration_seconds: float | None = None,
                        ttft_seconds: float | None = None, status: str = "success",
                        error_type: str | None = None, cache_hit: bool | None = None,
                        team: str | None = None, tier: str | None = None,
@@ -116,7 +124,7 @@ class OTelMetrics:
         response-cache instrument); so is ``trace_id`` (the OTel SDK takes exemplars from
         the current span itself)."""
         check_tokens(input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,
-                     reasoning_tokens)
+                     reasoning_tokens, cache_write_1h_tokens)
         for name, value in (("duration_seconds", duration_seconds),
                             ("ttft_seconds", ttft_seconds)):
             if value is not None:
@@ -127,11 +135,13 @@ class OTelMetrics:
             validation.flag("cache_hit", cache_hit)
         labels = self._labels(provider, model, response_model, team, tier)
         attrs = labels.base
-        rates = self._prices.rates(*labels.priced_as)
+        p = self._prices.rates(*labels.priced_as).prices(input_tokens)
         uncached = input_tokens - cache_read_tokens - cache_write_tokens
-        cost = sum(rates.costs(uncached, cache_read_tokens, cache_write_tokens,
-                               output_tokens - reasoning_tokens, reasoning_tokens,
-                               input_tokens, duration_seconds))
+        cost = sum(costs(p, uncached, cache_read_tokens, cache_write_tokens,
+                         cache_write_1h_tokens, output_tokens - reasoning_tokens,
+                         reasoning_tokens))
+        saved, premium = cache_effect(p, cache_read_tokens, cache_write_tokens,
+                                      cache_write_1h_tokens)
         if status == "error":
             attrs = {**attrs, "error.type": error_type or "other"}
         else:
@@ -147,6 +157,10 @@ class OTelMetrics:
             self._duration.record(duration_seconds, attrs)
         if cost > 0 and math.isfinite(cost):
             self._cost.add(cost, attrs)
+        if saved > 0:
+            self._cache_savings.add(saved, attrs)
+        if premium > 0:
+            self._write_premium.add(premium, attrs)
         return cost
 
     def track(self, *, provider: str, model: str, team: str | None = None,

@@ -1,12 +1,15 @@
-"""USD cost of a request: genai-prices' bundled catalog plus user overrides.
+"""USD cost of a request: genai-prices' bundled catalog, user overrides and GPU pools.
 
 genai-prices' ``calc_price`` takes ~136 us a call, far too slow for the hot path, so a
 :class:`PriceBook` resolves each (provider, model) once into :class:`Rates`: per-token
-prices for each token type, the long-context tiers, a per-request fee, a GPU-second
-price for self-hosted models, and the instant the rates stop being valid (a dated price
-change or a time-of-day tariff). Costing a request is then a few multiplications.
+prices for each token type, the long-context tiers, a per-request fee, what a cached
+token saves and what a cache write costs above the uncached price, where the prices
+came from, and the instant they stop being valid (a dated price change or a time-of-day
+tariff). Costing a request is then a few multiplications.
 
-The catalog is bundled with the package; nothing here touches the network.
+Where a price comes from, first match wins: a user override (or ``free: true``), a
+self-hosted GPU pool (:mod:`exporter.pools`: the request costs 0, the pool's hours
+are the cost), the catalog (:mod:`exporter.price_catalog`), else unpriced.
 """
 
 from __future__ import annotations
@@ -16,8 +19,12 @@ import math
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta, timezone
+from datetime import date, datetime, timezone
 from typing import Any
+
+from . import price_catalog
+from .pools import Pool
+from .price_catalog import CatalogInfo
 
 log = logging.getLogger(__name__)
 
@@ -27,12 +34,47 @@ SELF_HOSTED_PROVIDERS = frozenset(
     {"ollama", "vllm", "local", "llamacpp", "llama.cpp", "tgi", "lmstudio", "sglang",
      "triton", "localai", "self-hosted", "selfhosted"})
 
+#: Where a cost's prices came from (the ``source`` label of llm_model_price_info).
+SOURCES = ("catalog", "override", "free", "pool", "none")
+
 _PER_MTOK = 1_000_000.0
 _MAX_WARNINGS = 50
 _ZERO5 = (0.0, 0.0, 0.0, 0.0, 0.0)
 
 Vector = tuple[float, float, float, float, float]
-"""USD per token for (input, cache_read, cache_write, output, reasoning)."""
+"""(input, cache_read, cache_write, output, reasoning): per-token prices or costs."""
+Prices = tuple[float, float, float, float, float, float, float, float, float, float]
+"""One price row, laid out for the recorder's hot path: the five per-token prices of
+Vector, then the request fee, the 1-hour cache-write price, what a cache read saves
+(input minus cache_read), and what a 5-minute and a 1-hour cache write cost above the
+input price (each never below 0)."""
+
+
+def price_row(vector: tuple[float, ...], request_fee: float = 0.0,
+              cache_write_1h: float | None = None) -> Prices:
+    """A :data:`Prices` row from per-token prices (a 1-hour write price missing: the
+    5-minute one)."""
+    inp, cr, cw, out, rs = vector[:5]
+    w1h = cw if cache_write_1h is None else cache_write_1h
+    return (inp, cr, cw, out, rs, request_fee, w1h, max(inp - cr, 0.0), max(cw - inp, 0.0),
+            max(w1h - inp, 0.0))
+
+
+def costs(p: Prices, uncached: int, cache_read: int, cache_write: int, cache_write_1h: int,
+          output: int, reasoning: int) -> Vector:
+    """Cost split like the token_type partition (``cache_write_1h`` of the cache writes
+    went to the 1-hour cache)."""
+    return (uncached * p[0] + p[5], cache_read * p[1],
+            (cache_write - cache_write_1h) * p[2] + cache_write_1h * p[6],
+            output * p[3], reasoning * p[4])
+
+
+def cache_effect(p: Prices, cache_read: int, cache_write: int,
+                 cache_write_1h: int) -> tuple[float, float]:
+    """(what cache reads saved against the input price, what cache writes cost above
+    it)."""
+    return (cache_read * p[7],
+            (cache_write - cache_write_1h) * p[8] + cache_write_1h * p[9])
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,52 +82,51 @@ class Rates:
     """Prices of one (provider, model), resolved ahead of time."""
 
     base: Vector = _ZERO5
-    tiers: tuple[tuple[int, Vector], ...] = ()
-    """(threshold, prices), highest threshold first: applied to every token of a request
-    whose total input tokens exceed the threshold (the providers' cliff model)."""
+    """USD per token, the :data:`Vector` order."""
+    tiers: tuple[tuple[int, Prices], ...] = ()
+    """(threshold, price row), highest threshold first: applied to every token of a
+    request whose total input tokens exceed the threshold (the providers' cliff model)."""
     request_fee: float = 0.0
-    per_second: float = 0.0
-    """USD per second of request duration (self-hosted models priced per GPU-hour)."""
+    cache_write_1h: float | None = None
+    """USD per token written to a 1-hour prompt cache; None: the cache_write price."""
     expires: float | None = None
     """Unix time at which these rates stop being valid; None if they never change."""
     priced: bool = True
     source: str = "catalog"
-    flat: tuple[float, float, float, float, float, float] | None = field(
-        init=False, default=None, compare=False)
-    """(five per-token prices, request fee) when costing is plain multiplication (no
-    tiers, no GPU time), so the recorder can inline it; None otherwise."""
+    """One of :data:`SOURCES`."""
+    pool: str = ""
+    """The GPU pool whose hours are this model's cost (source "pool")."""
+    row: Prices = field(init=False, compare=False)
+    """The base price row."""
+    flat: Prices | None = field(init=False, default=None, compare=False)
+    """The price row when it does not depend on the request (no tiers), so the recorder
+    can inline the arithmetic; None otherwise."""
 
     def __post_init__(self) -> None:
-        if not self.tiers and not self.per_second:
-            object.__setattr__(self, "flat", (*self.base, self.request_fee))
+        row = price_row(self.base, self.request_fee, self.cache_write_1h)
+        object.__setattr__(self, "row", row)
+        object.__setattr__(self, "flat", None if self.tiers else row)
 
-    def costs(self, uncached: int, cache_read: int, cache_write: int, output: int,
-              reasoning: int, input_total: int, duration: float | None) -> Vector:
-        """Cost split like the token_type partition. Token counts are the partition's
-        (uncached input, non-reasoning output); ``input_total`` picks the tier."""
-        p = self.base
-        for start, vec in self.tiers:
+    def prices(self, input_total: int) -> Prices:
+        """The price row of a request with ``input_total`` input tokens."""
+        for start, p in self.tiers:
             if input_total > start:
-                p = vec
-                break
-        c_in = uncached * p[0] + self.request_fee
-        c_cr = cache_read * p[1]
-        c_cw = cache_write * p[2]
-        c_out = output * p[3]
-        c_rs = reasoning * p[4]
-        if self.per_second and duration:
-            g = split_cost(self.per_second * duration,
-                           (uncached, cache_read, cache_write, output, reasoning))
-            return c_in + g[0], c_cr + g[1], c_cw + g[2], c_out + g[3], c_rs + g[4]
-        return c_in, c_cr, c_cw, c_out, c_rs
+                return p
+        return self.row
+
+    def costs(self, uncached: int, cache_read: int, cache_write: int, cache_write_1h: int,
+              output: int, reasoning: int, input_total: int) -> Vector:
+        """Cost split like the token_type partition; ``input_total`` picks the tier."""
+        return costs(self.prices(input_total), uncached, cache_read, cache_write,
+                     cache_write_1h, output, reasoning)
 
 
 UNPRICED = Rates(priced=False, source="none")
 
 
 def split_cost(total: float, tokens: tuple[int, int, int, int, int]) -> Vector:
-    """Spread a cost that is not per token (GPU time, a known bill) over the token types
-    in proportion to their counts; all of it to ``output`` when there are no tokens."""
+    """Spread a cost that is not per token (a known bill) over the token types in
+    proportion to their counts; all of it to ``output`` when there are no tokens."""
     n = tokens[0] + tokens[1] + tokens[2] + tokens[3] + tokens[4]
     if not n:
         return 0.0, 0.0, 0.0, total, 0.0
@@ -96,7 +137,8 @@ def split_cost(total: float, tokens: tuple[int, int, int, int, int]) -> Vector:
 
 @dataclass(frozen=True)
 class PriceOverride:
-    """A user's price for a (provider, model); ``model="*"`` covers the provider."""
+    """A user's price for a (provider, model); ``model="*"`` covers the provider;
+    ``free=True`` says it costs nothing (a model you do not pay for per token)."""
 
     provider: str
     model: str
@@ -105,24 +147,27 @@ class PriceOverride:
     cache_read_per_mtok: float | None = None
     """Defaults to the input price, as if the provider had no prompt cache discount."""
     cache_write_per_mtok: float | None = None
+    cache_write_1h_per_mtok: float | None = None
+    """Defaults to the cache_write price."""
     reasoning_per_mtok: float | None = None
     """Defaults to the output price."""
     request_usd: float = 0.0
-    gpu_hour_usd: float = 0.0
-    gpus: float = 1.0
+    free: bool = False
 
     _FIELDS = ("input_per_mtok", "output_per_mtok", "cache_read_per_mtok",
-               "cache_write_per_mtok", "reasoning_per_mtok", "request_usd", "gpu_hour_usd",
-               "gpus")
+               "cache_write_per_mtok", "cache_write_1h_per_mtok", "reasoning_per_mtok",
+               "request_usd")
 
     @classmethod
     def from_mapping(cls, raw: Mapping[str, Any], where: str = "prices") -> PriceOverride:
         """Validate one override from config, naming the bad field on error."""
         if not isinstance(raw, Mapping):
             raise ValueError(f"{where}: must be a mapping, got {type(raw).__name__}")
-        unknown = set(raw) - {"provider", "model", *cls._FIELDS}
+        unknown = set(raw) - {"provider", "model", "free", *cls._FIELDS}
         if unknown:
-            raise ValueError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
+            hint = (" (a GPU-hour price belongs to a pool: pricing.pools)"
+                    if unknown & {"gpu_hour_usd", "gpus"} else "")
+            raise ValueError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}{hint}")
         from .cardinality import normalise_model, normalise_provider
 
         try:
@@ -131,6 +176,9 @@ class PriceOverride:
             model = "*" if model_raw == "*" else normalise_model(provider, model_raw)
         except ValueError as exc:
             raise ValueError(f"{where}: {exc}") from None
+        free = raw.get("free", False)
+        if not isinstance(free, bool):
+            raise ValueError(f"{where}.free: must be true or false, got {free!r}")
         values: dict[str, float] = {}
         for name in cls._FIELDS:
             if name not in raw or raw[name] is None:
@@ -140,29 +188,41 @@ class PriceOverride:
                     or not math.isfinite(value) or value < 0:
                 raise ValueError(f"{where}.{name}: must be a non-negative number, got {value!r}")
             values[name] = float(value)
-        if not values:
-            raise ValueError(f"{where}: give at least one price (e.g. input_per_mtok, "
-                             "output_per_mtok or gpu_hour_usd)")
-        return cls(provider=provider, model=model, **values)
+        if free and values:
+            raise ValueError(f"{where}: free: true takes no prices")
+        if not values and not free:
+            raise ValueError(f"{where}: give at least one price (e.g. input_per_mtok or "
+                             "output_per_mtok), or free: true")
+        return cls(provider=provider, model=model, free=free, **values)
 
     def rates(self) -> Rates:
+        if self.free:
+            return Rates(source="free")
         inp = self.input_per_mtok / _PER_MTOK
         out = self.output_per_mtok / _PER_MTOK
         cr = inp if self.cache_read_per_mtok is None else self.cache_read_per_mtok / _PER_MTOK
         cw = inp if self.cache_write_per_mtok is None else self.cache_write_per_mtok / _PER_MTOK
         rs = out if self.reasoning_per_mtok is None else self.reasoning_per_mtok / _PER_MTOK
+        w1h = None if self.cache_write_1h_per_mtok is None else \
+            self.cache_write_1h_per_mtok / _PER_MTOK
         return Rates(base=(inp, cr, cw, out, rs), request_fee=self.request_usd,
-                     per_second=self.gpu_hour_usd * self.gpus / 3600.0, source="override")
+                     cache_write_1h=w1h, source="override")
 
 
 @dataclass
 class PriceBook:
-    """Resolves and caches :class:`Rates`; the only place that talks to genai-prices."""
+    """Resolves and caches :class:`Rates`; the only place that talks to the catalog."""
 
     overrides: Iterable[PriceOverride] = ()
     use_catalog: bool = True
     cache_size: int = 4096
     """Distinct (provider, model) pairs resolved from the catalog, at most."""
+    pools: Iterable[Pool] = ()
+    catalog_date: date | None = None
+    """The catalog's data date when you know better than its comments say."""
+    override_warn_ratio: float = 3.0
+    """An override whose input or output price is this many times the catalog's (or
+    that fraction of it) is logged at start with both prices: a typo guard."""
     _overrides: dict[tuple[str, str], PriceOverride] = field(init=False)
     _cache: dict[tuple[str, str, str | None], Rates] = field(init=False, default_factory=dict)
     _warned: set[tuple[str, str]] = field(init=False, default_factory=set)
@@ -171,8 +231,15 @@ class PriceBook:
     _lock: threading.Lock = field(init=False, default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
+        self.overrides = tuple(self.overrides)
+        self.pools = tuple(self.pools)
         self._overrides = {(o.provider, o.model): o for o in self.overrides}
-        self._catalog = _load_catalog() if self.use_catalog else None
+        self._catalog: Any
+        self._catalog, info = price_catalog.load() if self.use_catalog else (None, None)
+        if info is not None and self.catalog_date is not None:
+            info = CatalogInfo(info.source, info.version, self.catalog_date)
+        self.info: CatalogInfo | None = info
+        self._check_overrides()
 
     def rates(self, provider: str, model: str, *, batch: bool = False,
               at: datetime | None = None) -> Rates:
@@ -187,13 +254,12 @@ class PriceBook:
             return rates
         if rates is None and len(self._cache) >= self.cache_size:
             # Model names are caller-supplied: past this many, stop growing our cache
-            # (and the catalog's own lookup caches) and price only overrides.
+            # (and the catalog's own lookup caches) and price only overrides and pools.
             if not self._full_warned:
                 self._full_warned = True
                 log.warning("more than %d distinct models priced: new models are priced "
-                            "from overrides only", self.cache_size)
-            override = self._override(provider, model)
-            return override.rates() if override is not None else UNPRICED
+                            "from overrides and pools only", self.cache_size)
+            return self._configured(provider, model) or UNPRICED
         rates = self._resolve(provider, model, batch, datetime.now(tz=timezone.utc))
         with self._lock:
             self._cache[key] = rates
@@ -213,123 +279,71 @@ class PriceBook:
         self._providers[model] = provider
         return provider
 
-    def _override(self, provider: str, model: str) -> PriceOverride | None:
-        return self._overrides.get((provider, model)) or self._overrides.get((provider, "*"))
-
-    def _resolve(self, provider: str, model: str, batch: bool, at: datetime) -> Rates:
-        override = self._override(provider, model)
+    def _configured(self, provider: str, model: str) -> Rates | None:
+        """An override's rates, else a pool's, else None."""
+        override = self._overrides.get((provider, model)) or self._overrides.get((provider, "*"))
         if override is not None:
             return override.rates()
-        if self._catalog is not None:
-            rates = _catalog_rates(self._catalog, provider, model, batch, at)
-            if rates is not None:
-                return rates
+        for pool in self.pools:  # type: ignore[union-attr]
+            if pool.serves(provider, model):
+                return Rates(source="pool", pool=pool.name)
+        return None
+
+    def _from_catalog(self, provider: str, model: str, batch: bool, at: datetime
+                      ) -> Rates | None:
+        if self._catalog is None:
+            return None
+        found = price_catalog.lookup(self._catalog, provider, model, batch, at,
+                                     by_model_alone=provider not in SELF_HOSTED_PROVIDERS)
+        if found is None:
+            return None
+        return Rates(base=found.base[:5], cache_write_1h=found.base[5],  # type: ignore[arg-type]
+                     tiers=tuple((s, price_row(v, found.request_fee, v[5]))
+                                 for s, v in found.tiers),
+                     request_fee=found.request_fee, expires=found.expires, source="catalog")
+
+    def _resolve(self, provider: str, model: str, batch: bool, at: datetime) -> Rates:
+        rates = self._configured(provider, model) or self._from_catalog(provider, model,
+                                                                        batch, at)
+        if rates is not None:
+            return rates
         if (provider, model) not in self._warned:
             self._warned.add((provider, model))
             if len(self._warned) <= _MAX_WARNINGS:
                 why = "" if self._catalog is not None else " (genai-prices is not installed)"
+                hint = ("a GPU pool (pricing.pools) or free: true"
+                        if provider in SELF_HOSTED_PROVIDERS else "a price override")
                 log.warning("no price known for provider=%s model=%s%s: its cost counts as 0 "
-                            "and llm_unpriced_requests_total counts it; add a price override",
-                            provider, model, why)
+                            "and llm_unpriced_requests_total counts it; add %s",
+                            provider, model, why, hint)
             elif len(self._warned) == _MAX_WARNINGS + 1:
                 log.warning("more than %d models without a price: no longer logging each "
                             "(llm_unpriced_requests_total still counts them)", _MAX_WARNINGS)
         return UNPRICED
+
+    def _check_overrides(self) -> None:
+        """Log, once, every override far from the catalog's price for the same model."""
+        if self._catalog is None or self.override_warn_ratio <= 1:
+            return
+        now = datetime.now(tz=timezone.utc)
+        for o in self.overrides:  # type: ignore[union-attr]
+            if o.model == "*" or o.free:
+                continue
+            found = self._from_catalog(o.provider, o.model, False, now)
+            if found is None:
+                continue
+            mine = o.rates().base
+            for i, name in ((0, "input"), (3, "output")):
+                ours, theirs = mine[i], found.base[i]
+                if ours > 0 and theirs > 0 and max(ours / theirs, theirs / ours) \
+                        > self.override_warn_ratio:
+                    log.warning("price override %s/%s: %s %g USD per million tokens, the "
+                                "catalog says %g (more than %gx apart; a typo?)", o.provider,
+                                o.model, name, ours * _PER_MTOK, theirs * _PER_MTOK,
+                                self.override_warn_ratio)
 
 
 def _now() -> float:
     import time as _time
 
     return _time.time()
-
-
-def _load_catalog() -> Any:
-    try:
-        from genai_prices import data_snapshot
-    except ImportError:
-        log.warning("genai-prices is not installed: only price overrides are used "
-                    "(pip install 'llm-exporter[pricing]')")
-        return None
-    return data_snapshot.get_snapshot()
-
-
-_VECTOR_KEYS = ("input_mtok", "cache_read_mtok", "cache_write_mtok", "output_mtok",
-                "output_reasoning_mtok")
-
-
-def _catalog_rates(snapshot: Any, provider: str, model: str, batch: bool,
-                   at: datetime) -> Rates | None:
-    try:
-        prov, info = snapshot.find_provider_model(model, None, provider, None)
-    except LookupError:
-        if provider in SELF_HOSTED_PROVIDERS:
-            return None
-        try:  # a proxy or gateway name the catalog does not know: match by model alone
-            prov, info = snapshot.find_provider_model(model, None, None, None)
-        except LookupError:
-            return None
-    context = {"processing": "batch"} if batch else None
-    own_model = any(info is m for m in prov.models)
-    mp = info.get_prices(at, context if own_model else None)
-    prices = [getattr(mp, key, None) for key in _VECTOR_KEYS]
-    fee = getattr(mp, "requests_kcount", None)
-    if prices[0] is None and prices[3] is None and fee is None:
-        return None
-    # Unpriced sub-types cost what their parent costs (genai-prices' leaf rule).
-    if prices[1] is None:
-        prices[1] = prices[0]
-    if prices[2] is None:
-        prices[2] = prices[0]
-    if prices[4] is None:
-        prices[4] = prices[3]
-    starts = sorted({t.start for p in prices if p is not None and hasattr(p, "tiers")
-                     for t in p.tiers})
-    base = _vector(prices, None)
-    tiers = tuple((s, _vector(prices, s)) for s in reversed(starts))
-    return Rates(base=base, tiers=tiers,
-                 request_fee=float(fee) / 1000.0 if fee is not None else 0.0,
-                 expires=_next_change(info, at, context if own_model else None),
-                 source="genai-prices")
-
-
-def _vector(prices: list[Any], threshold: int | None) -> Vector:
-    out = []
-    for p in prices:
-        if p is None:
-            out.append(0.0)
-        elif hasattr(p, "tiers"):
-            price = p.base
-            if threshold is not None:
-                for tier in p.tiers:  # ascending; the last one at or below the threshold
-                    if tier.start <= threshold:
-                        price = tier.price
-            out.append(float(price) / _PER_MTOK)
-        else:
-            out.append(float(p) / _PER_MTOK)
-    return out[0], out[1], out[2], out[3], out[4]
-
-
-def _next_change(info: Any, at: datetime, context: Mapping[str, str] | None) -> float | None:
-    """The first instant after ``at`` when the model's effective prices may change."""
-    constraints = []
-    if isinstance(info.prices, list):
-        constraints += [cp.constraint for cp in info.prices if cp.constraint is not None]
-    if context:
-        constraints += [v.constraint for v in info.price_variants or () if v.constraint is not None]
-    now = at.astimezone(timezone.utc) if at.tzinfo else at.replace(tzinfo=timezone.utc)
-    upcoming: list[datetime] = []
-    for c in constraints:
-        if hasattr(c, "start_date"):
-            start = datetime.combine(c.start_date, time(0), tzinfo=timezone.utc)
-            if start > now:
-                upcoming.append(start)
-        else:  # a daily window: its next start or end
-            for t in (c.start_time, c.end_time):
-                t = t if t.tzinfo is not None else t.replace(tzinfo=timezone.utc)
-                day = now.date()
-                candidate = datetime.combine(day, t).astimezone(timezone.utc)
-                if candidate <= now:
-                    candidate = datetime.combine(day + timedelta(days=1), t).astimezone(
-                        timezone.utc)
-                upcoming.append(candidate)
-    return min(upcoming).timestamp() if upcoming else None

@@ -27,18 +27,18 @@ from ._recordings import Recordings
 from ._rows import RowBook
 from ._store import SeriesStore, layout
 from ._store.memory import wait_for
+from ._store.render import render_samples
 from .cardinality import LabelCaps
 from .catalog import (
-    AUTH_ENDPOINTS,
     BY_KEY,
     DURATION_BUCKETS,
-    EVENT_RESULTS,
     TOKEN_BUCKETS,
     TPOT_BUCKETS,
     TTFT_BUCKETS,
 )
+from .collectors import as_metrics
+from .price_readout import PriceReadout
 from .pricing import PriceBook
-from .validation import check_tokens
 
 if TYPE_CHECKING:
     from prometheus_client.registry import CollectorRegistry
@@ -58,11 +58,14 @@ _MAX_COUNT = validation.MAX_COUNT
 _HOT_PATH_SLOTS = {"value": 0, "input": 0, "cache_read": 1, "cache_write": 2, "output": 3,
                    "reasoning": 4, "cost input": 5, "cost cache_read": 6,
                    "cost cache_write": 7, "cost output": 8, "cost reasoning": 9,
-                   "savings": 10, "reference": 11}
+                   "savings": 10, "reference": 11, "cache savings": 12,
+                   "write premium": 13}
 if {"value": layout.VALUE, **layout.TOKEN_SLOT,
                        **{f"cost {t}": i for t, i in layout.COST_SLOT.items()},
                        "savings": layout.SAVINGS_SLOT,
-                       "reference": layout.REFERENCE_SLOT} != _HOT_PATH_SLOTS:
+                       "reference": layout.REFERENCE_SLOT,
+                       "cache savings": layout.CACHE_SAVINGS_SLOT,
+                       "write premium": layout.WRITE_PREMIUM_SLOT} != _HOT_PATH_SLOTS:
     raise ImportError("recorder.record_request's slot literals disagree with _store.layout")
 _HOT_PATH_SUMS = {"request_tokens": 15, "request_duration": 17, "ttft": 20, "tpot": 14}
 if {k: layout.sum_slot(BY_KEY[k]) for k in _HOT_PATH_SUMS} != _HOT_PATH_SUMS:
@@ -144,26 +147,20 @@ class LLMMetrics(Recordings):
         """Empty series state (and, in multiprocess mode, this process's own files)."""
         from . import __version__
 
-        store = self._store = SeriesStore(self.namespace, created=self._created_series,
-                                          zero_hold=self._zero_hold,
-                                          directory=self._multiprocess_dir,
-                                          budget=self._series_budget,
-                                          foldable=frozenset(self._caps.caps))
-        self._lock = store.lock
-        self._mutex = store.lock.mutex
-        self._exemplars = store.exemplars
+        store = self._store = SeriesStore(
+            self.namespace, created=self._created_series, zero_hold=self._zero_hold,
+            directory=self._multiprocess_dir, budget=self._series_budget,
+            foldable=frozenset(self._caps.caps))
+        self._lock, self._mutex, self._exemplars = store.lock, store.lock.mutex, store.exemplars
         self._book = RowBook(store, self._caps, self._prices, self._baseline)
+        self._readout = PriceReadout(self._prices, store.started)
         self._rows = self._book.rows
-        store.series("build_info", (__version__,))[layout.VALUE] = 1
-        for result in EVENT_RESULTS:
-            store.series("events", (result,))
-        for endpoint in AUTH_ENDPOINTS:
-            store.series("auth_failures", (endpoint,))
+        store.seed(__version__)
 
     def record_request(self, *, provider: str, model: str, input_tokens: int = 0,
                        output_tokens: int = 0, cache_read_tokens: int = 0,
-                       cache_write_tokens: int = 0, reasoning_tokens: int = 0,
-                       duration_seconds: float | None = None,
+                       cache_write_tokens: int = 0, cache_write_1h_tokens: int = 0,
+                       reasoning_tokens: int = 0, duration_seconds: float | None = None,
                        ttft_seconds: float | None = None, status: str = "success",
                        error_type: str | None = None, cache_hit: bool | None = None,
                        team: str | None = None, tier: str | None = None,
@@ -172,7 +169,8 @@ class LLMMetrics(Recordings):
 
         Token counts follow OpenAI's usage and the GenAI semantic conventions:
         ``input_tokens`` is all input, cached included; ``cache_read_tokens`` and
-        ``cache_write_tokens`` say how many of them hit or filled the prompt cache;
+        ``cache_write_tokens`` say how many of them hit or filled the prompt cache
+        (``cache_write_1h_tokens``: how many of the writes went to a 1-hour cache);
         ``output_tokens`` is all output, ``reasoning_tokens`` how many were reasoning.
         ``cache_hit`` is your own response cache (counted under cache="response").
         ``trace_id`` (or the current OpenTelemetry span, with ``otel_exemplars=True``)
@@ -206,8 +204,11 @@ class LLMMetrics(Recordings):
                     bad = True
                 i_cw = _TOKEN_INDEX[cache_write_tokens] if cache_write_tokens < _SMALL \
                     else _token_index(cache_write_tokens)
+                w1h = cache_write_1h_tokens
+                if w1h and (w1h.__class__ is not int or not 0 < w1h <= cache_write_tokens):
+                    bad = True
             else:
-                if cache_write_tokens is False:
+                if cache_write_tokens is False or cache_write_1h_tokens:  # 1h writes are writes
                     bad = True
                 i_cw = -1
             if reasoning_tokens:
@@ -232,13 +233,9 @@ class LLMMetrics(Recordings):
         except (TypeError, AttributeError, IndexError):
             bad = True
         if bad:
-            check_tokens(input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,
-                         reasoning_tokens)
-            for name, value in (("duration_seconds", duration_seconds),
-                                ("ttft_seconds", ttft_seconds)):
-                if value is not None:
-                    validation.seconds(name, value)
-            raise ValueError("token counts must be ints")  # an int-like we cannot index with
+            validation.refuse_request(input_tokens, output_tokens, cache_read_tokens,
+                                      cache_write_tokens, reasoning_tokens,
+                                      cache_write_1h_tokens, duration_seconds, ttft_seconds)
         try:
             row = self._rows.get((provider, model, tier, team, status))
         except TypeError:  # an unhashable label value: the slow path names it
@@ -248,22 +245,23 @@ class LLMMetrics(Recordings):
         if row.expires is not None and time.time() >= row.expires:
             self._book.refresh(row)
         p = row.flat
-        if p is not None:
-            c0 = uncached * p[0] + p[5]
-            c1 = cache_read_tokens * p[1]
-            c2 = cache_write_tokens * p[2]
-            c3 = visible * p[3]
-            c4 = reasoning_tokens * p[4]
-        else:
-            c0, c1, c2, c3, c4 = row.rates.costs(uncached, cache_read_tokens, cache_write_tokens,
-                                                 visible, reasoning_tokens, input_tokens,
-                                                 duration_seconds)
+        if p is None:
+            p = row.rates.prices(input_tokens)
+        c0 = uncached * p[0] + p[5]
+        c1 = cache_read_tokens * p[1]
+        c2 = cache_write_tokens * p[2]
+        premium_1h = 0.0
+        if cache_write_1h_tokens:
+            c2 += cache_write_1h_tokens * (p[6] - p[2])
+            premium_1h = cache_write_1h_tokens * (p[9] - p[8])
+        c3 = visible * p[3]
+        c4 = reasoning_tokens * p[4]
         cost = c0 + c1 + c2 + c3 + c4
         saved = reference = 0.0
         if row.baseline is not None:
             reference = sum(row.baseline.costs(uncached, cache_read_tokens, cache_write_tokens,
-                                               visible, reasoning_tokens, input_tokens,
-                                               duration_seconds))
+                                               cache_write_1h_tokens, visible,
+                                               reasoning_tokens, input_tokens))
             saved = reference - cost
         errors = None
         if status == "error":
@@ -302,9 +300,10 @@ class LLMMetrics(Recordings):
             u[3] += visible  # output
             u[5] += c0  # cost input
             u[8] += c3  # cost output
-            if saved > 0.0:
-                u[10] += saved  # savings
-            u[11] += reference  # reference
+            if reference:  # a baseline is configured and the request used tokens
+                u[11] += reference  # reference
+                if saved > 0.0:
+                    u[10] += saved  # savings
             h = row.tok_in
             h[i_in] += 1
             h[15] += uncached  # sum
@@ -314,12 +313,14 @@ class LLMMetrics(Recordings):
             if i_cr >= 0:  # zero-token types cost nothing to skip
                 u[1] += cache_read_tokens  # cache_read
                 u[6] += c1  # cost cache_read
+                u[12] += cache_read_tokens * p[7]  # cache savings
                 h = row.tok_cr
                 h[i_cr] += 1
                 h[15] += cache_read_tokens  # sum
             if i_cw >= 0:
                 u[2] += cache_write_tokens  # cache_write
                 u[7] += c2  # cost cache_write
+                u[13] += cache_write_tokens * p[8] + premium_1h  # write premium
                 h = row.tok_cw
                 h[i_cw] += 1
                 h[15] += cache_write_tokens  # sum
@@ -377,12 +378,14 @@ class LLMMetrics(Recordings):
         unless ``eof=False``, for a caller that appends more families). In multiprocess
         mode, the sums over every worker (exemplars are single-process). Every call
         counts as a scrape for the zero-first hold of new series."""
-        return self._store.render(openmetrics, eof)
+        return self._store.render(openmetrics, eof=False) + render_samples(
+            self._readout.samples(), self.namespace, openmetrics=openmetrics, eof=eof)
 
     def collect(self, scrape: bool = True) -> Iterator:
         """prometheus_client's collector protocol (exposition()'s samples and exemplars);
         ``scrape=False``: values as recorded, no zero-first hold started or applied."""
-        return self._store.collect(scrape)
+        yield from self._store.collect(scrape)
+        yield from as_metrics(self._readout.samples(), self.namespace)
 
     def describe(self) -> list:
         return self._store.describe()

@@ -12,7 +12,7 @@ a checker (``count(name, value)``...) that raises :class:`InvalidValue` naming t
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, NoReturn
 
 from .catalog import CIRCUIT_STATES, ERROR_TYPES, STATUSES
 
@@ -150,7 +150,8 @@ def namespace(v: Any, field: str = "namespace") -> str:
 
 
 def check_tokens(input_tokens: Any = 0, output_tokens: Any = 0, cache_read_tokens: Any = 0,
-                 cache_write_tokens: Any = 0, reasoning_tokens: Any = 0) -> None:
+                 cache_write_tokens: Any = 0, reasoning_tokens: Any = 0,
+                 cache_write_1h_tokens: Any = 0) -> None:
     """Token counts that make one usage: counts, cache within input, reasoning within
     output (input and output count everything, as OpenAI's usage does)."""
     count("input_tokens", input_tokens)
@@ -158,6 +159,12 @@ def check_tokens(input_tokens: Any = 0, output_tokens: Any = 0, cache_read_token
     count("cache_read_tokens", cache_read_tokens)
     count("cache_write_tokens", cache_write_tokens)
     count("reasoning_tokens", reasoning_tokens)
+    count("cache_write_1h_tokens", cache_write_1h_tokens)
+    if cache_write_1h_tokens > cache_write_tokens:
+        raise InvalidValue(
+            "cache_write_1h_tokens", f"must not exceed cache_write_tokens "
+            f"({cache_write_1h_tokens} > {cache_write_tokens}): they are the cache writes "
+            "that went to the 1-hour cache")
     if cache_read_tokens + cache_write_tokens > input_tokens:
         raise InvalidValue(
             "cache_read_tokens", "+ cache_write_tokens must not exceed input_tokens "
@@ -167,3 +174,15 @@ def check_tokens(input_tokens: Any = 0, output_tokens: Any = 0, cache_read_token
         raise InvalidValue(
             "reasoning_tokens", f"must not exceed output_tokens ({reasoning_tokens} > "
             f"{output_tokens}): output_tokens counts all output, reasoning included")
+
+
+def refuse_request(input_tokens: Any, output_tokens: Any, cache_read_tokens: Any,
+                   cache_write_tokens: Any, reasoning_tokens: Any, cache_write_1h_tokens: Any,
+                   duration_seconds: Any, ttft_seconds: Any) -> NoReturn:
+    """Raise the error that names what is wrong with a request the hot path refused."""
+    check_tokens(input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,
+                 reasoning_tokens, cache_write_1h_tokens)
+    for name, value in (("duration_seconds", duration_seconds), ("ttft_seconds", ttft_seconds)):
+        if value is not None:
+            seconds(name, value)
+    raise ValueError("token counts must be ints")  # an int-like we cannot index with

@@ -8,7 +8,7 @@ import shutil
 import pytest
 from prometheus_client import CollectorRegistry
 
-from exporter import LLMMetrics, PriceBook, PriceOverride
+from exporter import LLMMetrics, Pool, PriceBook, PriceOverride
 
 #: The Debian package that brings each binary the tests run.
 PACKAGES = {"prometheus": "prometheus", "promtool": "prometheus",
@@ -43,13 +43,12 @@ def registry() -> CollectorRegistry:
 
 @pytest.fixture
 def llm(registry: CollectorRegistry) -> LLMMetrics:
-    """A recorder on a fresh registry, with the bundled catalog and two overrides: a
-    fine-tuned model priced per token and a self-hosted one priced per GPU-hour."""
+    """A recorder on a fresh registry, with the bundled catalog, an override for a
+    fine-tuned model priced per token and a GPU pool serving a self-hosted one."""
     prices = PriceBook([
         PriceOverride(provider="openai", model="ft:gpt-4o-mini:acme", input_per_mtok=0.3,
                       output_per_mtok=1.2, cache_read_per_mtok=0.15),
-        PriceOverride(provider="ollama", model="llama3.1:70b", gpu_hour_usd=3.6, gpus=2),
-    ])
+    ], pools=[Pool("a100", "ollama", ("llama3.1:70b",), gpus=2, gpu_hour_usd=3.6)])
     return LLMMetrics(registry, prices=prices)
 
 

@@ -20,11 +20,10 @@ labels:
 pricing:
   catalog: true
   baseline: openai/gpt-4o
+  pools:
+    - {name: vllm-a100, provider: vllm, gpus: 4, gpu_hour_usd: 2.0}
   overrides:
-    - provider: vllm
-      model: "*"
-      gpu_hour_usd: 2.0
-      gpus: 4
+    - {provider: ollama, model: "*", free: true}
 """
 
 
@@ -39,11 +38,12 @@ def test_yaml_file_is_loaded(tmp_path: Path) -> None:
     assert s.namespace == "acme_llm"
     assert s.label_caps == {"model": 50, "team": 20}
     assert s.baseline == ("openai", "gpt-4o")
-    assert s.price_overrides[0].gpu_hour_usd == 2.0 and s.price_overrides[0].model == "*"
+    assert s.pools[0].usd_per_second == pytest.approx(4 * 2.0 / 3600)
+    assert s.price_overrides[0].free and s.price_overrides[0].model == "*"
 
 
 def test_environment_overrides_the_file(tmp_path: Path) -> None:
-    prices = write(tmp_path, "prices:\n  - {provider: ollama, model: llama3, gpu_hour_usd: 1}\n",
+    prices = write(tmp_path, "prices:\n  - {provider: tgi, model: llama3, input_per_mtok: 1}\n",
                    "prices.yml")
     env = {"LLM_EXPORTER_CONFIG": str(write(tmp_path, CONFIG)),
            "LLM_EXPORTER_NAMESPACE": "other_ns", "LLM_EXPORTER_CAP_MODEL": "7",
@@ -54,8 +54,8 @@ def test_environment_overrides_the_file(tmp_path: Path) -> None:
     assert s.label_caps["model"] == 7 and s.label_caps["team"] == 20
     assert s.baseline == ("anthropic", "claude-sonnet-4-5")
     assert s.price_catalog is False
-    assert [(o.provider, o.model) for o in s.price_overrides] == [("vllm", "*"),
-                                                                   ("ollama", "llama3")]
+    assert [(o.provider, o.model) for o in s.price_overrides] == [("ollama", "*"),
+                                                                   ("tgi", "llama3")]
 
 
 def test_recorder_uses_the_settings(tmp_path: Path) -> None:
@@ -63,10 +63,10 @@ def test_recorder_uses_the_settings(tmp_path: Path) -> None:
     llm = LLMMetrics(registry, config=write(tmp_path, CONFIG))
     usd = llm.record_request(provider="vllm", model="qwen3-32b", input_tokens=100_000,
                              duration_seconds=9.0)
-    assert usd == pytest.approx(9.0 * 8.0 / 3600)
-    assert value(registry, "acme_llm_cost_savings_usd_total", provider="vllm",
+    assert usd == 0  # the pool's hours are the cost, not the request
+    assert value(registry, "acme_llm_reference_cost_usd_total", provider="vllm",
                  model="qwen3-32b", tier="unknown", team="unknown") == \
-        pytest.approx(100_000 * 2.5e-6 - usd)
+        pytest.approx(100_000 * 2.5e-6)
 
 
 @pytest.mark.parametrize("text,message", [

@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_public_api_is_pinned() -> None:
     assert sorted(exporter.__all__) == sorted([
         "AnthropicInstrumentor", "AsyncSidecarClient", "Call", "ConfigError", "LLMMetrics",
-        "OTelMetrics", "OpenAIInstrumentor", "PriceBook", "PriceOverride", "Rates",
+        "OTelMetrics", "OpenAIInstrumentor", "Pool", "PriceBook", "PriceOverride", "Rates",
         "Settings", "SidecarClient", "__version__", "classify_error", "from_anthropic",
         "from_openai", "labels", "multiprocess", "resource_collectors",
         "start_metrics_server"])

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..cardinality import OTHER
-from ..catalog import EXPORTER_FAMILIES, TOKEN_TYPES
+from ..catalog import AUTH_ENDPOINTS, EVENT_RESULTS, EXPORTER_FAMILIES, TOKEN_TYPES
 from . import layout
 from .memory import Exemplars, Series, UpdateLock, ZeroHold, add_usage, new_states
 from .mmap import NAN, SegmentStore, merged_states
@@ -56,6 +56,7 @@ class SeriesStore:
                 st.created = {}
         self.exemplars = Exemplars()
         self.zero_hold = zero_hold
+        self._started = time.time()
 
     def _fold(self, key: str, labels: tuple[str, ...], report: str | None = None
               ) -> tuple[str, ...]:
@@ -129,6 +130,20 @@ class SeriesStore:
                 for key in layout.USAGE_SCALARS:
                     self.families[key].created[r] = now  # type: ignore[index]
         return values
+
+    @property
+    def started(self) -> float:
+        """When this store began counting (multiprocess: when the directory was prepared,
+        the same instant in every worker)."""
+        return self._started if self.files is None else self.files.started
+
+    def seed(self, version: str) -> None:
+        """The exporter's own series, shown from the start: build info, events, auth."""
+        self.series("build_info", (version,))[layout.VALUE] = 1
+        for result in EVENT_RESULTS:
+            self.series("events", (result,))
+        for endpoint in AUTH_ENDPOINTS:
+            self.series("auth_failures", (endpoint,))
 
     def _add(self, key: str, s: Series) -> Series:
         st = self.families[key]

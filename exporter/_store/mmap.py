@@ -74,7 +74,8 @@ class SegmentStore:
 
     def __init__(self, directory: str | Path) -> None:
         self.directory = Path(directory)
-        check(self.directory)
+        self.started: float = float(check(self.directory).get("started") or time.time())
+        """When the directory was prepared: the same instant in every worker."""
         self._prefix = f"llm_{os.getpid()}_{uuid.uuid4().hex[:8]}"
         self._segments: list[tuple[mmap.mmap, int]] = []
         self._lock = threading.Lock()

@@ -112,16 +112,19 @@ class CollectorSet:
 
     def collect(self) -> Iterator:
         """prometheus_client's collector protocol: the same samples as render()."""
-        from prometheus_client.metrics_core import Metric
+        return as_metrics(self.samples(), self.namespace)
 
-        for fam, rows in self.samples():
-            name = fam.full_name(self.namespace)
-            base = name[: -len("_total")] if fam.kind == "counter" and \
-                name.endswith("_total") else name
-            metric = Metric(base, fam.help, fam.kind, fam.unit)
-            for labels, value in rows:
-                metric.add_sample(name, dict(zip(fam.labels, labels)), value)
-            yield metric
+
+def as_metrics(samples: Samples, namespace: str) -> Iterator:
+    """Samples as prometheus_client Metric objects."""
+    from prometheus_client.metrics_core import Metric
+
+    for fam, rows in samples:
+        name = fam.full_name(namespace)
+        metric = Metric(fam.base_name(namespace), fam.help, fam.kind, fam.unit)
+        for labels, value in rows:
+            metric.add_sample(name, dict(zip(fam.labels, labels)), value)
+        yield metric
 
 
 # Each module registers itself; the order is the default order of the configuration.

@@ -96,10 +96,10 @@ def send(url: str) -> Sent:
 
 def usage_costs(prices: Any) -> dict[str, float]:
     """The proxy records' costs (its route answers one sum), from the price book."""
-    return {"gpt-4o-mini": prices.rates("openai", "gpt-4o-mini").costs(200, 0, 0, 50, 0, 200,
-                                                                        0.4),
+    return {"gpt-4o-mini": prices.rates("openai", "gpt-4o-mini").costs(200, 0, 0, 0, 50, 0,
+                                                                        200),
             "claude-sonnet-4-5": prices.rates("anthropic", "claude-sonnet-4-5").costs(
-                100, 0, 0, 0, 0, 100, 0.05)}
+                100, 0, 0, 0, 0, 0, 100)}
 
 
 def close(a: float, b: float) -> bool:
