@@ -42,6 +42,22 @@ _SCHEMA: dict[str, dict[str, Any]] = {
             "for": _DUR},
     "exporter": {"down_for": _DUR, "collector_failed_for": _DUR},
     "meta": {"prometheus_selector": str, "alertmanager_selector": str, "for": _DUR},
+    "insights": {"interval": _DUR},
+    "self_hosted": {"window": _DUR, "usd_per_kwh": _NUMBER, "energy_metric": str,
+                    "energy_joules_per_unit": _NUMBER, "energy_join_labels": list},
+    "price_catalog": {"max_age_days": _NUMBER, "for": _DUR},
+    "spend_anomaly": {"factor": _NUMBER, "min_usd_per_hour": _NUMBER, "weeks": int,
+                      "min_weeks": int, "for": _DUR},
+}
+#: Sections added after the first release: a config without them gets these values.
+_DEFAULTS: dict[str, dict[str, Any]] = {
+    "insights": {"interval": "5m"},
+    "self_hosted": {"window": "1h", "usd_per_kwh": 0, "energy_metric":
+                    'gpu_energy_joules_total{job="llm-exporter"}',
+                    "energy_joules_per_unit": 1, "energy_join_labels": ["instance"]},
+    "price_catalog": {"max_age_days": 60, "for": "1h"},
+    "spend_anomaly": {"factor": 3, "min_usd_per_hour": 10, "weeks": 4, "min_weeks": 2,
+                      "for": "15m"},
 }
 _BURN_KEYS = {"severity": str, "long": _DUR, "short": _DUR, "factor": _NUMBER, "for": _DUR}
 
@@ -146,6 +162,21 @@ def _check_fields(where: str, values: Any, fields: Mapping[str, Any]) -> None:
             raise ConfigError(f"{where}.{key}: expected a {kind.__name__}, got {value!r}")
 
 
+def _check_insights(raw: dict[str, Any]) -> None:
+    sa, sh = raw["spend_anomaly"], raw["self_hosted"]
+    if not 1 <= sa["weeks"] <= 8:
+        raise ConfigError(f"spend_anomaly.weeks: 1 to 8, got {sa['weeks']!r}")
+    if not 1 <= sa["min_weeks"] <= sa["weeks"]:
+        raise ConfigError(f"spend_anomaly.min_weeks: 1 to weeks ({sa['weeks']}), got "
+                          f"{sa['min_weeks']!r}")
+    if sa["factor"] <= 1:
+        raise ConfigError(f"spend_anomaly.factor: must be > 1, got {sa['factor']!r}")
+    joins = sh["energy_join_labels"]
+    if not joins or not all(isinstance(j, str) and _LABEL.match(j) for j in joins):
+        raise ConfigError("self_hosted.energy_join_labels: a non-empty list of label names, "
+                          f"got {joins!r}")
+
+
 def load_alert_config(path: str | Path) -> AlertConfig:
     """Read and validate alerts/config.yml; ConfigError names the offending key."""
     import yaml
@@ -177,8 +208,13 @@ def load_alert_config(path: str | Path) -> AlertConfig:
                           f"of {', '.join(sorted(_RESERVED))}; got {aggregation!r}")
     delay = raw["budget"].pop("evaluation_delay", "0s") \
         if isinstance(raw.get("budget"), dict) else "0s"
+    for section, defaults in _DEFAULTS.items():
+        given = raw.get(section) or {}
+        if isinstance(given, dict):
+            raw[section] = {**defaults, **given}
     for section, fields in _SCHEMA.items():
         _check_fields(section, raw.get(section), fields)
+    _check_insights(raw)
     _check_duration("budget.evaluation_delay", delay)
     if seconds(delay) > 600:
         raise ConfigError(f"budget.evaluation_delay: at most 10m, got {delay!r}")

@@ -12,7 +12,8 @@ from .config import AlertConfig, duration, seconds
 DASHBOARDS = {"cost": "llm-cost/llm-cost-and-usage",
               "performance": "llm-performance/llm-performance",
               "routing": "llm-routing/llm-routing-and-tiers",
-              "resources": "llm-resources/llm-resources"}
+              "resources": "llm-resources/llm-resources",
+              "insights": "llm-insights/llm-money-insights"}
 
 class Names:
     """Recorded series (``level:metric:operations``) for one namespace and config."""

@@ -1,6 +1,6 @@
 """Prometheus recording and alerting rules, generated from alerts/config.yml.
 
-Five groups, each with one job:
+Six groups, each with one job:
 
 - ``<ns>.recording``: rates, ratios and quantiles over at most 10 minutes of raw series,
   shared by alerts and dashboards;
@@ -11,7 +11,11 @@ Five groups, each with one job:
   series), budgets, burn rates and the fast burn-rate alerts;
 - ``<ns>.budget_long`` (every 5 m): windows of a day and more, summed from the steps,
   spend per budget period, forecasts, LLMBudgetExceeded and the slow burn-rate alert;
-- ``<ns>.meta``: Prometheus and Alertmanager watching themselves, and the Watchdog.
+- ``<ns>.meta``: Prometheus and Alertmanager watching themselves, and the Watchdog;
+
+and, in ``llm-insights.rules.yml``, ``<ns>.insights`` (:mod:`exporter.mixin.insights`):
+self-hosted cost per million tokens, prompt-cache net savings, a stale price catalog and
+spend anomalies.
 
 Metric names come from the catalog and follow the configured namespace.
 """
@@ -25,6 +29,7 @@ from typing import Any
 
 from .budget import budget_rules
 from .config import AlertConfig, load_alert_config
+from .insights import INSIGHTS_FILE, insights_group
 from .names import MONEY, Names, alert, link
 
 RULES_FILE = "llm.rules.yml"
@@ -265,7 +270,11 @@ def generate(cfg: AlertConfig) -> dict[str, dict[str, Any]]:
         {"name": f"{ns}.budget_long", "interval": cfg.get("budget", "long_interval"),
          "rules": aggregated(long_windows, kept)},
         {"name": f"{ns}.meta", "rules": meta_alerts(cfg)},
-    ]}}
+    ]}, INSIGHTS_FILE: {"groups": [aggregated_group(insights_group(cfg, names), kept)]}}
+
+
+def aggregated_group(group: dict[str, Any], kept: tuple[str, ...]) -> dict[str, Any]:
+    return {**group, "rules": aggregated(group["rules"], kept)}
 
 
 _CLAUSE = re.compile(r"\b(by|on) \(([^)]*)\)")

@@ -44,12 +44,12 @@ ALERTS_EXPECTED = {
     "LLMExporterCollectorFailed", "Watchdog", "PrometheusRuleEvaluationFailures",
     "PrometheusRuleGroupIterationsMissed", "PrometheusAlertmanagerUnreachable",
     "AlertmanagerNotificationsFailing", "PrometheusConfigReloadFailed",
-    "AlertmanagerConfigReloadFailed"}
+    "AlertmanagerConfigReloadFailed", "LLMPriceCatalogStale", "LLMSpendAnomaly"}
 
 
 def groups() -> dict[str, dict]:
     files = generate(load_alert_config(ALERTS / "config.yml"))
-    return {g["name"]: g for g in files["llm.rules.yml"]["groups"]}
+    return {g["name"]: g for f in files.values() for g in f["groups"]}
 
 
 def test_every_alert_has_the_required_parts() -> None:
@@ -86,10 +86,12 @@ def test_groups_budget_rules_apart_and_in_order() -> None:
     is written before a later rule reads it."""
     by_name = groups()
     assert list(by_name) == ["llm.recording", "llm.alerts", "llm.budget", "llm.budget_long",
-                             "llm.meta"]
+                             "llm.meta", "llm.insights"]
     assert by_name["llm.budget"]["interval"] == "1m"
     assert by_name["llm.budget_long"]["interval"] == "5m"
-    assert all("interval" not in g for n, g in by_name.items() if "budget" not in n)
+    assert by_name["llm.insights"]["interval"] == "5m"
+    assert all("interval" not in g for n, g in by_name.items()
+               if "budget" not in n and n != "llm.insights")
     # other groups read no spend window, only the constant budgets (to leave budgeted
     # teams out of the per-team spend-rate alert)
     budget_names = {r.get("record") for n in ("llm.budget", "llm.budget_long")
@@ -205,11 +207,11 @@ def test_promtool_checks_and_unit_tests_pass() -> None:
     # it, promtool's map order made results vary from run to run)
     files = sorted((ALERTS / "tests").glob("*.yml"))
     assert {f.name for f in files} == {"alerts.test.yml", "recording.test.yml",
-                                       "scenarios.test.yml"}
+                                       "scenarios.test.yml", "insights.test.yml"}
     out = run(promtool, "test", "rules", *map(str, files))
-    assert out.count("SUCCESS") == 3, out
+    assert out.count("SUCCESS") == 4, out
     out = run(promtool, "check", "config", str(ROOT / "prometheus.yml"))
-    assert "SUCCESS: 1 rule files found" in out
+    assert "SUCCESS: 2 rule files found" in out
     config = yaml.safe_load((ROOT / "prometheus.yml").read_text())
     jobs = {j["job_name"] for j in config["scrape_configs"]}
     assert jobs == {"llm-exporter", "prometheus", "alertmanager"}  # meta-monitoring
@@ -291,8 +293,9 @@ def test_aggregation_labels_keep_each_cluster_apart(tmp_path: Path) -> None:
     config = yaml.safe_load((ALERTS / "config.yml").read_text())
     config["aggregation_labels"] = ["cluster"]
     (tmp_path / "config.yml").write_text(yaml.safe_dump(config))
-    [rules] = write(tmp_path / "config.yml", tmp_path / "rules")
-    groups = yaml.safe_load(rules.read_text())["groups"]
+    rules, insights = write(tmp_path / "config.yml", tmp_path / "rules")
+    groups = yaml.safe_load(rules.read_text())["groups"] + \
+        yaml.safe_load(insights.read_text())["groups"]
     for g in groups:
         if g["name"] == "llm.meta":
             continue

@@ -10,10 +10,10 @@ from typing import Any
 from grafanalib._gen import DashboardEncoder
 
 from ..config import AlertConfig, load_alert_config
-from . import llm_cost, llm_performance, resources, routing
+from . import insights, llm_cost, llm_performance, resources, routing
 
 DASHBOARDS = {"llm-cost": llm_cost, "llm-performance": llm_performance,
-              "llm-routing": routing, "llm-resources": resources}
+              "llm-routing": routing, "llm-resources": resources, "llm-insights": insights}
 
 
 def data(cfg: AlertConfig, name: str) -> dict[str, Any]:
