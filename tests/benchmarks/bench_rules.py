@@ -10,7 +10,9 @@ steps of those 30 days, loads it into a real Prometheus (Debian's 2.42) and repo
   series every 15 s), taken from git;
 - ``after``: the rules generated from alerts/config.yml with a budget for every one of the
   100 teams (half per day, half per month), so that every window is summed for them
-  (and the long group evaluated every minute instead of every 5, to measure faster).
+  (and the long group evaluated every minute instead of every 5, to measure faster),
+  and the insights group (an hour of tokens per series; the hourly spend 1 to 4 weeks
+  back, backfilled with the steps).
 
     python tests/benchmarks/bench_rules.py                 # 100, 1000 and 10000 series
     python tests/benchmarks/bench_rules.py --series 1000 --keep /tmp/bench-rules
@@ -86,16 +88,37 @@ def backfill(data: Path, n_series: int, t0: int, now: int) -> int:
         path.unlink()
         steps = work / f"{day}.steps.om"
         total += write_steps(steps, rates, day, min(day + DAY, now), t0)
-        subprocess.run(["promtool", "tsdb", "create-blocks-from", "openmetrics", "-q",
-                        str(steps), str(data)], check=True, timeout=3600)
-        steps.unlink()
+        for path in (steps, steps.with_suffix(".hourly.om")):
+            subprocess.run(["promtool", "tsdb", "create-blocks-from", "openmetrics", "-q",
+                            str(path), str(data)], check=True, timeout=3600)
+            path.unlink()
         day += DAY
+    # the insight rules read an hour of tokens: the cost series' labels, the last hours
+    path = work / "tokens.om"
+    total += write_tokens(path, series, rates, end_of_history(t0) - 3600, end)
+    subprocess.run(["promtool", "tsdb", "create-blocks-from", "openmetrics", "-q", str(path),
+                    str(data)], check=True, timeout=3600)
+    path.unlink()
     return total
 
 
+def write_tokens(path: Path, series: list[str], rates: list[float], start: int,
+                 end: int) -> int:
+    n = 0
+    with path.open("w") as f:
+        f.write("# TYPE llm_tokens counter\n")
+        for t in range(start, end, RECENT):
+            f.writelines(f"llm_tokens_total{{{lab}}} {rate * 1e5 * (t - start):.0f} {t}\n"
+                         for lab, rate in zip(series, rates))
+            n += len(series)
+        f.write("# EOF\n")
+    return n
+
+
 def write_steps(path: Path, rates: list[float], start: int, end: int, t0: int) -> int:
-    """The recorded exact-spend steps per team, every minute (what the budget group
-    would have written over the 30 days)."""
+    """The recorded exact-spend steps per team, and the hourly spend the spend-anomaly
+    rule reads at weekly offsets, every minute (what the budget group would have written
+    over the 30 days)."""
     per_team = [0.0] * TEAMS
     for k, rate in enumerate(rates):
         per_team[k // 5 % TEAMS] += rate * STEP
@@ -107,6 +130,17 @@ def write_steps(path: Path, rates: list[float], start: int, end: int, t0: int) -
             if t >= start:
                 f.writelines(f'team:llm_cost_usd:increase1m{{team="team-{i:03d}"}} {v:.6f} {t}\n'
                              for i, v in enumerate(per_team))
+                n += TEAMS
+            t += STEP
+        f.write("# EOF\n")
+    # the hourly spend (60 steps), which the spend-anomaly rule reads at weekly offsets
+    with path.with_suffix(".hourly.om").open("w") as f:
+        f.write("# TYPE team:llm_cost_usd:increase1h gauge\n")
+        t = start - (start - t0) % STEP
+        while t < end:
+            if t >= start:
+                f.writelines(f'team:llm_cost_usd:increase1h{{team="team-{i:03d}"}} '
+                             f"{v * 60:.6f} {t}\n" for i, v in enumerate(per_team))
                 n += TEAMS
             t += STEP
         f.write("# EOF\n")
@@ -205,8 +239,11 @@ def after_rules(work: Path) -> Path:
     # too, so that a few evaluations take minutes, not a quarter of an hour
     config["budget"]["long_interval"] = "1m"
     (work / "config.yml").write_text(yaml.safe_dump(config))
-    (path,) = write(work / "config.yml", work / "after")
-    return path
+    files = write(work / "config.yml", work / "after")
+    groups = [g for path in files for g in yaml.safe_load(path.read_text())["groups"]]
+    combined = work / "after.rules.yml"
+    combined.write_text(yaml.safe_dump({"groups": groups}))
+    return combined
 
 
 def main() -> None:
