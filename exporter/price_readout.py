@@ -24,18 +24,17 @@ class PriceReadout:
 
     def __init__(self, book: PriceBook, started: float) -> None:
         self.started = started
-        info = book.info
-        self._info = None if info is None else (
+        self._catalog = info = book.info
+        self._labels = ("", "", "") if info is None else (
             info.source, info.version, info.data_date.isoformat() if info.data_date else "")
-        self._catalog = info
         self._pools = tuple((p.name, p.usd_per_second) for p in book.pools)
 
     def samples(self, now: float | None = None) -> Samples:
         now = time.time() if now is None else now
         out: Samples = []
-        if self._info is not None:
-            out.append((_INFO, [(self._info, 1.0)]))
-            age = self._catalog.age_seconds(now)  # type: ignore[union-attr]
+        if self._catalog is not None:
+            out.append((_INFO, [(self._labels, 1.0)]))
+            age = self._catalog.age_seconds(now)
             if age is not None:
                 out.append((_AGE, [((), age)]))
         if self._pools:

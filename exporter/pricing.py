@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import Any
@@ -213,11 +213,11 @@ class PriceOverride:
 class PriceBook:
     """Resolves and caches :class:`Rates`; the only place that talks to the catalog."""
 
-    overrides: Iterable[PriceOverride] = ()
+    overrides: Sequence[PriceOverride] = ()
     use_catalog: bool = True
     cache_size: int = 4096
     """Distinct (provider, model) pairs resolved from the catalog, at most."""
-    pools: Iterable[Pool] = ()
+    pools: Sequence[Pool] = ()
     catalog_date: date | None = None
     """The catalog's data date when you know better than its comments say."""
     override_warn_ratio: float = 3.0
@@ -284,7 +284,7 @@ class PriceBook:
         override = self._overrides.get((provider, model)) or self._overrides.get((provider, "*"))
         if override is not None:
             return override.rates()
-        for pool in self.pools:  # type: ignore[union-attr]
+        for pool in self.pools:
             if pool.serves(provider, model):
                 return Rates(source="pool", pool=pool.name)
         return None
@@ -297,7 +297,8 @@ class PriceBook:
                                      by_model_alone=provider not in SELF_HOSTED_PROVIDERS)
         if found is None:
             return None
-        return Rates(base=found.base[:5], cache_write_1h=found.base[5],  # type: ignore[arg-type]
+        v = found.base
+        return Rates(base=(v[0], v[1], v[2], v[3], v[4]), cache_write_1h=v[5],
                      tiers=tuple((s, price_row(v, found.request_fee, v[5]))
                                  for s, v in found.tiers),
                      request_fee=found.request_fee, expires=found.expires, source="catalog")
@@ -326,7 +327,7 @@ class PriceBook:
         if self._catalog is None or self.override_warn_ratio <= 1:
             return
         now = datetime.now(tz=timezone.utc)
-        for o in self.overrides:  # type: ignore[union-attr]
+        for o in self.overrides:
             if o.model == "*" or o.free:
                 continue
             found = self._from_catalog(o.provider, o.model, False, now)
