@@ -21,7 +21,12 @@ _FIELDS = {"name", "provider", "models", "gpus", "gpu_hour_usd"}
 
 @dataclass(frozen=True)
 class Pool:
-    """GPUs serving self-hosted models: ``models`` of ``provider`` (``("*",)``: all)."""
+    """GPUs serving self-hosted models: ``models`` of ``provider`` (``("*",)``: all).
+
+    Count a pool's GPUs on one exporter (the sidecar on the GPU host); an exporter that
+    only records the pool's requests (beside the apps calling it) lists the same pool
+    with ``gpus: 0``, so its requests are the pool's and its hours are not counted twice.
+    """
 
     name: str
     provider: str
@@ -80,8 +85,7 @@ class Pool:
         for key in ("gpus", "gpu_hour_usd"):
             value = raw.get(key)
             if isinstance(value, bool) or not isinstance(value, (int, float)) \
-                    or not math.isfinite(value) or value < 0 or (key == "gpus" and value == 0):
-                kind = "positive" if key == "gpus" else "non-negative"
-                raise ValueError(f"{where}.{key}: must be a {kind} number, got {value!r}")
+                    or not math.isfinite(value) or value < 0:
+                raise ValueError(f"{where}.{key}: must be a non-negative number, got {value!r}")
             numbers[key] = float(value)
         return cls(name.strip(), provider, models, numbers["gpus"], numbers["gpu_hour_usd"])

@@ -137,7 +137,7 @@ pricing:
 
 
 @pytest.mark.parametrize("pools,error", [
-    ("[{name: a, provider: vllm, gpus: 0, gpu_hour_usd: 1}]", r"pools\[0\]\.gpus: must be"),
+    ("[{name: a, provider: vllm, gpus: -1, gpu_hour_usd: 1}]", r"pools\[0\]\.gpus: must be"),
     ("[{name: a, provider: vllm, gpus: 1}]", r"pools\[0\]\.gpu_hour_usd"),
     ("[{provider: vllm, gpus: 1, gpu_hour_usd: 1}]", r"pools\[0\]\.name"),
     ("[{name: a, provider: vllm, gpus: 1, gpu_hour_usd: 1, cost: 3}]", r"unknown field.*cost"),
@@ -169,3 +169,17 @@ def test_multiprocess_workers_agree_on_the_pool(tmp_path, monkeypatch: pytest.Mo
     assert pool_cost(a, "p") == pool_cost(b, "p") == pytest.approx(0.1)
     clock.now += 100
     assert pool_cost(b, "p") == pytest.approx(0.2)
+
+
+def test_a_pool_listed_with_no_gpus_prices_its_requests_but_costs_nothing_here(
+        registry: CollectorRegistry, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The app's exporter records the pool's requests; the GPU host's counts the GPUs."""
+    llm = pooled(registry, gpus=0)
+    clock = Clock(monkeypatch, llm._readout.started)
+    llm.record_request(provider="vllm", model="llama-3.1-70b", input_tokens=100)
+    clock.now += 3600
+    assert pool_cost(llm, "a100") == 0
+    assert value(registry, "llm_model_price_info", provider="vllm", model="llama-3.1-70b",
+                 source="pool", pool="a100") == 1
+    assert value(registry, "llm_unpriced_requests_total", provider="vllm",
+                 model="llama-3.1-70b") == 0
