@@ -6,13 +6,12 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from .catalog import TOKEN_TYPES
 from .pricing import PriceBook, Prices, Rates
-
-_NAMES = ("input", "cache_read", "cache_write", "output", "reasoning")
 
 
 def _per_mtok(p: Prices) -> dict[str, float]:
-    out = {n: round(p[i] * 1e6, 9) for i, n in enumerate(_NAMES)}
+    out = {n: round(p[i] * 1e6, 9) for i, n in enumerate(TOKEN_TYPES)}
     out["cache_write_1h"] = round(p[6] * 1e6, 9)
     return out
 

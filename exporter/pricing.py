@@ -103,6 +103,8 @@ class Rates:
     can inline the arithmetic; None otherwise."""
 
     def __post_init__(self) -> None:
+        if self.source not in SOURCES:  # a label value: from a bounded set
+            raise ValueError(f"source: one of {', '.join(SOURCES)}, got {self.source!r}")
         row = price_row(self.base, self.request_fee, self.cache_write_1h)
         object.__setattr__(self, "row", row)
         object.__setattr__(self, "flat", None if self.tiers else row)
@@ -299,8 +301,8 @@ class PriceBook:
             return None
         v = found.base
         return Rates(base=(v[0], v[1], v[2], v[3], v[4]), cache_write_1h=v[5],
-                     tiers=tuple((s, price_row(v, found.request_fee, v[5]))
-                                 for s, v in found.tiers),
+                     tiers=tuple((start, price_row(tier, found.request_fee, tier[5]))
+                                 for start, tier in found.tiers),
                      request_fee=found.request_fee, expires=found.expires, source="catalog")
 
     def _resolve(self, provider: str, model: str, batch: bool, at: datetime) -> Rates:

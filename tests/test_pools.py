@@ -13,6 +13,7 @@ from exporter import (
     Pool,
     PriceBook,
     PriceOverride,
+    Rates,
     Settings,
     multiprocess,
     price_readout,
@@ -183,3 +184,9 @@ def test_a_pool_listed_with_no_gpus_prices_its_requests_but_costs_nothing_here(
                  source="pool", pool="a100") == 1
     assert value(registry, "llm_unpriced_requests_total", provider="vllm",
                  model="llama-3.1-70b") == 0
+
+
+def test_a_price_source_is_one_of_a_bounded_set() -> None:
+    """``source`` becomes a label of llm_model_price_info."""
+    with pytest.raises(ValueError, match="source: one of catalog, override"):
+        Rates(source="my-spreadsheet")

@@ -263,6 +263,7 @@ def generate(cfg: AlertConfig) -> dict[str, dict[str, Any]]:
     ns = cfg.namespace
     steps, long_windows = budget_rules(cfg, names)
     kept = tuple(cfg.raw.get("aggregation_labels") or ())
+    insights = insights_group(cfg, names)
     return {RULES_FILE: {"groups": [
         {"name": f"{ns}.recording", "rules": aggregated(recording_rules(cfg, names), kept)},
         {"name": f"{ns}.alerts", "rules": aggregated(alerts(cfg, names), kept)},
@@ -270,11 +271,7 @@ def generate(cfg: AlertConfig) -> dict[str, dict[str, Any]]:
         {"name": f"{ns}.budget_long", "interval": cfg.get("budget", "long_interval"),
          "rules": aggregated(long_windows, kept)},
         {"name": f"{ns}.meta", "rules": meta_alerts(cfg)},
-    ]}, INSIGHTS_FILE: {"groups": [aggregated_group(insights_group(cfg, names), kept)]}}
-
-
-def aggregated_group(group: dict[str, Any], kept: tuple[str, ...]) -> dict[str, Any]:
-    return {**group, "rules": aggregated(group["rules"], kept)}
+    ]}, INSIGHTS_FILE: {"groups": [{**insights, "rules": aggregated(insights["rules"], kept)}]}}
 
 
 _CLAUSE = re.compile(r"\b(by|on) \(([^)]*)\)")
