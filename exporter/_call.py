@@ -39,6 +39,7 @@ class Call:
         "error_type",
         "model",
         "provider",
+        "response_model",
         "team",
         "tier",
         "trace_id",
@@ -58,6 +59,9 @@ class Call:
         self.error_type: str | None = None
         self.cost: float | None = None
         """The call's cost in USD, set when the call ends."""
+        self.response_model: str | None = None
+        """The model the provider answered with, where it names one (a dated snapshot of
+        the requested alias); the label stays the requested model."""
 
     def first_token(self) -> None:
         """Mark the first streamed token; later calls are ignored."""

@@ -95,10 +95,15 @@ def _prices(args: argparse.Namespace) -> int:
 
 
 def _rules(args: argparse.Namespace) -> int:
+    from .mixin.config import load_alert_config, local_grafana
     from .mixin.rules import write
 
+    if local_grafana(load_alert_config(args.config)):
+        sys.stderr.write(
+            "warning: grafana_url is localhost: every alert's dashboard link will point at "
+            "the on-call engineer's own machine. Set grafana_url in the alerts config to "
+            "your Grafana (the Slack message warns until you do).\n")
     if args.format == "prometheusrule":
-        from .mixin.config import load_alert_config
         from .mixin.kubernetes import dump, prometheus_rule
         from .mixin.rules import generate
 

@@ -47,7 +47,8 @@ class FakeLLMAPI:
                 api.requests.append({"path": self.path, "body": body})
                 model = body.get("model", "")
                 anthropic = self.path.endswith("/messages")
-                if model == "rate-limited":
+                forced = self.headers.get("x-fake-status")  # a test makes any model fail
+                if model == "rate-limited" or forced == "429":
                     return self._error(429, "rate_limit_error", anthropic)
                 if model == "broken":
                     return self._error(500, "api_error", anthropic)

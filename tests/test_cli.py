@@ -105,3 +105,23 @@ def test_readme_catalog_table_is_generated_from_the_catalog() -> None:
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     assert catalog_markdown() in readme, \
         "README's metric table is stale: paste the output of `llm-exporter catalog`"
+
+
+def test_rules_warn_loudly_when_dashboard_links_point_at_localhost(tmp_path, capsys) -> None:
+    """The committed config links alerts to a Grafana on localhost (the demo's); a team's
+    config that keeps it would send on-call to their own machine."""
+    from pathlib import Path
+
+    from exporter.cli import main
+
+    config = (Path(__file__).resolve().parents[1] / "alerts/config.yml").read_text()
+    local = tmp_path / "local.yml"
+    local.write_text(config)
+    assert main(["rules", "--config", str(local), "--out", str(tmp_path / "a")]) == 0
+    assert "warning: grafana_url is localhost" in capsys.readouterr().err
+    real = tmp_path / "real.yml"
+    real.write_text(config.replace('grafana_url: "http://localhost:3000"',
+                                   'grafana_url: "https://grafana.example.com"'))
+    assert main(["rules", "--config", str(real), "--out", str(tmp_path / "b")]) == 0
+    assert "grafana_url" not in capsys.readouterr().err
+    assert "https://grafana.example.com/d/llm-cost/" in (tmp_path / "b/llm.rules.yml").read_text()

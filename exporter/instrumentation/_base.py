@@ -78,12 +78,17 @@ def start(settings: Settings, resource: Any, model: Any) -> Call | None:
 def finish(call: Call | None, exc: BaseException | None = None,
            usage: dict[str, int] | None = None, model: Any = None) -> None:
     """Record the call (the proxies make sure it is once). Never raises: the caller's own
-    exception must win."""
+    exception must win.
+
+    The label (and the price) stays the requested model: the answer names a dated model
+    (gpt-4o-2024-08-06) that a failed call never gets, and successes and failures of one
+    call site must share a series. ``model``, the answered one, is kept for OpenTelemetry's
+    gen_ai.response.model."""
     if call is None:
         return
     try:
         if model:
-            call.model = str(model)
+            call.response_model = str(model)
         if usage:
             call.usage(**usage)
         call.__exit__(type(exc) if exc else None, exc, None)

@@ -1,56 +1,91 @@
 """Budget rules: spend per team counted exactly per step, windows summed from the steps,
-budgets, forecasts and burn rates, and the budget alerts (two groups: the step group and
-the long-window group)."""
+budgets (rolling days and months, and calendar months in a time zone), forecasts and burn
+rates, and the budget alerts (two groups: the step group and the long-window group).
+
+Their label handling is explicit rather than widened afterwards: the steps and windows
+keep the aggregation labels (per cluster, for the dashboards), while a budget is one
+amount for the team across them unless ``budget.per_aggregation_labels`` says otherwise.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from .config import PERIOD_HOURS, AlertConfig, duration, seconds
-from .names import MONEY, Names, alert, closed_open, link, query
+from .config import PERIOD_HOURS, PERIOD_TEXT, AlertConfig, BurnRate, duration, seconds
+from .names import MONEY, Names, alert, closed_open, dedup, link, query
+from .timezone import local_time
 
-#: How far back the step rule looks for a series' previous sample: a scrape gap longer
-#: than this costs the increments within the gap, never counts a value twice.
-_BASE_LOOKBACK = "10m"
 #: Windows of a day and more go to the long budget group.
 _DAY = 86400
-#: Windows of a day and more go to the long budget group.
-_DAY = 86400
+#: A calendar month's spend sums the month-labelled steps of up to this window.
+_MONTH_WINDOW = "31d"
 
 
-def exact_step(cost: str, step: str, delay: str = "0s") -> str:
-    """Spend per team in the last ``step``, exactly: per cost series, (highest sample in
-    the step) - (last sample before it).
+def _by(labels: tuple[str, ...]) -> str:
+    return ", ".join(labels)
 
-    Successive steps telescope, so a sum over recorded steps is exactly what the exporter
-    recorded, where increase() extrapolates to its window's edges. A counter only falls
-    at a restart, and the exporter shows a restarted (or new) series at 0 for
-    ``zero_hold_seconds``: with a hold at least as long as the step, every sample of a
-    restarted process within its first step is 0, so the highest sample is the last one
-    before the restart and the 0s add nothing; the next step counts from 0. A series with
-    no sample in the 10 minutes before the step (new, or back after a gap) counts from its
-    lowest sample in the step: 0 for a new series, its first value after a gap (a gap's
-    increments are lost, never counted twice).
 
-    ``delay`` shifts every step into the past, for a central ruler fed by remote_write:
-    samples arrive there seconds after their timestamps, and a step evaluated before its
-    last samples arrived would miss them for good.
+class Scope:
+    """The labels budget rules keep, and how they read the exporter's series."""
+
+    def __init__(self, cfg: AlertConfig) -> None:
+        kept = cfg.aggregation_labels
+        self.cfg = cfg
+        #: steps and windows: one series per team (and aggregation-label value)
+        self.team = (*kept, "team")
+        #: budgets, spend and burn rates: per team, or per team and cluster
+        per = bool(cfg.get("budget", "per_aggregation_labels"))
+        self.budget = (*kept, "team") if per else ("team",)
+        self.kept = kept
+        self.per_kept = per and bool(kept)
+
+    def dedup(self, expr: str) -> str:
+        return dedup(self.cfg, expr)
+
+    def to_budget(self, expr: str) -> str:
+        """A per-team window summed to the budget's labels (across clusters, unless budgets
+        are per cluster)."""
+        return expr if self.budget == self.team else f"sum by ({_by(self.budget)}) ({expr})"
+
+
+def exact_step(cfg: AlertConfig, names: Names, scope: Scope) -> str:
+    """Spend per team in the last step, exactly, counted from what was last counted.
+
+    Per cost series (replicas merged): the highest sample in the step minus the value the
+    previous evaluation counted up to (``names.counted``, written right after this rule).
+    That base is read back over ``max_gap`` plus a step, so neither a scrape gap up to
+    max_gap nor skipped evaluations (an overloaded or restarting Prometheus) lose the
+    increments in between: the next step counts them. Successive steps telescope, so a
+    sum of recorded steps is exactly what the exporter recorded.
+
+    A counter only falls at a restart, and the exporter shows a restarted (or new) series
+    at 0 for ``zero_hold_seconds``: with a hold at least as long as the step, every sample
+    after a restart within its step is 0, so the highest sample is the last one before it
+    and the next step counts from 0. A step whose highest sample is below the base saw only
+    the restarted process: it counts from 0. A series with no base (new, or back after
+    more than max_gap) counts from its lowest sample in the step: 0 for a new series (the
+    hold), its first value after a long gap (that gap's increments are lost, never
+    counted twice).
     """
+    cost = f"{names.metric('cost')}{{{cfg.selector}}}"
+    step = names.step
+    delay = cfg.get("budget", "evaluation_delay")
     off = f" offset {delay}" if seconds(delay) else ""
-    base = f"last_over_time({cost}[{_BASE_LOOKBACK}] offset " \
-           f"{duration(seconds(step) + seconds(delay))})"
-    return (f"sum by (team) (\n  clamp_min(\n    max_over_time({cost}[{step}]{off})\n"
-            f"    - ({base} or min_over_time({cost}[{step}]{off})),\n    0\n  )\n)")
+    high = scope.dedup(f"max_over_time({cost}[{step}]{off})")
+    low = scope.dedup(f"min_over_time({cost}[{step}]{off})")
+    base = f"last_over_time({names.counted}[{names.base_lookback}])"
+    return (f"sum by ({_by(scope.team)}) (\n"
+            f"    ({high} - ({base} <= {high}))\n"
+            f"  or\n    ({high} and {base})\n"
+            f"  or\n    ({high} - {low})\n)")
 
 
-def budget_vector(cfg: AlertConfig, names: Names, usd: float) -> str:
-    """A budget as a series: one, or one per value of the aggregation labels (every
-    cluster that runs an exporter has the budget)."""
-    labels = cfg.raw.get("aggregation_labels") or []
-    if not labels:
-        return f"vector({usd:g})"
-    present = f"{names.metric('build_info')}{{{cfg.selector}}}"
-    return f"count by ({', '.join(labels)}) ({present}) * 0 + {usd:g}"
+def counted(cfg: AlertConfig, names: Names, scope: Scope) -> str:
+    """What a step counted up to, per cost series: its last sample in the step."""
+    cost = f"{names.metric('cost')}{{{cfg.selector}}}"
+    delay = cfg.get("budget", "evaluation_delay")
+    off = f" offset {delay}" if seconds(delay) else ""
+    return scope.dedup(f"last_over_time({cost}[{names.step}]{off})")
 
 
 def _team_regex(teams: set[str]) -> str:
@@ -60,6 +95,35 @@ def _team_regex(teams: set[str]) -> str:
     return "|".join(sorted(literal(t) for t in teams))
 
 
+class Calendar:
+    """Local dates of the budget time zone, as PromQL."""
+
+    def __init__(self, cfg: AlertConfig) -> None:
+        delay = seconds(cfg.get("budget", "evaluation_delay"))
+        self.zone = cfg.get("budget", "timezone")
+        self.now = local_time(self.zone, delay)
+        self.month_id = f"year({self.now}) * 100 + month({self.now})"
+        #: the current month, as a series {month="202612"}
+        self.this_month = f'count_values without () ("month", {self.month_id})'
+        self.days = f"scalar(days_in_month({self.now}))"
+
+
+def budget_vector(cfg: AlertConfig, names: Names, scope: Scope, usd: float) -> str:
+    """A budget as a series: one, or one per value of the aggregation labels seen in the
+    last day (so an exporter outage does not remove the budget and resolve its alert)."""
+    if not scope.per_kept:
+        return f"vector({usd:g})"
+    return (f"count by ({_by(scope.kept)}) (last_over_time({names.targets}[1d])) * 0 "
+            f"+ {usd:g}")
+
+
+def period_seconds(period: str, cal: Calendar) -> str:
+    """The period's length in seconds, as PromQL (a calendar month: its own days)."""
+    if period == "calendar_month":
+        return f"{cal.days} * 86400"
+    return f"{PERIOD_HOURS[period] * 3600}"
+
+
 def budget_rules(cfg: AlertConfig, names: Names) -> tuple[list[dict[str, Any]],
                                                           list[dict[str, Any]]]:
     """Two groups' rules. The step group (every ``budget.interval``): exact spend steps,
@@ -67,17 +131,27 @@ def budget_rules(cfg: AlertConfig, names: Names) -> tuple[list[dict[str, Any]],
     ``budget.long_interval``): windows of a day and more (a 30-day sum reads 43,200 steps
     per team, so it runs less often and only for teams whose budget needs it), spend,
     forecasts and the other budget alerts."""
-    cost = f"{names.metric('cost')}{{{cfg.selector}}}"
+    scope, cal = Scope(cfg), Calendar(cfg)
     step = names.step
     fast: list[dict[str, Any]] = [
-        {"record": names.increase(step),
-         "expr": exact_step(cost, step, cfg.get("budget", "evaluation_delay"))}]
+        {"record": names.increase(step), "expr": exact_step(cfg, names, scope)},
+        {"record": names.counted, "expr": counted(cfg, names, scope)}]
+    if scope.kept:
+        fast.append({"record": names.targets, "expr":
+                     f"count by ({_by(scope.kept)}) "
+                     f"({scope.dedup(f'up{{{cfg.selector}}}')})"})
     slow: list[dict[str, Any]] = []
+    calendar_teams = {b.team for b in cfg.budgets if b.period == "calendar_month"}
+    if calendar_teams:
+        fast.append({"record": names.month_step, "expr":
+                     f'{names.increase(step)}{{team=~"{_team_regex(calendar_teams)}"}}\n'
+                     f"* on () group_left (month)\n{cal.this_month}"})
     # window -> the teams that need it (None: every team, for the dashboards)
     windows: dict[str, set[str] | None] = {"1h": None, "1d": None,
                                            names.forecast_window: None}
     for b in cfg.budgets:
-        needed = {duration(PERIOD_HOURS[b.period] * 3600)}
+        needed = set() if b.period == "calendar_month" else \
+            {duration(PERIOD_HOURS[b.period] * 3600)}
         for tier in cfg.burn_rates_for(b.period):
             needed.update((tier.long, tier.short))
         for w in needed:
@@ -93,78 +167,126 @@ def budget_rules(cfg: AlertConfig, names: Names) -> tuple[list[dict[str, Any]],
     if not cfg.budgets:
         return fast, slow
     for b in cfg.budgets:
-        fast.append({"record": names.budget, "expr": budget_vector(cfg, names, b.usd),
+        fast.append({"record": names.budget, "expr": budget_vector(cfg, names, scope, b.usd),
                      "labels": {"team": b.team, "period": b.period}})
-    fw_hours = seconds(names.forecast_window) / 3600
+    bs = _by(scope.budget)
+    fw = names.forecast_window
+    fw_s = seconds(fw)
     for period in cfg.periods():
-        hours = PERIOD_HOURS[period]
         budget = f'{names.budget}{{period="{period}"}}'
-        whole = names.increase(duration(hours * 3600))
+        if period == "calendar_month":
+            whole = (f"sum by ({bs}) (\n  sum_over_time({names.month_step}[{_MONTH_WINDOW}])"
+                     f"\n  and on (month)\n  {cal.this_month}\n)")
+        else:
+            whole = scope.to_budget(names.increase(duration(PERIOD_HOURS[period] * 3600)))
         slow.append({"record": names.spend, "labels": {"period": period},
-                     "expr": f"{whole} and on (team) {budget}\nor on (team)\n{budget} * 0"})
+                     "expr": f"{whole}\nand on ({bs}) {budget}\nor on ({bs})\n{budget} * 0"})
         fast.append({"record": names.projected, "labels": {"period": period},
-                     "expr": f"{names.increase(names.forecast_window)} * {hours / fw_hours:g}"
-                             f" and on (team) {budget}"})
+                     "expr": f"{scope.to_budget(names.increase(fw))} * "
+                             f"{period_seconds(period, cal)} / {fw_s}\n"
+                             f"and on ({bs}) {budget}"})
         for w in sorted({x for t in cfg.burn_rates_for(period) for x in (t.long, t.short)},
                         key=seconds):
             (fast if seconds(w) < _DAY else slow).append(
                 {"record": names.burn(w), "labels": {"period": period},
-                 "expr": f"{names.increase(w)} * {hours * 3600 / seconds(w):g}\n"
-                         f"/ on (team) group_right\n{budget}"})
+                 "expr": f"{scope.to_budget(names.increase(w))} * "
+                         f"{period_seconds(period, cal)} / {seconds(w)}\n"
+                         f"/ on ({bs}) group_right\n{budget}"})
     slow += [
-        {"record": names.budget_used, "expr": f"{names.spend} / on (team, period) {names.budget}"},
+        {"record": names.budget_used,
+         "expr": f"{names.spend} / on ({bs}, period) {names.budget}"},
         {"record": names.hours_left,
-         "expr": f"clamp_min({names.budget} - on (team, period) {names.spend}, 0)\n"
-                 f"/ on (team) group_left ()\n"
-                 f"({names.increase(names.forecast_window)} / {fw_hours:g} > 0)"},
+         "expr": f"clamp_min({names.budget} - on ({bs}, period) {names.spend}, 0)\n"
+                 f"/ on ({bs}) group_left ()\n"
+                 f"({scope.to_budget(names.increase(fw))} / {fw_s / 3600:g} > 0)"},
     ]
-    fast_alerts, slow_alerts = budget_alerts(cfg, names)
+    fast_alerts, slow_alerts = budget_alerts(cfg, names, scope, cal)
     return fast + fast_alerts, slow + slow_alerts
 
 
-def budget_alerts(cfg: AlertConfig, names: Names) -> tuple[list[dict[str, Any]],
-                                                           list[dict[str, Any]]]:
+def _threshold(tier: BurnRate, period: str, cal: Calendar) -> str:
+    """A tier's threshold as a multiple of the period's even pace: fixed, or derived from
+    the period's length (a calendar month's own number of days)."""
+    if period == "calendar_month" and tier.exhausts_within is not None:
+        return f"{cal.days} * 86400 / {seconds(tier.exhausts_within)}"
+    return f"{tier.factor_for(period):g}"
+
+
+def _top_models(cfg: AlertConfig, names: Names, scope: Scope, window: str) -> str:
+    """A template listing the three models that cost the team most over ``window``."""
+    cost = names.metric("cost")
+    match = ",".join([cfg.selector.replace('"', "'").replace("%", "%%")] +
+                     [f"{label}='%s'" for label in scope.budget])
+    args = " ".join(f"$labels.{label}" for label in scope.budget)
+    by = _by((*scope.kept, "provider", "model"))
+    inner = scope.dedup(f"increase({cost}{{{match}}}[{window}])")
+    where = "".join(f"{{{{ $s.Labels.{k} }}}} " for k in scope.kept if k not in scope.budget)
+    return (f'{{{{ range $i, $s := printf "topk(3, sum by ({by}) ({inner}))" {args} | query }}}}'
+            f"{{{{ if $i }}}}, {{{{ end }}}}{where}{{{{ $s.Labels.provider }}}}/"
+            f'{{{{ $s.Labels.model }}}} ${{{{ $s.Value | printf "%.2f" }}}}{{{{ end }}}}')
+
+
+def budget_alerts(cfg: AlertConfig, names: Names, scope: Scope, cal: Calendar
+                  ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Burn-rate alerts whose windows are all under a day run in the step group; the
     rest in the long group, beside the series they read."""
     bu = cfg.raw["budget"]
     fw = names.forecast_window
-    cost_link = link(cfg, "cost", team="team")
-    budget_q = query(names.budget, "team", "period")
-    period_text = ('({{ $labels.period }}: rolling {{ if eq $labels.period "day" }}24 hours'
-                   '{{ else }}30 days{{ end }})')
+    variables = {label: label for label in scope.budget}
+    cost_link = link(cfg, "cost", **variables)
+    labels = tuple(scope.budget)
+    budget_q = query(names.budget, *labels, "period")
+    period_text = ("({{ $labels.period }}: " + "{{ if eq $labels.period \"day\" }}"
+                   f"{PERIOD_TEXT['day']}{{{{ else if eq $labels.period \"month\" }}}}"
+                   f"{PERIOD_TEXT['month']}{{{{ else }}}}calendar month in "
+                   f"{cal.zone}{{{{ end }}}})")
     forecast = (f" At the pace of the last {fw} the team spends $"
-                f"{query(names.projected, 'team', 'period')} per "
+                f"{query(names.projected, *labels, 'period')} per "
                 "{{ $labels.period }}; the budget left lasts "
-                + query(names.hours_left, "team", "period", fmt="%.0f", unit=" hours",
+                + query(names.hours_left, *labels, "period", fmt="%.0f", unit=" hours",
                          otherwise="while nothing is spent") + ".")
     exceeded = ("Team {{ $labels.team }} has spent $" + MONEY + " of its $" + budget_q +
-                " {{ $labels.period }} budget " + period_text + "." + forecast)
+                " {{ $labels.period }} budget " + period_text + "." + forecast +
+                f" Top models over the last {fw}: " + _top_models(cfg, names, scope, fw) + ".")
+    on = f"on ({_by(scope.budget)}, period)"
     slow = [
         alert(cfg, "LLMBudgetExceeded",
-               f"{names.spend} >= on (team, period) {bu['warning_ratio']} * {names.budget}",
+               f"{names.spend} >= {on} {bu['warning_ratio']} * {names.budget}",
                bu["for"], "warning",
                f"Team {{{{ $labels.team }}}} used over {bu['warning_ratio']:.0%} of its "
                f"{{{{ $labels.period }}}} LLM budget", exceeded, cost_link),
-        alert(cfg, "LLMBudgetExceeded", f"{names.spend} >= on (team, period) {names.budget}",
+        alert(cfg, "LLMBudgetExceeded", f"{names.spend} >= {on} {names.budget}",
                bu["for"], "critical",
                "Team {{ $labels.team }} is over its {{ $labels.period }} LLM budget",
                exceeded, cost_link),
     ]
     fast: list[dict[str, Any]] = []
+    match = ",".join(f"{label}='%s'" for label in labels)
+    args = " ".join(f"$labels.{label}" for label in labels)
     for period in cfg.periods():
         for tier in cfg.burn_rates_for(period):
-            long_q = query(names.increase(tier.long), "team")
-            short_q = query(names.increase(tier.short), "team")
+            long_q = query(names.increase(tier.long), *labels, total=True)
+            threshold = _threshold(tier, period, cal)
+            shown = (f"{tier.factor_for(period):g}x" if tier.exhausts_within is None
+                     else (f"{tier.factor_for(period):g}x, " if period != "calendar_month"
+                           else "") + f"a pace that spends the whole budget within "
+                     f"{tier.exhausts_within}")
+            since = (f'{{{{ with printf "min_over_time(timestamp({names.burn(tier.short)}'
+                     f"{{{match},period='{period}'}} > {threshold})[{tier.long}:{names.step}])"
+                     f'" {args} | query }}}}{{{{ . | first | value | humanizeTimestamp }}}}'
+                     "{{ end }}")
             (fast if seconds(tier.long) < _DAY else slow).append(alert(
                 cfg, "LLMBudgetBurnRateHigh",
-                f'{names.burn(tier.long)}{{period="{period}"}} > {tier.factor:g}\nand\n'
-                f'{names.burn(tier.short)}{{period="{period}"}} > {tier.factor:g}',
+                f'{names.burn(tier.long)}{{period="{period}"}} > {threshold}\nand\n'
+                f'{names.burn(tier.short)}{{period="{period}"}} > {threshold}',
                 tier.for_, tier.severity,
                 "Team {{ $labels.team }} burns its {{ $labels.period }} LLM budget "
                 "at {{ $value | printf \"%.1f\" }}x the even pace",
-                f"Team {{{{ $labels.team }}}} spent ${long_q} in the last {tier.long} and "
-                f"${short_q} in the last {tier.short}: "
+                f"Team {{{{ $labels.team }}}} spent ${long_q} in the last {tier.long}: "
                 f"{{{{ $value | printf \"%.1f\" }}}}x the even pace of its ${budget_q} "
-                f"{{{{ $labels.period }}}} budget (threshold {tier.factor:g}x)." + forecast,
+                f"{{{{ $labels.period }}}} budget (threshold {shown}). The last {tier.short} "
+                f"ran over the threshold too; it did from {since} on." + forecast +
+                f" Top models over the last {tier.long}: " +
+                _top_models(cfg, names, scope, tier.long) + ".",
                 cost_link, window=tier.long, period=period))
     return fast, slow

@@ -16,8 +16,12 @@ from ..config import ConfigError
 from ..validation import InvalidValue
 from ..validation import namespace as check_namespace
 
-#: Budget period -> hours in its rolling window.
-PERIOD_HOURS = {"day": 24, "month": 720}
+#: Budget period -> its length in hours: the rolling windows, and the nominal length of
+#: a calendar month (the rules use the month's own number of days).
+PERIOD_HOURS = {"day": 24, "month": 720, "calendar_month": 720}
+#: What each period is, for messages.
+PERIOD_TEXT = {"day": "rolling 24 hours", "month": "rolling 30 days",
+               "calendar_month": "calendar month"}
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _DURATION = re.compile(r"^([0-9]+)(s|m|h|d|w)$")
@@ -28,12 +32,14 @@ _SCHEMA: dict[str, dict[str, Any]] = {
     "spend_rate": {"warning_usd_per_hour": _NUMBER, "critical_usd_per_hour": _NUMBER,
                    "team_warning_usd_per_hour": _NUMBER, "for": _DUR},
     "budget": {"interval": _DUR, "long_interval": _DUR, "warning_ratio": _NUMBER, "for": _DUR,
-               "forecast_window": _DUR, "burn_rates": list},
+               "forecast_window": _DUR, "burn_rates": list, "evaluation_delay": _DUR,
+               "max_gap": _DUR, "timezone": str, "per_aggregation_labels": bool},
     "error_rate": {"warning_ratio": _NUMBER, "critical_ratio": _NUMBER, "for": _DUR,
-                   "min_requests_per_second": _NUMBER},
+                   "min_errors": _NUMBER, "slow_window": _DUR},
     "latency_p95": {"warning_seconds": _NUMBER, "critical_seconds": _NUMBER, "for": _DUR,
-                    "min_requests_per_second": _NUMBER},
-    "provider_down": {"window": _DUR, "unhealthy_ratio": _NUMBER, "for": _DUR},
+                    "min_requests": _NUMBER},
+    "provider_down": {"window": _DUR, "warning_ratio": _NUMBER, "critical_ratio": _NUMBER,
+                      "for": _DUR},
     "unpriced": {"for": _DUR},
     "label_overflow": {"window": _DUR, "for": _DUR},
     "ingest": {"rejected_ratio": _NUMBER, "for": _DUR},
@@ -49,8 +55,11 @@ _SCHEMA: dict[str, dict[str, Any]] = {
     "spend_anomaly": {"factor": _NUMBER, "min_usd_per_hour": _NUMBER, "weeks": int,
                       "min_weeks": int, "for": _DUR},
 }
-#: Sections added after the first release: a config without them gets these values.
+#: Sections and keys added after the first release: a config without them gets these
+#: values.
 _DEFAULTS: dict[str, dict[str, Any]] = {
+    "budget": {"evaluation_delay": "0s", "max_gap": "1h", "timezone": "UTC",
+               "per_aggregation_labels": False},
     "insights": {"interval": "5m"},
     "self_hosted": {"window": "1h", "usd_per_kwh": 0, "energy_metric":
                     'gpu_energy_joules_total{job="llm-exporter"}',
@@ -59,7 +68,18 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
     "spend_anomaly": {"factor": 3, "min_usd_per_hour": 10, "weeks": 4, "min_weeks": 2,
                       "for": "15m"},
 }
-_BURN_KEYS = {"severity": str, "long": _DUR, "short": _DUR, "factor": _NUMBER, "for": _DUR}
+#: Keys whose meaning changed: a config that still has one gets an error saying what
+#: replaced it.
+_REPLACED = {
+    ("error_rate", "min_requests_per_second"):
+        "min_errors (failed requests in the window before its ratio counts) and slow_window",
+    ("latency_p95", "min_requests_per_second"): "min_requests (requests in 5 minutes)",
+    ("provider_down", "unhealthy_ratio"):
+        "warning_ratio (any replica, or flapping) and critical_ratio (every replica)",
+}
+_BURN_KEYS = {"severity": str, "long": _DUR, "short": _DUR, "for": _DUR}
+#: A burn-rate tier names its threshold one of two ways (exactly one of them).
+_BURN_THRESHOLDS = {"factor": _NUMBER, "exhausts_within": _DUR}
 
 
 _PART = re.compile(r"([0-9]+)(s|m|h|d|w)")
@@ -100,13 +120,25 @@ class Budget:
 @dataclass(frozen=True)
 class BurnRate:
     """One window pair of a multi-window, multi-burn-rate budget alert: fires while the
-    spend over both ``long`` and ``short`` is ``factor`` times the budget's even pace."""
+    spend over both ``long`` and ``short`` runs at ``factor`` times the budget's even pace
+    (budget / period), or, with ``exhausts_within``, at a pace that would spend the whole
+    budget within that time (a factor derived from each period: 4x for a day budget at
+    6h, 120x for a 30-day one)."""
 
     severity: str
     long: str
     short: str
-    factor: float
+    factor: float | None
+    exhausts_within: str | None
     for_: str
+
+    def factor_for(self, period: str) -> float:
+        """This tier's threshold as a multiple of ``period``'s even pace (a calendar
+        month counted as 30 days here; the rules use the month's own length)."""
+        if self.factor is not None:
+            return self.factor
+        assert self.exhausts_within is not None
+        return PERIOD_HOURS[period] * 3600 / seconds(self.exhausts_within)
 
 
 @dataclass(frozen=True)
@@ -122,17 +154,42 @@ class AlertConfig:
     def get(self, section: str, key: str) -> Any:
         return self.raw[section][key]
 
+    @property
+    def aggregation_labels(self) -> tuple[str, ...]:
+        return tuple(self.raw.get("aggregation_labels") or ())
+
+    @property
+    def replica_labels(self) -> tuple[str, ...]:
+        return tuple(self.raw.get("replica_labels") or ())
+
     def periods(self) -> list[str]:
         """The budget periods in use, in PERIOD_HOURS order."""
         used = {b.period for b in self.budgets}
         return [p for p in PERIOD_HOURS if p in used]
 
     def burn_rates_for(self, period: str) -> list[BurnRate]:
-        """The burn-rate tiers that can warn before ``period``'s budget is gone: a tier
-        whose long window at its factor spends the whole budget (6x for 6 h of a day
-        budget, any 3-day window of a day budget) would only repeat LLMBudgetExceeded."""
+        """The burn-rate tiers that can fire while at least half of ``period``'s budget is
+        left: a tier whose long window at its factor spends half the budget or more (any
+        3-day window of a day budget), or whose pace would not spend the budget within the
+        period, only repeats LLMBudgetExceeded. Of tiers of one severity on the same
+        windows, the lowest factor is kept (it fires whenever a higher one would)."""
         period_s = PERIOD_HOURS[period] * 3600
-        return [b for b in self.burn_rates if b.factor * seconds(b.long) < period_s]
+        usable = [t for t in self.burn_rates
+                  if t.factor_for(period) * seconds(t.long) < period_s / 2
+                  and (t.exhausts_within is None or t.factor_for(period) > 1)]
+        return [t for t in usable
+                if not any(o is not t and (o.severity, o.long, o.short) ==
+                           (t.severity, t.long, t.short) and
+                           (o.factor_for(period), usable.index(o)) <
+                           (t.factor_for(period), usable.index(t)) for o in usable)]
+
+
+def local_grafana(cfg: AlertConfig) -> bool:
+    """Whether alert links point at a Grafana on localhost (fine for the demo, wrong for
+    a team's on-call)."""
+    from urllib.parse import urlsplit
+
+    return (urlsplit(cfg.grafana_url).hostname or "") in ("localhost", "127.0.0.1", "::1")
 
 
 def _check_duration(where: str, value: Any) -> None:
@@ -158,6 +215,9 @@ def _check_fields(where: str, values: Any, fields: Mapping[str, Any]) -> None:
                 raise ConfigError(f"{where}.{key}: expected a number, got {value!r}")
             if value < 0:
                 raise ConfigError(f"{where}.{key}: must be >= 0, got {value!r}")
+        elif kind is bool:
+            if not isinstance(value, bool):
+                raise ConfigError(f"{where}.{key}: expected true or false, got {value!r}")
         elif isinstance(value, bool) or not isinstance(value, kind) or value == "":
             raise ConfigError(f"{where}.{key}: expected a {kind.__name__}, got {value!r}")
 
@@ -177,6 +237,58 @@ def _check_insights(raw: dict[str, Any]) -> None:
                           f"got {joins!r}")
 
 
+def _burn_rate(where: str, tier: Any, interval: str) -> BurnRate:
+    if not isinstance(tier, dict):
+        raise ConfigError(f"{where}: must be a mapping")
+    thresholds = [k for k in _BURN_THRESHOLDS if k in tier]
+    if len(thresholds) != 1:
+        raise ConfigError(f"{where}: needs exactly one of factor (a multiple of the even "
+                          "pace) or exhausts_within (a duration)")
+    key = thresholds[0]
+    _check_fields(where, tier, {**_BURN_KEYS, key: _BURN_THRESHOLDS[key]})
+    if tier["severity"] not in ("warning", "critical"):
+        raise ConfigError(f"{where}.severity: warning or critical, got {tier['severity']!r}")
+    if seconds(tier["short"]) >= seconds(tier["long"]):
+        raise ConfigError(f"{where}.short: must be shorter than long ({tier['long']})")
+    for w in ("long", "short"):
+        if seconds(tier[w]) % seconds(interval):
+            raise ConfigError(f"{where}.{w}: must be a multiple of budget.interval "
+                              f"({interval})")
+    if key == "factor" and tier["factor"] <= 0:
+        raise ConfigError(f"{where}.factor: must be > 0, got {tier['factor']!r}")
+    factor = float(tier["factor"]) if key == "factor" else None
+    return BurnRate(tier["severity"], tier["long"], tier["short"], factor,
+                    tier.get("exhausts_within"), tier["for"])
+
+
+def _check_budget(bu: dict[str, Any]) -> None:
+    if seconds(bu["evaluation_delay"]) > 600:
+        raise ConfigError(f"budget.evaluation_delay: at most 10m, got {bu['evaluation_delay']!r}")
+    interval = seconds(bu["interval"])
+    gap = seconds(bu["max_gap"])
+    if not 2 * interval <= gap <= 86400:
+        raise ConfigError(f"budget.max_gap: between twice budget.interval and 1d, got "
+                          f"{bu['max_gap']!r}")
+    try:
+        from .timezone import check_timezone
+        check_timezone(bu["timezone"])
+    except ValueError as exc:
+        raise ConfigError(f"budget.timezone: {exc}") from None
+
+
+def _check_latency(la: dict[str, Any]) -> None:
+    """Thresholds are bucket bounds of the request-duration histogram: a share of
+    requests slower than a bound is exact, where a quantile interpolates inside a bucket
+    (all requests at 22 s read as a p95 of 39 s in the 20.48-40.96 s bucket)."""
+    from ..catalog import DURATION_BUCKETS
+
+    for key in ("warning_seconds", "critical_seconds"):
+        if not any(abs(la[key] - b) < 1e-9 for b in DURATION_BUCKETS):
+            bounds = ", ".join(f"{b:g}" for b in DURATION_BUCKETS if b >= 1)
+            raise ConfigError(f"latency_p95.{key}: must be a bucket bound of "
+                              f"llm_request_duration_seconds ({bounds}), got {la[key]!r}")
+
+
 def load_alert_config(path: str | Path) -> AlertConfig:
     """Read and validate alerts/config.yml; ConfigError names the offending key."""
     import yaml
@@ -190,7 +302,7 @@ def load_alert_config(path: str | Path) -> AlertConfig:
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: the top level must be a mapping")
     allowed = {"namespace", "selector", "runbook_url", "grafana_url", "budgets",
-               "aggregation_labels", *_SCHEMA}
+               "aggregation_labels", "replica_labels", *_SCHEMA}
     unknown = set(raw) - allowed
     if unknown:
         raise ConfigError(f"{path}: unknown key(s) {', '.join(sorted(unknown))}")
@@ -206,8 +318,17 @@ def load_alert_config(path: str | Path) -> AlertConfig:
             isinstance(a, str) and _LABEL.match(a) and a not in _RESERVED for a in aggregation):
         raise ConfigError("aggregation_labels: a list of label names (such as cluster), none "
                           f"of {', '.join(sorted(_RESERVED))}; got {aggregation!r}")
-    delay = raw["budget"].pop("evaluation_delay", "0s") \
-        if isinstance(raw.get("budget"), dict) else "0s"
+    replicas = raw.setdefault("replica_labels", [])
+    if not isinstance(replicas, list) or not all(
+            isinstance(r, str) and _LABEL.match(r) and r not in _RESERVED
+            and r not in aggregation for r in replicas):
+        raise ConfigError("replica_labels: a list of label names (such as prometheus_replica), "
+                          f"none of {', '.join(sorted(_RESERVED))} or the aggregation labels; "
+                          f"got {replicas!r}")
+    for (section, key), instead in _REPLACED.items():
+        if isinstance(raw.get(section), dict) and key in raw[section]:
+            raise ConfigError(f"{section}.{key}: replaced by {instead}; see the README's "
+                              "changelog")
     for section, defaults in _DEFAULTS.items():
         given = raw.get(section) or {}
         if isinstance(given, dict):
@@ -215,30 +336,14 @@ def load_alert_config(path: str | Path) -> AlertConfig:
     for section, fields in _SCHEMA.items():
         _check_fields(section, raw.get(section), fields)
     _check_insights(raw)
-    _check_duration("budget.evaluation_delay", delay)
-    if seconds(delay) > 600:
-        raise ConfigError(f"budget.evaluation_delay: at most 10m, got {delay!r}")
-    raw["budget"]["evaluation_delay"] = delay
-    for section in ("budget", "ingest", "provider_down"):
+    _check_budget(raw["budget"])
+    _check_latency(raw["latency_p95"])
+    for section in ("budget", "ingest", "provider_down", "error_rate"):
         for key, value in raw[section].items():
             if key.endswith("_ratio") and value > 1:
                 raise ConfigError(f"{section}.{key}: a ratio in 0..1, got {value!r}")
-    burn_rates = []
-    for i, tier in enumerate(raw["budget"]["burn_rates"]):
-        where = f"budget.burn_rates[{i}]"
-        _check_fields(where, tier, _BURN_KEYS)
-        if tier["severity"] not in ("warning", "critical"):
-            raise ConfigError(f"{where}.severity: warning or critical, got {tier['severity']!r}")
-        if seconds(tier["short"]) >= seconds(tier["long"]):
-            raise ConfigError(f"{where}.short: must be shorter than long ({tier['long']})")
-        for key in ("long", "short"):
-            if seconds(tier[key]) % seconds(raw["budget"]["interval"]):
-                raise ConfigError(f"{where}.{key}: must be a multiple of budget.interval "
-                                  f"({raw['budget']['interval']})")
-        if tier["factor"] <= 0:
-            raise ConfigError(f"{where}.factor: must be > 0, got {tier['factor']!r}")
-        burn_rates.append(BurnRate(tier["severity"], tier["long"], tier["short"],
-                                   float(tier["factor"]), tier["for"]))
+    burn_rates = [_burn_rate(f"budget.burn_rates[{i}]", tier, raw["budget"]["interval"])
+                  for i, tier in enumerate(raw["budget"]["burn_rates"])]
     interval = seconds(raw["budget"]["interval"])
     if not 10 <= interval <= 3600 or 3600 % interval:
         raise ConfigError("budget.interval: must divide an hour, between 10s and 1h, "
@@ -259,7 +364,8 @@ def load_alert_config(path: str | Path) -> AlertConfig:
         if isinstance(b["usd"], bool) or not isinstance(b["usd"], _NUMBER) or b["usd"] <= 0:
             raise ConfigError(f"{where}.usd: must be a number > 0, got {b['usd']!r}")
         if b["period"] not in PERIOD_HOURS:
-            raise ConfigError(f"{where}.period: must be day or month, got {b['period']!r}")
+            raise ConfigError(f"{where}.period: must be one of {', '.join(PERIOD_HOURS)}, got "
+                              f"{b['period']!r}")
         if (b["team"], b["period"]) in seen:
             raise ConfigError(f"{where}: a second {b['period']} budget for team {b['team']}")
         seen.add((b["team"], b["period"]))

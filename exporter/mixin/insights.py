@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from .config import AlertConfig
-from .names import MONEY, Names, alert, link, query
+from .names import MONEY, Names, alert, dedup, link, query
 
 INSIGHTS_FILE = "llm-insights.rules.yml"
 
@@ -38,22 +38,32 @@ class InsightNames:
 def self_hosted_rules(cfg: AlertConfig, names: Names, n: InsightNames) -> list[dict[str, Any]]:
     """Pool cost (GPU hours, plus energy where priced) spread over the pool's tokens."""
     sel, m = cfg.selector, names.metric
+
+    def d(expr: str) -> str:
+        return dedup(cfg, expr)
+
     sh = cfg.raw["self_hosted"]
     w = sh["window"]
-    pooled = (f'max by (provider, model, pool) ({m("model_price_info")}'
-              f'{{{sel},source="pool"}})')
+    price_info = f'{m("model_price_info")}{{{sel},source="pool"}}'
+    pooled = f"max by (provider, model, pool) ({price_info})"
+    tokens = f"{m('tokens')}{{{sel}}}"
+    pool_cost = f"{m('pool_cost')}{{{sel}}}"
     rules = [{"record": n.pool_tokens, "expr":
-              f"sum by (pool) (\n  sum by (provider, model) (rate({m('tokens')}{{{sel}}}[{w}]))"
+              f"sum by (pool) (\n  sum by (provider, model) ({d(f'rate({tokens}[{w}])')})"
               f"\n  * on (provider, model) group_left (pool)\n  {pooled}\n)"}]
-    hours = f"sum by (pool) (rate({m('pool_cost')}{{{sel}}}[{w}]))"
+    hours = f"sum by (pool) ({d(f'rate({pool_cost}[{w}])')})"
     if sh["usd_per_kwh"]:
         join = ", ".join(sh["energy_join_labels"])
         usd_per_unit = sh["energy_joules_per_unit"] * sh["usd_per_kwh"] / 3.6e6
+        energy = d(f"rate({sh['energy_metric']}[{w}])")
         rules.append({"record": n.pool_energy, "expr":
-                      f"sum by (pool) (\n  sum by ({join}) (rate({sh['energy_metric']}[{w}]))"
+                      f"sum by (pool) (\n  sum by ({join}) ({energy})"
                       f" * {usd_per_unit:.6g}\n  * on ({join}) group_left (pool)\n"
-                      f"  (0 * max by ({join}, pool) ({m('pool_cost')}{{{sel}}}) + 1)\n)"})
+                      f"  (0 * max by ({join}, pool) ({pool_cost}) + 1)\n)"})
         hours = f"{hours}\n+ on (pool)\n({n.pool_energy} or {hours} * 0)"
+    reference = f"{m('reference_cost')}{{{sel}}}"
+    savings = f"{m('prompt_cache_savings')}{{{sel}}}"
+    premium = f"{m('prompt_cache_write_premium')}{{{sel}}}"
     rules += [
         {"record": n.pool_cost, "expr": hours},
         {"record": n.pool_per_mtok,
@@ -61,40 +71,51 @@ def self_hosted_rules(cfg: AlertConfig, names: Names, n: InsightNames) -> list[d
         {"record": n.model_per_mtok,
          "expr": f"{n.pool_per_mtok}\n* on (pool) group_right\n{pooled}"},
         {"record": n.reference_per_mtok, "expr":
-         f"sum by (provider, model) (rate({m('reference_cost')}{{{sel}}}[{w}]))\n/\n"
-         f"(sum by (provider, model) (rate({m('tokens')}{{{sel}}}[{w}])) > 0) * 1e6"},
+         f"sum by (provider, model) ({d(f'rate({reference}[{w}])')})\n/\n"
+         f"(sum by (provider, model) ({d(f'rate({tokens}[{w}])')}) > 0) * 1e6"},
         {"record": n.cache_net, "expr":
-         f"sum by (team) (rate({m('prompt_cache_savings')}{{{sel}}}[{w}]))\n-\n"
-         f"sum by (team) (rate({m('prompt_cache_write_premium')}{{{sel}}}[{w}]))"},
+         f"sum by (team) ({d(f'rate({savings}[{w}])')})\n-\n"
+         f"sum by (team) ({d(f'rate({premium}[{w}])')})"},
     ]
     return rules
 
 
 def catalog_alert(cfg: AlertConfig, names: Names) -> dict[str, Any]:
+    """One alert per catalog version and data date, whatever the number of pods running
+    it: the series it fires on outlives any one pod, so ``for:`` survives pod churn."""
     pc, m, sel = cfg.raw["price_catalog"], names.metric, cfg.selector
     days = pc["max_age_days"]
+    age = dedup(cfg, f"{m('price_catalog_age')}{{{sel}}}")
+    info = dedup(cfg, f"{m('price_catalog_info')}{{{sel}}}")
     return alert(
         cfg, "LLMPriceCatalogStale",
-        f"max by (job, instance, version, date) (\n  {m('price_catalog_age')}{{{sel}}}\n"
-        f"  * on (job, instance) group_left (version, date)\n  {m('price_catalog_info')}"
-        f"{{{sel}}}\n) > {days * 86400:g}", pc["for"], "warning",
-        "LLM prices on {{ $labels.instance }} are {{ $value | humanizeDuration }} old",
+        f"max by (version, date) (\n  {age}\n"
+        f"  * on (job, instance) group_left (version, date)\n  {info}\n) > {days * 86400:g}",
+        pc["for"], "warning",
+        "LLM prices of genai-prices {{ $labels.version }} are {{ $value | humanizeDuration }} "
+        "old",
         "The bundled price catalog (genai-prices {{ $labels.version }}, data of "
-        "{{ $labels.date }}) on {{ $labels.instance }} is older than "
-        f"{days:g} days: new models are unpriced and changed prices are wrong. Upgrade "
-        "llm-exporter (pip install -U llm-exporter genai-prices) or set price overrides; "
-        "`llm-exporter prices MODEL` shows what a model is priced at and why.",
-        link(cfg, "insights"))
+        "{{ $labels.date }}) is older than "
+        f"{days:g} days on every exporter that runs it: new models are unpriced and changed "
+        "prices are wrong. Upgrade llm-exporter (pip install -U llm-exporter genai-prices) "
+        "or set price overrides; `llm-exporter prices MODEL` shows what a model is priced "
+        "at and why.", link(cfg, "insights"))
 
 
 def anomaly_rules(cfg: AlertConfig, names: Names, n: InsightNames) -> list[dict[str, Any]]:
-    """Hourly spend against the median of the same hour of the week over past weeks."""
+    """Hourly spend against the median over past weeks of the same hour of the week,
+    taken as the highest of that hour and the hours on either side (robust to a
+    daylight-saving shift, which moves local traffic by an hour in UTC)."""
     sa = cfg.raw["spend_anomaly"]
     hourly = names.increase("1h")
 
     def usual(series: str) -> str:
+        # the same hour of the week in past weeks, and the hour on either side: across a
+        # daylight-saving shift, local traffic moves by an hour in UTC, and the ramp-up
+        # hour of a working day would otherwise be compared with a quiet one
         weeks = "\n  or\n".join(
-            f'  label_replace({series} offset {k}w, "weeks_ago", "{k}", "", "")'
+            f'  label_replace(max_over_time({series}[2h] offset {k * 168 - 1}h), '
+            f'"weeks_ago", "{k}", "", "")'
             for k in range(1, sa["weeks"] + 1))
         return (f"quantile without (weeks_ago) (0.5,\n{weeks}\n)\nand\n"
                 f"count without (weeks_ago) (\n{weeks}\n) >= {sa['min_weeks']}")
@@ -114,9 +135,10 @@ def anomaly_rules(cfg: AlertConfig, names: Names, n: InsightNames) -> list[dict[
             f"{spend} > {on}{factor:g} * {base}\nand\n{spend} > {floor:g}", sa["for"],
             "warning", f"{who}: far above the usual spend for this hour of the week",
             f"{who}: {MONEY} USD in the last hour, over {factor:g}x the usual spend "
-            f"of this hour of the week ({query(base, *team)} USD: the median of the same "
-            f"hour over the last {sa['weeks']} weeks) and over the {floor:g} USD/hour "
-            "minimum.", link(cfg, "insights", **{t: t for t in team}), scope=scope))
+            f"of this hour of the week ({query(base, *team)} USD: the median over the last "
+            f"{sa['weeks']} weeks of the same hour, or the hour either side if higher) and "
+            f"over the {floor:g} USD/hour minimum.",
+            link(cfg, "insights", **{t: t for t in team}), scope=scope))
     return rules
 
 

@@ -44,8 +44,9 @@ def an(api: FakeLLMAPI) -> anthropic.Anthropic:
     return anthropic.Anthropic(base_url=api.url, api_key="test-key", max_retries=0)
 
 
-GPT = {"provider": "openai", "model": "gpt-4o-2024-08-06", "tier": "unknown"}
-CLAUDE = {"provider": "anthropic", "model": "claude-sonnet-4-5-20250929", "tier": "unknown"}
+# the requested model is the label (the API answers with a dated one)
+GPT = {"provider": "openai", "model": "gpt-4o", "tier": "unknown"}
+CLAUDE = {"provider": "anthropic", "model": "claude-sonnet-4-5", "tier": "unknown"}
 
 
 def tokens(registry: CollectorRegistry, labels: dict, team: str = "unknown") -> dict:
@@ -64,9 +65,10 @@ def test_openai_chat(api, registry: CollectorRegistry, llm: LLMMetrics) -> None:
     assert value(registry, "llm_cost_usd_total", **GPT, team="search", token_type="output") \
         == pytest.approx(350 * 10e-6)
     assert value(registry, "llm_requests_in_flight", provider="openai", model="gpt-4o") == 0
-    # the response's (dated) model is the label, not the requested alias
-    assert value(registry, "llm_requests_total", provider="openai", model="gpt-4o",
-                 tier="unknown", team="search", status="success") is None
+    # the requested model is the label, not the response's dated one
+    assert value(registry, "llm_requests_total", provider="openai",
+                 model="gpt-4o-2024-08-06", tier="unknown", team="search",
+                 status="success") is None
 
 
 def test_openai_stream_asks_for_usage_and_hides_it(api, registry, llm) -> None:
@@ -125,6 +127,33 @@ def test_openai_responses_and_embeddings(api, registry, llm) -> None:
     client.embeddings.create(model="text-embedding-3-small", input="hello")
     emb = {"provider": "openai", "model": "text-embedding-3-small", "tier": "unknown"}
     assert tokens(registry, emb)["input"] == 8 and tokens(registry, emb)["output"] == 0
+
+
+def test_successes_and_failures_of_one_call_site_share_the_requested_model(
+        api, registry, llm) -> None:
+    """The API answers with a dated model (gpt-4o-2024-08-06) that a failed call never
+    gets: labelled by the answer, the failures of "gpt-4o" would sit alone on their series
+    and its error ratio read 100%. Both land on the requested model."""
+    openai_instr.instrument(metrics=llm)
+    anthropic_instr.instrument(metrics=llm)
+    client, claude = oa(api), an(api)
+    for _ in range(3):
+        client.chat.completions.create(model="gpt-4o", messages=[])
+        claude.messages.create(model="claude-sonnet-4-5", max_tokens=10, messages=[])
+    with pytest.raises(openai.RateLimitError):
+        client.chat.completions.create(model="gpt-4o", messages=[],
+                                       extra_headers={"x-fake-status": "429"})
+    with pytest.raises(anthropic.RateLimitError):
+        claude.messages.create(model="claude-sonnet-4-5", max_tokens=10, messages=[],
+                               extra_headers={"x-fake-status": "429"})
+    for labels in (GPT, CLAUDE):
+        ok = value(registry, "llm_requests_total", **labels, team="unknown", status="success")
+        failed = value(registry, "llm_requests_total", **labels, team="unknown",
+                       status="error")
+        assert (ok, failed) == (3, 1), labels
+    assert value(registry, "llm_requests_total", provider="openai",
+                 model="gpt-4o-2024-08-06", tier="unknown", team="unknown",
+                 status="success") is None
 
 
 @pytest.mark.parametrize("model,exc,error_type", [
@@ -196,7 +225,7 @@ def test_labels_context_manager(api, registry, llm) -> None:
         with exporter.labels(tier="q1"):
             client.chat.completions.create(model="gpt-4o", messages=[])
     client.chat.completions.create(model="gpt-4o", messages=[])
-    base = {"provider": "openai", "model": "gpt-4o-2024-08-06", "status": "success"}
+    base = {"provider": "openai", "model": "gpt-4o", "status": "success"}
     assert value(registry, "llm_requests_total", **base, team="ads", tier="q3") == 1
     assert value(registry, "llm_requests_total", **base, team="ads", tier="q1") == 1
     assert value(registry, "llm_requests_total", **base, team="default-team",

@@ -113,7 +113,9 @@ def test_panels_read_the_recorded_series_their_alerts_use() -> None:
     assert "histogram_quantile" not in " ".join(
         t["expr"] for p in panels(boards["llm-performance"]) if "p50 / p95" in p["title"]
         for t in p["targets"])
-    assert "provider:llm_provider_unhealthy:ratio_avg10m" in exprs["llm-routing"]
+    assert "provider:llm_provider_unhealthy:max_ratio_avg10m" in exprs["llm-routing"]
+    assert "provider:llm_provider_unhealthy:min_ratio_avg10m" in exprs["llm-routing"]
+    assert "model:llm_request_duration_seconds:slow_ratio_rate5m" in exprs["llm-performance"]
     budget = panel(boards["llm-cost"], "Budget per team")
     assert len(budget["targets"]) == 5 and budget["transformations"][0]["id"] == "merge"
     heatmaps = {p["title"] for p in panels(boards["llm-performance"]) if p["type"] == "heatmap"}

@@ -98,3 +98,44 @@ def test_bad_insight_settings_name_the_key(tmp_path: Path, section: str, values:
     path.write_text(yaml.safe_dump(raw))
     with pytest.raises(ConfigError, match=message):
         load_alert_config(path)
+
+
+def hourly_spend(rate_of, end_s: int, step_s: int = 300) -> str:
+    """The budget group's recorded hourly spend (the last hour's, every ``step_s``) for a
+    team spending ``rate_of(t)`` USD/h, in promtool notation."""
+    from .promtool import values
+
+    minute = [rate_of(m * 60) / 60 for m in range(end_s // 60 + 1)]
+    out = []
+    for t in range(0, end_s + 1, step_s):
+        m = t // 60
+        out.append(round(sum(minute[max(0, m - 59):m + 1]), 6))
+    return values(out)
+
+
+def test_the_spend_anomaly_survives_a_daylight_saving_shift(tmp_path: Path) -> None:
+    """search works 09:00-17:00 local time on weekdays (100 USD/h, 5 otherwise). From
+    week 4 on daylight saving time moves it an hour earlier in UTC: the first working
+    hour is compared with a quiet one a week before. Before the usual level took the
+    hours on either side into account, that hour raised LLMSpendAnomaly every weekday
+    (20x). Now weeks 4 to 6 are quiet, and a 5x spike in week 6 still fires."""
+    from .promtool import expect, firing, promtool, rules, silent
+
+    def rate(t: int) -> float:
+        shift = 3600 if t >= 21 * 86400 else 0        # local 09:00 = 08:00 UTC
+        local = t + shift
+        day, hour = (local // 86400 + 3) % 7, local % 86400 / 3600
+        if 39 * 86400 + 11 * 3600 <= t < 39 * 86400 + 13 * 3600:
+            return 500.0                              # Monday of week 6, 12:00-14:00
+        return 100.0 if day < 5 and 9 <= hour < 17 else 5.0
+
+    files = rules(tmp_path)
+    insights = [f for f in files if f.name == "llm-insights.rules.yml"]
+    case = {"interval": "5m", "input_series": [
+        {"series": 'team:llm_cost_usd:increase1h{team="search"}',
+         "values": hourly_spend(rate, 41 * 86400)}],
+        "promql_expr_test": [
+            silent('count_over_time(ALERTS{alertname="LLMSpendAnomaly"}[18d])', "39d"),
+            expect(f"count({firing('LLMSpendAnomaly', team='search')})", "39d13h",
+                   ("{}", 1))]}
+    promtool(tmp_path, insights, [case], evaluation_interval="15m")

@@ -100,7 +100,8 @@ def test_groups_budget_rules_apart_and_in_order() -> None:
         for rule in by_name[name]["rules"]:
             assert not any(b and b in rule["expr"] for b in budget_names), rule
     for g in by_name.values():
-        written: set[str] = set()
+        # the step reads what the previous evaluation counted up to, then records anew
+        written: set[str] = {"series:llm_cost_usd:counted"}
         for rule in g["rules"]:
             for record in {r["record"] for r in g["rules"] if "record" in r} - written:
                 assert not re.search(re.escape(record) + r"\b", rule["expr"]) or \
@@ -128,8 +129,11 @@ def test_no_rule_reads_more_than_an_hour_of_a_raw_series() -> None:
                 checked += 1
                 assert seconds(window) <= 3600, (name, window, rule)
     assert checked > 20
-    # and the budget windows up to 30 days do exist, read from recorded steps
+    # and the budget windows up to 31 days do exist, read from recorded steps
     exprs = "\n".join(r["expr"] for r in groups()["llm.budget_long"]["rules"])
+    assert 'sum_over_time(team:llm_cost_usd:increase1m{team=~"platform|research"}[6d23h59m59s])' \
+        in exprs
+    assert "sum_over_time(team_month:llm_cost_usd:increase1m[31d])" in exprs
     assert 'sum_over_time(team:llm_cost_usd:increase1m{team=~"research"}[29d23h59m59s])' \
         in exprs
 
@@ -157,8 +161,13 @@ def test_no_budget_no_series(tmp_path: Path) -> None:
 
 def test_burn_rate_tiers_that_cannot_warn_in_time_are_skipped() -> None:
     cfg = load_alert_config(ALERTS / "config.yml")
-    assert [t.long for t in cfg.burn_rates_for("month")] == ["1h", "6h", "3d"]
-    assert [t.long for t in cfg.burn_rates_for("day")] == ["1h"]  # 6x for 6h spends 150%
+    # of the two 1h/5m pages the lower factor is kept: 14.4x beats 120x for a month
+    for period in ("month", "calendar_month"):
+        assert [(t.long, t.factor_for(period)) for t in cfg.burn_rates_for(period)] == [
+            ("1h", 14.4), ("6h", 6), ("7d", 1)]
+    # a day budget: 4x (all of it within 6h) over 1h; 14.4x over 1h would fire with 40%
+    # left, 6x for 6h after 150%, any 7-day window after it is gone
+    assert [(t.long, t.factor_for("day")) for t in cfg.burn_rates_for("day")] == [("1h", 4)]
 
 
 @pytest.mark.parametrize("change,message", [
@@ -166,33 +175,49 @@ def test_burn_rate_tiers_that_cannot_warn_in_time_are_skipped() -> None:
     ({"budgets": [{"team": "a", "usd": 5, "period": "week"}]}, r"budgets\[0\]\.period"),
     ({"budgets": [{"team": "a", "usd": 5, "period": "day"}] * 2}, "a second day budget"),
     ({"error_rate": {"warning_ratio": 0.1, "critical_ratio": 0.2, "for": "ten",
-                     "min_requests_per_second": 0.1}},
+                     "min_errors": 10, "slow_window": "30m"}},
      "error_rate.for: expected a duration"),
     ({"latency_p95": {"warning_seconds": "x", "critical_seconds": 1, "for": "1m",
-                      "min_requests_per_second": 0.1}},
+                      "min_requests": 10}},
      "latency_p95.warning_seconds: expected a number"),
+    ({"latency_p95": {"warning_seconds": 30, "critical_seconds": 81.92, "for": "1m",
+                      "min_requests": 10}},
+     r"latency_p95.warning_seconds: must be a bucket bound .*20.48, 40.96"),
     ({"error_rate": {"warning_ratio": 0.1, "critical_ratio": 0.2, "for": "10m"}},
-     "error_rate: missing key.*min_requests_per_second"),
+     "error_rate: missing key.*min_errors"),
+    ({"error_rate": {"warning_ratio": 0.1, "critical_ratio": 0.2, "for": "10m",
+                     "min_requests_per_second": 0.1}},
+     "error_rate.min_requests_per_second: replaced by min_errors"),
+    ({"provider_down": {"window": "10m", "unhealthy_ratio": 0.5, "for": "5m"}},
+     "provider_down.unhealthy_ratio: replaced by warning_ratio"),
+    ({"replica_labels": ["team"]}, "replica_labels: a list of label names"),
+    ({"budgets": [{"team": "a", "usd": 5, "period": "calendar_month"}],
+      "budget": {"timezone": "Mars/Olympus"}}, "budget.timezone: unknown time zone"),
+    ({"budget": {"max_gap": "1m"}}, "budget.max_gap: between twice budget.interval"),
+    ({"budget": {"per_aggregation_labels": "yes"}},
+     "budget.per_aggregation_labels: expected true or false"),
+    ({"budget": {"burn_rates": [{"severity": "critical", "long": "1h", "short": "5m",
+                                 "for": "1m"}]}},
+     r"budget.burn_rates\[0\]: needs exactly one of factor .* or exhausts_within"),
     ({"colour": "red"}, "unknown key"),
     ({"aggregation_labels": ["team"]}, "aggregation_labels: a list of label names"),
     ({"aggregation_labels": "cluster"}, "aggregation_labels: a list of label names"),
     ({"namespace": "9lives"}, "namespace: must match"),
-    ({"budget": {"interval": "7m", "long_interval": "10m", "warning_ratio": 0.8, "for": "5m",
-                 "forecast_window": "6h", "burn_rates": []}},
+    ({"budget": {"interval": "7m", "long_interval": "10m", "burn_rates": []}},
      "budget.interval: must divide an hour"),
-    ({"budget": {"interval": "1m", "long_interval": "5m", "warning_ratio": 0.8, "for": "5m",
-                 "forecast_window": "6h",
-                 "burn_rates": [{"severity": "critical", "long": "5m", "short": "1h",
+    ({"budget": {"burn_rates": [{"severity": "critical", "long": "5m", "short": "1h",
                                  "factor": 14.4, "for": "1m"}]}},
      r"budget.burn_rates\[0\].short: must be shorter"),
-    ({"budget": {"interval": "1m", "long_interval": "5m", "warning_ratio": 1.5, "for": "5m",
-                 "forecast_window": "6h", "burn_rates": []}}, "budget.warning_ratio: a ratio"),
-    ({"budget": {"interval": "1m", "long_interval": "2h", "warning_ratio": 0.8, "for": "5m",
-                 "forecast_window": "6h", "burn_rates": []}}, "budget.long_interval"),
+    ({"budget": {"warning_ratio": 1.5}}, "budget.warning_ratio: a ratio"),
+    ({"budget": {"long_interval": "2h"}}, "budget.long_interval"),
 ])
 def test_bad_alert_config_names_the_key(tmp_path: Path, change: dict, message: str) -> None:
+    from .promtool import merge
+
     config = yaml.safe_load((ALERTS / "config.yml").read_text())
-    config.update(change)
+    # whole sections replace; a budget section given in part is merged
+    config.update({k: v for k, v in change.items() if k != "budget"})
+    config = merge(config, {k: v for k, v in change.items() if k == "budget"})
     path = tmp_path / "config.yml"
     path.write_text(yaml.safe_dump(config))
     with pytest.raises(ConfigError, match=message):
@@ -237,9 +262,33 @@ def test_alertmanager_config_and_routes(tmp_path: Path) -> None:
     exceeded = [r for r in budget["routes"]
                 if 'alertname="LLMBudgetExceeded"' in r.get("matchers", [])]
     assert exceeded and all(r["repeat_interval"] == "24h" for r in exceeded)
-    assert budget["group_by"] == ["alertname", "team", "period"]
+    assert budget["group_by"] == ["alertname", "cluster", "team", "period"]
     text = (ALERTS / "alertmanager.yml").read_text()
     assert "hooks.slack.com" not in text and "api_url_file" in text
+    # every aggregation label groups and inhibits (an eu-1 critical never silences us-1)
+    config = yaml.safe_load(text)
+    assert "cluster" in config["route"]["group_by"] and "cluster" in budget["group_by"]
+    assert "cluster" in config["inhibit_rules"][0]["equal"]
+
+
+def test_the_paging_config_pages_criticals_and_slacks_the_rest() -> None:
+    amtool = require_binary("amtool")
+    paging = str(ALERTS / "alertmanager.paging.yml")
+    out = run(amtool, "check-config", paging)
+    assert "SUCCESS" in out and "4 receivers" in out
+    for labels, receivers in (
+            (["alertname=LLMBudgetExceeded", "severity=critical", "team=search"],
+             "pagerduty,slack-critical"),
+            (["alertname=LLMProviderDown", "severity=critical", "provider=openai"],
+             "pagerduty,slack-critical"),
+            (["alertname=LLMBudgetExceeded", "severity=warning"], "slack-warning"),
+            (["alertname=LLMErrorRateHigh", "severity=warning"], "slack-warning"),
+            (["alertname=Watchdog", "severity=none"], "heartbeat")):
+        run(amtool, "config", "routes", "test", f"--config.file={paging}",
+            f"--verify.receivers={receivers}", *labels)
+    text = (ALERTS / "alertmanager.paging.yml").read_text()
+    assert "routing_key_file" in text and "routing_key:" not in text
+    assert "hooks.slack.com" not in text and "events.pagerduty.com" not in text
 
 
 def test_compose_file_is_valid() -> None:
@@ -279,8 +328,12 @@ def test_evaluation_delay_shifts_every_budget_step(tmp_path: Path) -> None:
                 if r.get("record") == "team:llm_cost_usd:increase1m")
     cost = 'llm_cost_usd_total{job="llm-exporter"}'
     assert f"max_over_time({cost}[1m] offset 1m)" in step["expr"]
-    assert f"last_over_time({cost}[10m] offset 2m)" in step["expr"]
     assert f"min_over_time({cost}[1m] offset 1m)" in step["expr"]
+    # what was counted is read back as it was recorded: no offset on the base
+    assert "last_over_time(series:llm_cost_usd:counted[1h1m])" in step["expr"]
+    counted = next(r for g in budget if g["name"] == "llm.budget" for r in g["rules"]
+                   if r.get("record") == "series:llm_cost_usd:counted")
+    assert counted["expr"] == f"last_over_time({cost}[1m] offset 1m)"
     config["budget"]["evaluation_delay"] = "1h"
     path.write_text(yaml.safe_dump(config))
     with pytest.raises(ConfigError, match="budget.evaluation_delay: at most 10m"):
@@ -301,6 +354,10 @@ def test_aggregation_labels_keep_each_cluster_apart(tmp_path: Path) -> None:
             continue
         for r in g["rules"]:
             for clause in re.findall(r"\b(?:by|on) \(([^)]*)\)", r["expr"]):
+                # a budget is one amount across clusters: joins with it are on team, and
+                # the current month is one for all
+                if clause in ("team", "team, period", "month", ""):
+                    continue
                 assert clause.startswith("cluster"), (r.get("record") or r["alert"], clause)
     cost = ('llm_cost_usd_total{job="llm-exporter",cluster="%s",team="ads",provider="openai",'
             'model="gpt-4o",tier="unknown",token_type="output"}')
@@ -317,11 +374,11 @@ def test_aggregation_labels_keep_each_cluster_apart(tmp_path: Path) -> None:
                                         'team="ads"}', "value": 60},
                              {"labels": 'team:llm_cost_usd_per_hour:rate5m{cluster="b",'
                                         'team="ads"}', "value": 15}]},
+            # one budget for the team across clusters (budget.per_aggregation_labels)
             {"expr": 'team_period:llm_budget_usd:configured{team="search"}',
              "eval_time": "2m",
-             "exp_samples": [{"labels": f'team_period:llm_budget_usd:configured{{cluster="{c}",'
-                                        'team="search",period="day"}', "value": 500}
-                             for c in "ab"]}],
+             "exp_samples": [{"labels": 'team_period:llm_budget_usd:configured{'
+                                        'team="search",period="day"}', "value": 500}]}],
         # cluster a alone is over both thresholds (60 > 50 all teams, 60 > 20 a team)
         "alert_rule_test": [{"eval_time": "25m", "alertname": "LLMSpendRateHigh",
                              "exp_alerts": [

@@ -21,7 +21,10 @@ def build(cfg: AlertConfig) -> Dashboard:
     TEAM = board.labels(("team",))
     sr = cfg.raw["spend_rate"]
     warn_ratio = cfg.raw["budget"]["warning_ratio"]
-    fast = max((t for t in cfg.burn_rates), key=lambda t: t.factor)
+    # the 1-hour page of each budget period in use (its factor derives from the period)
+    pages = {p: t.factor_for(p) for p in cfg.periods() for t in cfg.burn_rates_for(p)
+             if t.long == "1h"} or {"month": 14.4}
+    page_text = ", ".join(f"{f:g}x ({p})" for p, f in pages.items())
 
     panels = [
         stat("Spend, last 24 h", f"sum({names.increase('1d')}{TEAM})", "currencyUSD", 0, 0,
@@ -53,7 +56,8 @@ def build(cfg: AlertConfig) -> Dashboard:
             target(f"{names.budget_used}{TEAM}", ref="C", instant=True, fmt="table"),
             target(f"{names.projected}{TEAM}", ref="D", instant=True, fmt="table"),
             target(f"{names.hours_left}{TEAM}", ref="E", instant=True, fmt="table")],
-            0, 4, "Per team and budget period (day: rolling 24 hours, month: rolling 30 days): "
+            0, 4, "Per team and budget period (day: rolling 24 hours, month: rolling 30 days, "
+                  "calendar_month: since the 1st in the budget time zone): "
                   "spend so far, the budget from alerts/config.yml, the share used, the "
                   f"period's spend at the pace of the last {names.forecast_window} (forecast), "
                   "and the hours until the budget is gone at that pace (empty while the team "
@@ -76,9 +80,9 @@ def build(cfg: AlertConfig) -> Dashboard:
                                                       "{{team}} ({{period}})")],
                    "x", 12, 10,
                    "Spend over the last hour as a multiple of the budget's even pace (budget / "
-                   f"period). LLMBudgetBurnRateHigh pages above {fast.factor:g}x over "
-                   f"{fast.long} and {fast.short}.", thresholds=steps(fast.factor,
-                                                                 colors=("green", "red"))),
+                   f"period). LLMBudgetBurnRateHigh pages above {page_text} over 1h and 5m; "
+                   "the line is the lowest of them.",
+                   thresholds=steps(min(pages.values()), colors=("green", "red"))),
         timeseries("Spend per hour by model", [target(
             f"sum by (provider, model) (rate({COST}{c}[{RATE}])) * 3600",
             "{{provider}}/{{model}}")], "currencyUSD", 0, 18,

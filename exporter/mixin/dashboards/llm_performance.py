@@ -21,7 +21,9 @@ def build(cfg: AlertConfig) -> Dashboard:
     er, la = cfg.raw["error_rate"], cfg.raw["latency_p95"]
     ERR = steps(er["warning_ratio"], er["critical_ratio"])
     LAT = steps(la["warning_seconds"], la["critical_seconds"])
-    GUARD = (f"Alerts need at least {er['min_requests_per_second']:g} requests/s on the model.")
+    GUARD = (f"The error alert counts a window once {er['min_errors']:g} requests failed in it "
+             f"(5 minutes, or {er['slow_window']} for models with little traffic).")
+    SLOW = f"{names.slow_ratio}{board.labels(('provider', 'model'))}"
 
 
     def quantiles(name: Callable[[str], str]) -> list:
@@ -40,17 +42,19 @@ def build(cfg: AlertConfig) -> Dashboard:
              f"warning {er['warning_ratio']:.0%}, critical {er['critical_ratio']:.0%} per model. "
              + GUARD, ERR, w=6),
         stat("Slowest p95 latency", f"max({names.latency('95')}{MODEL})", "s", 12, 0,
-             "The highest p95 request duration of the selected models over 5 minutes. "
-             f"LLMLatencyHigh: warning {la['warning_seconds']} s, critical "
-             f"{la['critical_seconds']} s. " + GUARD, LAT, w=6),
+             "The highest p95 request duration of the selected models over 5 minutes "
+             "(interpolated inside its bucket). LLMLatencyHigh fires when over 5% of a "
+             f"model's requests take longer than {la['warning_seconds']} s (warning) or "
+             f"{la['critical_seconds']} s (critical), bucket bounds, with at least "
+             f"{la['min_requests']:g} requests in 5 minutes.", LAT, w=6),
         stat("Cache hit ratio", f"avg({names.cache_hit_ratio})", "percentunit", 18, 0,
              "Share of cache lookups that hit, over 5 minutes, mean over caches.",
              steps(colors=("blue",)), w=6),
         timeseries("Requests per second by model", [target(
             f"{names.requests_rate}{MODEL}", "{{provider}}/{{model}}")], "reqps", 0, 4,
-            "Requests per second over 5 minutes (the traffic guard of the error and latency "
-            f"alerts: {er['min_requests_per_second']:g}/s).",
-            thresholds=steps(er["min_requests_per_second"], colors=("transparent", "blue"))),
+            "Requests per second over 5 minutes (LLMLatencyHigh needs "
+            f"{la['min_requests']:g} requests in 5 minutes on the model).",
+            thresholds=steps(la["min_requests"] / 300, colors=("transparent", "blue"))),
         timeseries("Error ratio by model", [target(
             f"{names.error_ratio}{MODEL}", "{{provider}}/{{model}}")], "percentunit", 12, 4,
             "Failed / all requests over 5 minutes, the number LLMErrorRateHigh fires on. "
@@ -61,8 +65,13 @@ def build(cfg: AlertConfig) -> Dashboard:
             "Why requests fail: rate_limit, timeout, server_error, client_error, "
             "content_filter, other.", stacked=True),
         timeseries("Request duration p50 / p95 / p99", quantiles(names.latency), "s", 12, 12,
-                   "Request duration percentiles per model over 5 minutes; LLMLatencyHigh "
-                   "fires on p95.", thresholds=LAT),
+                   "Request duration percentiles per model over 5 minutes, interpolated "
+                   "inside the histogram's doubling buckets.", thresholds=LAT),
+        timeseries("Requests slower than the latency thresholds", [target(
+            SLOW, "{{provider}}/{{model}} over {{threshold}} s")], "percentunit", 0, 52,
+            "Share of each model's requests over the last 5 minutes that took longer than "
+            "the LLMLatencyHigh thresholds (bucket bounds, so exact): the alert fires above "
+            "5%, the p95.", thresholds=steps(0.05, colors=("transparent", "red"))),
         heatmap("Request duration", f"sum by (le) (rate({m('request_duration')}_bucket"
                 f"{board.sel('request_duration')}[{RATE}]))", 0, 20,
                 "How request durations spread: a slow tail growing shows here before the "

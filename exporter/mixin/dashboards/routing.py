@@ -53,13 +53,19 @@ def build(cfg: AlertConfig) -> Dashboard:
             f"{m('tier_available')}{board.sel('tier_available')} / "
             f"{m('tier_total')}{board.sel('tier_total')}", "{{tier}}")], "percentunit", 12, 16,
             "Models available / configured, per tier."),
-        timeseries("Provider unhealthy share", [target(
-            f"{names.provider_unhealthy}{board.labels(('provider',))}", "{{provider}}")],
+        timeseries("Provider unhealthy share", [
+            target(f"{names.provider_unhealthy_max}{board.labels(('provider',))}",
+                   "{{provider}}: worst replica", ref="A"),
+            target(f"{names.provider_unhealthy_min}{board.labels(('provider',))}",
+                   "{{provider}}: every replica", ref="B")],
             "percentunit", 0, 24,
             f"Share of the last {pd['window']} each provider was reported down or its circuit "
-            "was not closed, mean over replicas: LLMProviderDown fires above "
-            f"{pd['unhealthy_ratio']:.0%} for {pd['for']}.",
-            thresholds=steps(pd["unhealthy_ratio"], colors=("transparent", "red"))),
+            "was not closed, on its worst exporter replica and on every replica: "
+            f"LLMProviderDown warns when the worst passes {pd['warning_ratio']:.0%} (a partial "
+            f"or flapping outage) and pages when every replica passes "
+            f"{pd['critical_ratio']:.0%}, for {pd['for']}.",
+            thresholds=steps(pd["warning_ratio"], pd["critical_ratio"],
+                             colors=("transparent", "orange", "red"))),
         timeseries("Provider up", [target(f"{m('provider_up')}{board.sel('provider_up')}",
                                       "{{provider}} {{instance}}")], "short", 12, 24,
                    "1 while the app reports the provider healthy, 0 when not."),
