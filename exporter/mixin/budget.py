@@ -63,16 +63,20 @@ def exact_step(cfg: AlertConfig, names: Names, scope: Scope) -> str:
     after a restart within its step is 0, so the highest sample is the last one before it
     and the next step counts from 0. A step whose highest sample is below the base saw only
     the restarted process: it counts from 0. A series with no base (new, or back after
-    more than max_gap) counts from its lowest sample in the step: 0 for a new series (the
-    hold), its first value after a long gap (that gap's increments are lost, never
-    counted twice).
+    more than max_gap) counts from its lowest sample within max_gap (at most an hour): 0
+    for a new series (the hold), its first value after a long gap (that gap's increments
+    are lost, never counted twice).
     """
     cost = f"{names.metric('cost')}{{{cfg.selector}}}"
     step = names.step
     delay = cfg.get("budget", "evaluation_delay")
     off = f" offset {delay}" if seconds(delay) else ""
     high = scope.dedup(f"max_over_time({cost}[{step}]{off})")
-    low = scope.dedup(f"min_over_time({cost}[{step}]{off})")
+    # a series without a base is new (or back after more than max_gap): count it from its
+    # lowest sample since then, so that skipped evaluations right after its birth lose
+    # nothing (the window is capped at an hour: no rule reads more of a raw series)
+    since = duration(min(seconds(cfg.get("budget", "max_gap")), 3600))
+    low = scope.dedup(f"min_over_time({cost}[{since}]{off})")
     base = f"last_over_time({names.counted}[{names.base_lookback}])"
     return (f"sum by ({_by(scope.team)}) (\n"
             f"    ({high} - ({base} <= {high}))\n"
@@ -104,7 +108,7 @@ class Calendar:
         self.now = local_time(self.zone, delay)
         self.month_id = f"year({self.now}) * 100 + month({self.now})"
         #: the current month, as a series {month="202612"}
-        self.this_month = f'count_values without () ("month", {self.month_id})'
+        self.this_month = f'count_values("month", {self.month_id})'
         self.days = f"scalar(days_in_month({self.now}))"
 
 

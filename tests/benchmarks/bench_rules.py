@@ -8,14 +8,19 @@ steps of those 30 days, loads it into a real Prometheus (Debian's 2.42) and repo
 
 - ``before``: the rules of the first release (one group; ``increase(...[30d])`` over raw
   series every 15 s), taken from git;
+- ``baseline`` (``--baseline COMMIT``): the rules that commit's generator makes with a
+  budget for every team (a third per day, two thirds per rolling month), so that a
+  change to the generator is measured against the code before it in one sitting;
 - ``after``: the rules generated from alerts/config.yml with a budget for every one of the
-  100 teams (half per day, half per month), so that every window is summed for them
-  (and the long group evaluated every minute instead of every 5, to measure faster),
-  and the insights group (an hour of tokens per series; the hourly spend 1 to 4 weeks
-  back, backfilled with the steps).
+  100 teams (a third each per day, rolling month and calendar month), so that every
+  window is summed for them (and the long group evaluated every minute instead of every
+  5, to measure faster), and the insights group (an hour of tokens per series; the
+  hourly spend 1 to 4 weeks back, backfilled with the steps). The recorded series the
+  budget group reads back are backfilled too: the steps (per team, and per team and
+  month), and the last two hours of what each step counted up to, per cost series.
 
     python tests/benchmarks/bench_rules.py                 # 100, 1000 and 10000 series
-    python tests/benchmarks/bench_rules.py --series 1000 --keep /tmp/bench-rules
+    python tests/benchmarks/bench_rules.py --series 1000 --baseline 7c79c4d
 
 Everything runs on 127.0.0.1 with bounded waits; data goes to a temporary directory.
 """
@@ -28,6 +33,7 @@ import re
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.request
@@ -93,13 +99,32 @@ def backfill(data: Path, n_series: int, t0: int, now: int) -> int:
                             str(path), str(data)], check=True, timeout=3600)
             path.unlink()
         day += DAY
-    # the insight rules read an hour of tokens: the cost series' labels, the last hours
+    # the insight rules read an hour of tokens: the cost series' labels, the last hours;
+    # the budget step reads back what was counted per cost series over max_gap (1 h)
     path = work / "tokens.om"
     total += write_tokens(path, series, rates, end_of_history(t0) - 3600, end)
+    total += write_counted(path.with_suffix(".counted.om"), series, rates, now - 7200, now,
+                           t0)
+    subprocess.run(["promtool", "tsdb", "create-blocks-from", "openmetrics", "-q",
+                    str(path.with_suffix(".counted.om")), str(data)], check=True, timeout=3600)
     subprocess.run(["promtool", "tsdb", "create-blocks-from", "openmetrics", "-q", str(path),
                     str(data)], check=True, timeout=3600)
     path.unlink()
     return total
+
+
+def write_counted(path: Path, series: list[str], rates: list[float], start: int, end: int,
+                  t0: int) -> int:
+    """What each budget step counted up to, per cost series, every minute."""
+    n = 0
+    with path.open("w") as f:
+        f.write("# TYPE series:llm_cost_usd:counted gauge\n")
+        for t in range(start - (start - t0) % STEP, end, STEP):
+            f.writelines(f"series:llm_cost_usd:counted{{{lab}}} {rate * (t - t0):.6f} {t}\n"
+                         for lab, rate in zip(series, rates))
+            n += len(series)
+        f.write("# EOF\n")
+    return n
 
 
 def write_tokens(path: Path, series: list[str], rates: list[float], start: int,
@@ -115,10 +140,18 @@ def write_tokens(path: Path, series: list[str], rates: list[float], start: int,
     return n
 
 
+def period(i: int) -> str:
+    """The budget period of team i in the benchmark."""
+    return ("day", "month", "calendar_month")[i % 3]
+
+
 def write_steps(path: Path, rates: list[float], start: int, end: int, t0: int) -> int:
-    """The recorded exact-spend steps per team, and the hourly spend the spend-anomaly
-    rule reads at weekly offsets, every minute (what the budget group would have written
-    over the 30 days)."""
+    """The recorded exact-spend steps per team (and per team and month, for the teams
+    with a calendar-month budget), and the hourly spend the spend-anomaly rule reads at
+    weekly offsets, every minute (what the budget group would have written over the 30
+    days)."""
+    import datetime
+
     per_team = [0.0] * TEAMS
     for k, rate in enumerate(rates):
         per_team[k // 5 % TEAMS] += rate * STEP
@@ -131,6 +164,17 @@ def write_steps(path: Path, rates: list[float], start: int, end: int, t0: int) -
                 f.writelines(f'team:llm_cost_usd:increase1m{{team="team-{i:03d}"}} {v:.6f} {t}\n'
                              for i, v in enumerate(per_team))
                 n += TEAMS
+            t += STEP
+        f.write("# TYPE team_month:llm_cost_usd:increase1m gauge\n")
+        t = start - (start - t0) % STEP
+        while t < end:
+            if t >= start:
+                month = datetime.datetime.fromtimestamp(t, datetime.timezone.utc)
+                label = f"{month.year}{month.month:02d}"
+                f.writelines(f'team_month:llm_cost_usd:increase1m{{team="team-{i:03d}",'
+                             f'month="{label}"}} {v:.6f} {t}\n'
+                             for i, v in enumerate(per_team) if period(i) == "calendar_month")
+                n += TEAMS // 3
             t += STEP
         f.write("# EOF\n")
     # the hourly spend (60 steps), which the spend-anomaly rule reads at weekly offsets
@@ -226,24 +270,50 @@ def measure(data: Path, rules: Path, evaluations: int, deadline_s: float) -> dic
         log.close()
 
 
-def after_rules(work: Path) -> Path:
-    """The current generator's rules, with a budget for every team of the benchmark."""
+def bench_config(source: Path, periods: tuple[str, ...]) -> str:
+    """``source`` (an alerts/config.yml) with a budget for every team of the benchmark,
+    and the long group evaluated every minute (an evaluation costs the same at any
+    interval, and a few of them take minutes, not a quarter of an hour)."""
     import yaml
 
+    config = yaml.safe_load(source.read_text())
+    config["budgets"] = [{"team": f"team-{i:03d}", "usd": 100 if period(i) == "day" else 1000,
+                          "period": period(i) if period(i) in periods else "month"}
+                         for i in range(TEAMS)]
+    config["budget"]["long_interval"] = "1m"
+    return yaml.safe_dump(config)
+
+
+def combine(files: list[Path], out: Path) -> Path:
+    import yaml
+
+    groups = [g for path in files for g in yaml.safe_load(path.read_text())["groups"]]
+    out.write_text(yaml.safe_dump({"groups": groups}))
+    return out
+
+
+def after_rules(work: Path) -> Path:
+    """The current generator's rules, with a budget for every team of the benchmark."""
     from exporter.mixin.rules import write
 
-    config = yaml.safe_load((ROOT / "alerts/config.yml").read_text())
-    config["budgets"] = [{"team": f"team-{i:03d}", "usd": 1000 if i % 2 else 100,
-                          "period": "month" if i % 2 else "day"} for i in range(TEAMS)]
-    # an evaluation costs the same at any interval: evaluate the long group every minute
-    # too, so that a few evaluations take minutes, not a quarter of an hour
-    config["budget"]["long_interval"] = "1m"
-    (work / "config.yml").write_text(yaml.safe_dump(config))
-    files = write(work / "config.yml", work / "after")
-    groups = [g for path in files for g in yaml.safe_load(path.read_text())["groups"]]
-    combined = work / "after.rules.yml"
-    combined.write_text(yaml.safe_dump({"groups": groups}))
-    return combined
+    (work / "config.yml").write_text(bench_config(ROOT / "alerts/config.yml",
+                                                  ("day", "month", "calendar_month")))
+    return combine(write(work / "config.yml", work / "after"), work / "after.rules.yml")
+
+
+def baseline_rules(work: Path, commit: str) -> Path:
+    """What the generator at ``commit`` makes of the same budgets (its own periods)."""
+    tree = work / f"tree-{commit}"
+    if not tree.exists():
+        subprocess.run(["git", "worktree", "add", "--detach", str(tree), commit], cwd=ROOT,
+                       check=True, capture_output=True)
+    (work / "baseline.yml").write_text(bench_config(tree / "alerts/config.yml",
+                                                    ("day", "month")))
+    out = work / "baseline"
+    subprocess.run([sys.executable, "-c", "import sys; from exporter.mixin.rules import "
+                    "write; write(sys.argv[1], sys.argv[2])", str(work / "baseline.yml"),
+                    str(out)], cwd=tree, check=True)
+    return combine(sorted(out.glob("*.rules.yml")), work / "baseline.rules.yml")
 
 
 def main() -> None:
@@ -252,6 +322,9 @@ def main() -> None:
     parser.add_argument("--series", default="100,1000,10000")
     parser.add_argument("--evaluations", type=int, default=3)
     parser.add_argument("--keep", type=Path, help="work directory to keep (default: temp)")
+    parser.add_argument("--baseline", help="a commit whose generator to measure too")
+    parser.add_argument("--no-before", action="store_true",
+                        help="skip the first release's rules")
     args = parser.parse_args()
     for tool in ("prometheus", "promtool"):
         if shutil.which(tool) is None:
@@ -263,6 +336,10 @@ def main() -> None:
         ["git", "show", f"{BEFORE_COMMIT}:alerts/generated/llm.rules.yml"], cwd=ROOT,
         check=True, capture_output=True, text=True).stdout)
     after = after_rules(work)
+    rule_sets = [] if args.no_before else [("before", before)]
+    if args.baseline:
+        rule_sets.append(("baseline", baseline_rules(work, args.baseline)))
+    rule_sets.append(("after", after))
     results = {}
     try:
         for n in (int(x) for x in args.series.split(",")):
@@ -278,7 +355,7 @@ def main() -> None:
                 print(f"{n} series: backfilled {samples:,} samples (history every "
                       f"{HISTORY.get(n, 300)} s, last hour every {RECENT} s, steps every "
                       f"{STEP} s) in {time.monotonic() - started:.0f} s", flush=True)
-            for name, rules in (("before", before), ("after", after)):
+            for name, rules in rule_sets:
                 got = measure(data, rules, args.evaluations, deadline_s=900)
                 results[(n, name)] = got
                 for group, values in sorted(got.items()):
@@ -286,6 +363,9 @@ def main() -> None:
                           f"min {min(values) * 1000:9.1f} ms  over {len(values)} "
                           "evaluations", flush=True)
     finally:
+        for tree in work.glob("tree-*"):
+            subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT,
+                           capture_output=True)
         if args.keep is None:
             shutil.rmtree(work, ignore_errors=True)
     print(json.dumps({f"{n}/{name}": {g: max(v) for g, v in groups.items()}

@@ -27,8 +27,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_for(check: Callable[[], Any], timeout: float, what: str, interval: float = 0.5) -> Any:
-    """Poll ``check`` until it returns something truthy; fail with ``what`` at the deadline."""
+def wait_for(check: Callable[[], Any], timeout: float, what: str, interval: float = 0.5,
+             describe: Callable[[], Any] | None = None) -> Any:
+    """Poll ``check`` until it returns something truthy; fail with ``what`` (and what
+    ``describe`` says of the state then) at the deadline."""
     deadline = time.monotonic() + timeout
     last: Any = None
     while time.monotonic() < deadline:
@@ -39,7 +41,8 @@ def wait_for(check: Callable[[], Any], timeout: float, what: str, interval: floa
         except OSError as exc:
             last = exc
         time.sleep(interval)
-    pytest.fail(f"timed out after {timeout:g}s waiting for {what} (last: {last!r})")
+    state = f"; {describe()!r}" if describe is not None else ""
+    pytest.fail(f"timed out after {timeout:g}s waiting for {what} (last: {last!r}){state}")
 
 
 class Prometheus:

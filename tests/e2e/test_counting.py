@@ -159,3 +159,54 @@ def test_new_series_and_restart_are_counted_exactly_by_an_ha_pair(
             assert prom.value('team_period:llm_budget_used:ratio{team="newteam"}') == 0.6
     finally:
         sidecar.stop() if sidecar.proc and sidecar.proc.poll() is None else None
+
+
+def test_skipped_evaluations_and_a_stalled_prometheus_count_every_dollar(
+        tmp_path: Path, servers: list) -> None:
+    """A real Prometheus scrapes every second while its budget group runs every 30 s with
+    rules written for 10 s steps: two evaluations of every three are skipped, as on an
+    overloaded server. Then Prometheus is stopped (SIGSTOP) for longer than its scrape
+    timeout and two budget intervals, while the spend goes on. Every dollar is counted:
+    each step counts from what the last one counted, not from a fixed offset."""
+    config = yaml.safe_load((ROOT / "alerts/config.yml").read_text())
+    config["budgets"] = [{"team": "steady", "usd": 1000, "period": "day"}]
+    config["budget"]["interval"] = config["budget"]["long_interval"] = "10s"
+    (tmp_path / "config.yml").write_text(yaml.safe_dump(config))
+    files = write(tmp_path / "config.yml", tmp_path / "rules")
+    main = files[0]
+    groups = yaml.safe_load(main.read_text())
+    for g in groups["groups"]:
+        if g["name"] in ("llm.budget", "llm.budget_long"):
+            g["interval"] = "30s"
+    main.write_text(yaml.safe_dump(groups))
+    sidecar = SidecarProcess(tmp_path, hold=10.0)
+    try:
+        prom = Prometheus(tmp_path, [sidecar.port], files, scrape_interval="1s")
+        servers.append(prom)
+        wait_for(lambda: prom.value('up{job="llm-exporter"}') == 1, 60, "the first scrape")
+        sidecar.post(batch("steady", 0))  # the series exists, at 0 through the hold
+        time.sleep(11)
+        sent = 0
+        deadline = time.monotonic() + 35
+        while time.monotonic() < deadline:  # 2 USD a second, every second scraped
+            sidecar.post(batch("steady", 2))
+            sent += 2
+            time.sleep(1)
+        spend = 'team_period:llm_cost_usd:spend{team="steady",period="day"}'
+        wait_for(lambda: prom.value(spend) == sent, 120,
+                 f"the budget to count the {sent} USD sent",
+                 describe=lambda: {q: prom.query(q)["data"]["result"] for q in (
+                     spend, 'llm_cost_usd_total{team="steady"}',
+                     'team:llm_cost_usd:increase10s', "series:llm_cost_usd:counted")})
+        prom.proc.send_signal(signal.SIGSTOP)  # stalled: no scrape, no evaluation
+        try:
+            for _ in range(25):
+                sidecar.post(batch("steady", 2))
+                sent += 2
+                time.sleep(1)
+        finally:
+            prom.proc.send_signal(signal.SIGCONT)
+        wait_for(lambda: prom.value(spend) == sent, 120,
+                 f"the budget to count the {sent} USD after the stall")
+    finally:
+        sidecar.stop() if sidecar.proc and sidecar.proc.poll() is None else None

@@ -47,12 +47,17 @@ def test_a_gap_longer_than_max_gap_is_counted_from_its_first_value(tmp_path: Pat
 def test_skipped_evaluations_lose_no_money(tmp_path: Path) -> None:
     """Every other (and two of every three) budget evaluation skipped: an overloaded or
     restarting Prometheus. Each step counts from what was last counted, so the spend is
-    exact: 600 USD in two hours."""
+    exact: 600 USD in two hours; a series born between two evaluations counts from its
+    first (zero) sample, not from the last step's window."""
     files = rules(tmp_path)
     case = {"interval": "15s", "input_series": [
-        {"series": cost("search"), "values": "0+1.25x480 600x100"}],
+        {"series": cost("search"), "values": "0+1.25x480 600x100"},
+        # born at 3:15 (0 through the exporter's 1-minute hold), between two evaluations
+        {"series": cost("newborn"), "values": "_x13 0x3 0+1.25x100 125x300"}],
         "promql_expr_test": [expect(SPEND, "2h12m", ("{}", 600)),
-                             expect(EXCEEDED, "2h12m", ("{}", 1))]}
+                             expect(EXCEEDED, "2h12m", ("{}", 1)),
+                             expect('sum(team:llm_cost_usd:increase1h{team="newborn"})',
+                                    "45m", ("{}", 125))]}
     promtool(tmp_path, files, [case], evaluation_interval="2m", name="every-2m")
     promtool(tmp_path, files, [case], evaluation_interval="3m", name="every-3m")
 

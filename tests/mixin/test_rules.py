@@ -328,7 +328,8 @@ def test_evaluation_delay_shifts_every_budget_step(tmp_path: Path) -> None:
                 if r.get("record") == "team:llm_cost_usd:increase1m")
     cost = 'llm_cost_usd_total{job="llm-exporter"}'
     assert f"max_over_time({cost}[1m] offset 1m)" in step["expr"]
-    assert f"min_over_time({cost}[1m] offset 1m)" in step["expr"]
+    # a new series counts from its lowest value within min(max_gap, 1h)
+    assert f"min_over_time({cost}[1h] offset 1m)" in step["expr"]
     # what was counted is read back as it was recorded: no offset on the base
     assert "last_over_time(series:llm_cost_usd:counted[1h1m])" in step["expr"]
     counted = next(r for g in budget if g["name"] == "llm.budget" for r in g["rules"]
