@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -140,3 +142,15 @@ def sidecar_factory():
     for stop, thread in started:
         stop.set()
         thread.join(timeout=20)
+
+
+def start_cli(*args: str, env: dict[str, str] | None = None) -> tuple[subprocess.Popen, int]:
+    """``python -m exporter.cli ARGS`` in a process of its own; (process, port) once it
+    says where it listens."""
+    proc = subprocess.Popen([sys.executable, "-m", "exporter.cli", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, **(env or {})})
+    line = proc.stdout.readline()  # type: ignore[union-attr]
+    assert "http://127.0.0.1:" in line, line + proc.stderr.read()  # type: ignore[union-attr]
+    port = int(line.split("http://127.0.0.1:")[1].split("/")[0])
+    return proc, port

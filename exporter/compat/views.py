@@ -9,55 +9,54 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, TypeVar
 
 from ..pricing import SELF_HOSTED_PROVIDERS
 from ..readout.queries import Questions
 from ..readout.sources import Window
+from .params import (
+    DAY,
+    HOUR,
+    MAX_RANGE_SECONDS,
+    Instant,
+    Number,
+    Param,
+    Params,
+    Text,
+    time_range,
+)
 
-Params = Mapping[str, str]
-HOUR, DAY = 3600, 86400
+#: Every GET route answered here: path -> (the function answering it, the parameters it
+#: reads). Its docstring and the parameters' bounds make the OpenAPI document.
+ROUTES: dict[str, tuple[Callable[..., dict[str, Any]], tuple[Param, ...]]] = {}
 
-
-class ParamError(ValueError):
-    """A query parameter is malformed; answered 400 naming it."""
-
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
-        self.field, self.reason = field, reason
-
-
-def number(params: Params, name: str, default: float, low: float, high: float) -> float:
-    raw = params.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ParamError(name, f"must be a number, got {raw!r}") from None
-    if not math.isfinite(value) or not low <= value <= high:
-        raise ParamError(name, f"must be in {low:g}..{high:g}, got {raw!r}")
-    return value
+F = TypeVar("F", bound=Callable[..., dict[str, Any]])
 
 
-def instant(params: Params, name: str, default: float) -> float:
-    """A time parameter: unix seconds or RFC 3339."""
-    raw = params.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return float(raw)
-    except ValueError:
-        pass
-    try:
-        parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
-        raise ParamError(name, f"must be unix seconds or RFC 3339, got {raw!r}") from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.timestamp()
+def route(path: str, *params: Param) -> Callable[[F], F]:
+    def add(view: F) -> F:
+        ROUTES[path] = (view, params)
+        return view
+    return add
+
+
+HOURS = Number("time_range_hours", 24, 1 / 60, MAX_RANGE_SECONDS / HOUR, "hours back")
+MIN_COST = Number("min_cost", 0, 0, 1e12, "keep the models that cost at least this (USD)")
+TEAM_ALIAS = Text("team_alias", "one team")
+MODEL_FILTER = Text("model_filter", "one model")
+MODEL = Text("model", "one model")
+FROM = Instant("from", "start; default a day before to")
+TO = Instant("to", "end; default now")
+#: Minute sparklines: at most a day of them.
+MINUTES = Number("minutes", 60, 1, 24 * 60, "minutes back (one bucket per minute)")
+#: No buckets: the matrix is one window, so the live page's 30 days work too.
+MATRIX_MINUTES = Number("minutes", 60, 1, 31 * 24 * 60, "minutes back")
+
+
+def _days(default: float) -> Number:
+    return Number("days", default, 1 / 24, MAX_RANGE_SECONDS / DAY, "days back")
 
 
 def iso(t: float) -> str:
@@ -86,19 +85,21 @@ def source(q: Questions, window: Window, ignored: list[str] | None = None) -> di
     return out
 
 
-def _filters(params: Params, **names: str) -> dict[str, str]:
-    return {label: params[p] for label, p in names.items() if params.get(p)}
+def _filters(params: Params, **names: Text) -> dict[str, str]:
+    return {label: value for label, p in names.items()
+            if (value := p.read(params)) is not None}
 
 
 # ------------------------------------------------------------------ cost backend
 
+@route("/api/v1/dashboard/metrics", HOURS, TEAM_ALIAS, MODEL_FILTER, MIN_COST)
 def cost_dashboard(q: Questions, params: Params) -> dict[str, Any]:
     """GET /api/v1/dashboard/metrics?time_range_hours=&team_alias=&model_filter=
     (&min_cost= keeps the models that cost at least that much)."""
-    hours = number(params, "time_range_hours", 24, 1 / 60, 24 * 366)
-    min_cost = number(params, "min_cost", 0, 0, 1e12)
+    hours = HOURS.read(params)
+    min_cost = MIN_COST.read(params)
     window = Window.last(hours * HOUR)
-    match = _filters(params, team="team_alias", model="model_filter")
+    match = _filters(params, team=TEAM_ALIAS, model=MODEL_FILTER)
     totals = q.totals(window, match)
     models = q.breakdown(("model",), window, match)
     teams = q.breakdown(("team",), window, match)
@@ -132,14 +133,11 @@ def cost_dashboard(q: Questions, params: Params) -> dict[str, Any]:
 
 # ------------------------------------------------------------------ proxy
 
+@route("/_qs/metrics", FROM, TO, MODEL)
 def proxy_metrics(q: Questions, params: Params) -> dict[str, Any]:
     """GET /_qs/metrics?from=&to=&model= (unix seconds or RFC 3339; the last 24 h)."""
-    end = instant(params, "to", time.time())
-    start = instant(params, "from", end - DAY)
-    if not start < end:
-        raise ParamError("from", "must be before to")
-    window = Window(start, end)
-    match = _filters(params, model="model")
+    window = Window(*time_range(params, FROM, TO, DAY))
+    match = _filters(params, model=MODEL)
     models = q.breakdown(("model",), window, match)
     trend = q.trend(window, HOUR, match)
     return {
@@ -157,13 +155,10 @@ def proxy_metrics(q: Questions, params: Params) -> dict[str, Any]:
 
 # ------------------------------------------------------------------ tier routing
 
-def _minutes(params: Params) -> Window:
-    return Window.last(number(params, "minutes", 60, 1, 24 * 60) * 60)
-
-
+@route("/api/metrics/queries", MINUTES)
 def routing_queries(q: Questions, params: Params) -> dict[str, Any]:
     """GET /api/metrics/queries?minutes=: queries per minute, request count, error rate."""
-    window = _minutes(params)
+    window = Window.last(MINUTES.read(params) * 60)
     trend = q.trend(window, 60, {})
     totals = q.totals(window, {})
     return {"query_rate": [{"timestamp": iso(t), "queries_per_minute":
@@ -173,10 +168,11 @@ def routing_queries(q: Questions, params: Params) -> dict[str, Any]:
             "source": source(q, window)}
 
 
+@route("/api/metrics/tiers", MINUTES)
 def routing_tiers(q: Questions, params: Params) -> dict[str, Any]:
     """GET /api/metrics/tiers?minutes=: per tier tokens/s and latency, with per-minute
     sparklines."""
-    window = _minutes(params)
+    window = Window.last(MINUTES.read(params) * 60)
     rows = q.tiers(window)
     spark = {name: dict(q.source.steps(q.name(key, suffix), ("tier",), window, 60, m))
              for name, key, suffix, m in (
@@ -206,6 +202,7 @@ def routing_tiers(q: Questions, params: Params) -> dict[str, Any]:
     return {"tiers": tiers, "timestamps": [iso(t) for t in starts], "source": source(q, window)}
 
 
+@route("/api/metrics/resources")
 def routing_resources(q: Questions, params: Params) -> dict[str, Any]:
     """GET /api/metrics/resources: VRAM, CPU, memory, index and cache sizes,
     connections, worker pools, disk and network MB/s."""
@@ -234,10 +231,11 @@ def routing_resources(q: Questions, params: Params) -> dict[str, Any]:
     }
 
 
+@route("/api/metrics/routing", MATRIX_MINUTES)
 def routing_matrix(q: Questions, params: Params) -> dict[str, Any]:
     """GET /api/metrics/routing?minutes=: the complexity x tier matrix (count, average
     score), totals, average decision time, fallback rate, availability per tier."""
-    window = _minutes(params)
+    window = Window.last(MATRIX_MINUTES.read(params) * 60)
     r = q.routing(window)
     matrix: dict[str, dict[str, Any]] = {}
     total = fallbacks = 0.0
@@ -255,9 +253,7 @@ def routing_matrix(q: Questions, params: Params) -> dict[str, Any]:
 
 # ------------------------------------------------------------------ provider service
 
-def _days(params: Params, default: float) -> tuple[float, Window]:
-    days = number(params, "days", default, 1 / 24, 366)
-    return days, Window.last(days * DAY)
+DAYS_1, DAYS_7, DAYS_30 = _days(1), _days(7), _days(30)
 
 
 def _provider_row(name: str, row: Mapping[str, Any]) -> dict[str, Any]:
@@ -270,18 +266,21 @@ def _provider_row(name: str, row: Mapping[str, Any]) -> dict[str, Any]:
             "avg_response_time": avg_ms(row) / 1000.0}
 
 
+@route("/api/llm/providers", DAYS_1)
 def providers_list(q: Questions, params: Params) -> dict[str, Any]:
     """GET /api/llm/providers?days=: each provider's availability, circuit state,
     success rate and average response time (seconds)."""
-    _, window = _days(params, 1)
+    window = Window.last(DAYS_1.read(params) * DAY)
     rows = q.providers(window)
     return {"providers": [_provider_row(p, r) for p, r in sorted(rows.items())],
             "source": source(q, window)}
 
 
+@route("/api/llm/metrics", DAYS_1)
 def providers_metrics(q: Questions, params: Params) -> dict[str, Any]:
     """GET /api/llm/metrics?days=: request, token and cost totals, by provider and model."""
-    days, window = _days(params, 1)
+    days = DAYS_1.read(params)
+    window = Window.last(days * DAY)
     totals = q.totals(window, {})
 
     def row(r: Mapping[str, float]) -> dict[str, Any]:
@@ -303,11 +302,13 @@ def providers_metrics(q: Questions, params: Params) -> dict[str, Any]:
             "source": source(q, window)}
 
 
+@route("/api/llm/costs", DAYS_30)
 def providers_costs(q: Questions, params: Params, reference: str | None = None
                     ) -> dict[str, Any]:
     """GET /api/llm/costs?days=: cost, local and remote requests, what the same traffic
     would have cost on the reference model, and the savings (negative where dearer)."""
-    days, window = _days(params, 30)
+    days = DAYS_30.read(params)
+    window = Window.last(days * DAY)
     rows = q.breakdown(("provider",), window, {})
     cost = sum(r["cost"] for r in rows.values())
     hypothetical = sum(r["reference_cost"] for r in rows.values())
@@ -325,9 +326,10 @@ def providers_costs(q: Questions, params: Params, reference: str | None = None
     return out
 
 
+@route("/api/llm/trends", DAYS_7)
 def providers_trends(q: Questions, params: Params) -> dict[str, Any]:
     """GET /api/llm/trends?days=: one row per UTC day."""
-    _, window = _days(params, 7)
+    window = Window.last(DAYS_7.read(params) * DAY)
     trend = q.trend(window, DAY, {})
     rows = []
     for t, cells in trend:
@@ -339,6 +341,7 @@ def providers_trends(q: Questions, params: Params) -> dict[str, Any]:
     return {"trends": rows, "source": source(q, window)}
 
 
+@route("/api/llm/health")
 def providers_health(q: Questions, params: Params) -> dict[str, Any]:
     """GET /api/llm/health: healthy when every known provider is up, degraded when some
     are down, unhealthy when all are."""
@@ -348,20 +351,3 @@ def providers_health(q: Questions, params: Params) -> dict[str, Any]:
     down = sum(1 for s in states.values() if not s["available"])
     status = "healthy" if not down else "unhealthy" if down == len(states) else "degraded"
     return {"status": status, "providers": states, "timestamp": iso(time.time())}
-
-
-#: Every GET route answered here, and the function answering it (its docstring documents
-#: the parameters; the OpenAPI document is built from them).
-ROUTES = {
-    "/api/v1/dashboard/metrics": cost_dashboard,
-    "/_qs/metrics": proxy_metrics,
-    "/api/metrics/queries": routing_queries,
-    "/api/metrics/tiers": routing_tiers,
-    "/api/metrics/resources": routing_resources,
-    "/api/metrics/routing": routing_matrix,
-    "/api/llm/providers": providers_list,
-    "/api/llm/metrics": providers_metrics,
-    "/api/llm/costs": providers_costs,
-    "/api/llm/trends": providers_trends,
-    "/api/llm/health": providers_health,
-}

@@ -63,13 +63,17 @@ def openapi() -> dict[str, Any]:
             "requestBody": {"required": True,
                             "content": {"application/json": {"schema": _compat_schema(fields)}}},
             "responses": {"200": {"description": "recorded"}, **_INGEST_ERRORS}}}
-    for path, view in views.ROUTES.items():
+    for path, (view, params) in views.ROUTES.items():
         doc = inspect.getdoc(view) or ""
         summary = doc.split("\n\n")[0].replace("\n", " ")
         paths[path] = {"get": {"summary": summary, "description": doc,
+                               "parameters": [p.schema() for p in params],
                                "security": [{"basic": []}, {}], "responses": _READ}}
     paths["/api/v1/requests/recent"] = {"get": {
         "summary": "the last requests, newest first (?limit=, default 50)",
+        "parameters": [{"name": "limit", "in": "query", "required": False,
+                        "description": "how many (1 to recent_requests, at most 1,000,000)",
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 1_000_000}}],
         "security": [{"basic": []}, {}], "responses": _READ}}
     paths["/_qs/health"] = {"get": {"summary": "the proxy's health check",
                                     "responses": {"200": {"description": "ok"}}}}

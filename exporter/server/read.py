@@ -14,6 +14,7 @@ from typing import Any
 
 from ..collectors import CollectorSet
 from ..compat import views
+from ..compat.params import Number
 from ..config import ServerSettings
 from ..readout.history import History, State
 from ..readout.queries import Questions
@@ -55,7 +56,7 @@ class ReadSide:
         reference = "/".join(baseline) if baseline else None
         q = self.questions
         self.routes: dict[str, Callable[[Params], Any]] = {
-            path: functools.partial(view, q) for path, view in views.ROUTES.items()}
+            path: functools.partial(view, q) for path, (view, _) in views.ROUTES.items()}
         self.routes["/api/llm/costs"] = functools.partial(views.providers_costs, q,
                                                           reference=reference)
         self.routes["/api/v1/requests/recent"] = self._recent
@@ -69,7 +70,7 @@ class ReadSide:
 
     def _recent(self, params: Params) -> list[dict[str, Any]]:
         """GET /api/v1/requests/recent?limit= (newest first; default 50)."""
-        limit = int(views.number(params, "limit", 50, 1, max(self.recent.size, 1)))
+        limit = int(Number("limit", 50, 1, max(self.recent.size, 1), "requests").read(params))
         return self.recent.latest(limit)
 
     def update(self) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from .._auth import Auth
-from ..compat.views import ParamError
+from ..compat.params import ParamError
 from ..readout.sources import SourceError
 from ..recorder import LLMMetrics
 from .guard import Guard
@@ -18,6 +18,14 @@ from .read import ReadSide
 from .wire import Receive, Send, same_origin, send_bytes, send_json
 
 Handler = Callable[[dict[str, Any], Receive, Send], Awaitable[None]]
+#: The page runs its own scripts and styles only (no inline code, no eval), talks to its
+#: own origin only, and is never framed (clickjacking) nor leaks its URL as a referrer.
+PAGE_HEADERS = [
+    (b"content-security-policy", b"default-src 'none'; script-src 'self'; style-src 'self'; "
+     b"img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'self'; "
+     b"frame-ancestors 'none'"),
+    (b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY")]
 
 
 class ReadRoutes:
@@ -36,7 +44,7 @@ class ReadRoutes:
         if await self._denied(scope, send):
             return
         await send_bytes(send, 200, self.page.index, b"text/html; charset=utf-8",
-                    [(b"cache-control", b"no-store")])
+                         [(b"cache-control", b"no-store"), *PAGE_HEADERS])
 
     async def _upgrade(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         await send_json(send, 426, {"error": f"{WS_PATH} is a WebSocket: connect with "
@@ -45,7 +53,8 @@ class ReadRoutes:
 
     async def _asset(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         body, kind = self.page.assets[scope["path"]]
-        await send_bytes(send, 200, body, kind, [(b"cache-control", b"max-age=3600")])
+        await send_bytes(send, 200, body, kind, [(b"cache-control", b"max-age=3600"),
+                                                 (b"x-content-type-options", b"nosniff")])
 
     async def _denied(self, scope: dict[str, Any], send: Send) -> bool:
         """The metrics credentials guard what shows recorded data; True once refused."""

@@ -5,11 +5,8 @@ from __future__ import annotations
 import base64
 import gzip
 import json
-import os
 import signal
 import socket
-import subprocess
-import sys
 import time
 from dataclasses import replace
 
@@ -18,6 +15,8 @@ from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
 from exporter import Settings
 from exporter.config import ServerSettings
+
+from ..conftest import start_cli
 
 REQ = {"type": "request", "provider": "openai", "model": "gpt-4o", "input_tokens": 1200,
        "cache_read_tokens": 1000, "output_tokens": 350, "duration_seconds": 2.4,
@@ -304,18 +303,8 @@ def test_health_landing_docs_and_errors(sidecar_factory) -> None:
     assert sc.request("GET", "/nope")[0] == 404
 
 
-def _start_cli(*args: str, env: dict[str, str] | None = None) -> tuple[subprocess.Popen, int]:
-    proc = subprocess.Popen([sys.executable, "-m", "exporter.cli", *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, **(env or {})})
-    line = proc.stdout.readline()  # type: ignore[union-attr]
-    assert "http://127.0.0.1:" in line, line + proc.stderr.read()  # type: ignore[union-attr]
-    port = int(line.split("http://127.0.0.1:")[1].split("/")[0])
-    return proc, port
-
-
 def test_sigterm_finishes_requests_in_flight_and_exits_0() -> None:
-    proc, port = _start_cli("serve", "--port", "0", env={"LLM_EXPORTER_COLLECTORS": ""})
+    proc, port = start_cli("serve", "--port", "0", env={"LLM_EXPORTER_COLLECTORS": ""})
     try:
         deadline = time.monotonic() + 20
         while True:

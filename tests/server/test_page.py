@@ -93,3 +93,50 @@ def test_the_demo_is_the_landing_page(tmp_path: Path) -> None:
     finally:
         demo.terminate()
         demo.wait(timeout=30)
+
+
+def test_every_offered_range_works_under_the_pages_security_headers(sidecar_factory,
+                                                                    tmp_path: Path) -> None:
+    """The 7- and 30-day buttons once failed and left the 24 h numbers on screen; every
+    range is loaded here under the CSP (a violation is a console error)."""
+    sc = sidecar_factory(Settings(baseline=BASELINE))
+    status, headers, body = sc.request("GET", "/")
+    csp = headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "unsafe" not in csp and "frame-ancestors 'none'" in csp
+    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["referrer-policy"] == "no-referrer" and headers["x-frame-options"] == "DENY"
+    assert b"<script>" not in body and b" style=" not in body  # nothing inline to allow
+    offered = re.findall(rb'<option value="(\d+)"', body.split(b'id="f-range"')[1]
+                         .split(b"</select>")[0])
+    assert offered == [b"1", b"6", b"24", b"168", b"720"]
+    send(sc.url)
+    for hours in offered:
+        dom, log = chromium(f"{sc.url}/?range={hours.decode()}", tmp_path / "profile",
+                            "--dump-dom")
+        assert console(log) == [], (hours, console(log))
+        assert 'data-loaded="true"' in dom, (hours, dom[:1500])
+        assert re.search(r'id="errors"[^>]*hidden', dom), hours
+        assert kpis(dom)["requests"] == "9", (hours, kpis(dom))
+
+
+def test_a_failing_read_shows_the_error_and_no_stale_numbers(tmp_path: Path) -> None:
+    """Prometheus down: the page says why, and its numbers are blanks, not old values."""
+    from exporter.config import ServerSettings
+    from exporter.server import bind, build_app, serve
+
+    dead = free_port()
+    app = build_app(Settings(server=ServerSettings(prometheus_url=f"http://127.0.0.1:{dead}")))
+    sock = bind("127.0.0.1", 0)
+    port = sock.getsockname()[1]
+    import threading
+    stop = threading.Event()
+    thread = threading.Thread(target=serve, args=(app, sock), kwargs={"stop": stop}, daemon=True)
+    thread.start()
+    try:
+        dom, _ = chromium(f"http://127.0.0.1:{port}/", tmp_path / "profile", "--dump-dom")
+    finally:
+        stop.set()
+        thread.join(timeout=20)
+    assert 'data-loaded="error"' in dom, dom[:1500]
+    assert "did not answer" in dom
+    assert set(kpis(dom).values()) == {"–"}

@@ -10,6 +10,9 @@ function showError(message) {
   const box = $("errors");
   box.hidden = false;
   box.textContent = message;
+  // numbers of another range or an older moment must not pass for the current ones
+  for (const el of document.querySelectorAll(".kpi b")) el.textContent = "–";
+  document.body.dataset.loaded = "error";
 }
 window.addEventListener("error", (e) => showError("page error: " + e.message));
 
@@ -179,6 +182,9 @@ async function refresh() {
   timer = setTimeout(refresh, 1000 * Number($("f-refresh").value));
 }
 
+// ?range=HOURS opens the page on one of the offered ranges (a link to share)
+const wanted = new URLSearchParams(location.search).get("range");
+if (wanted && Array.from($("f-range").options).some((o) => o.value === wanted)) $("f-range").value = wanted;
 for (const id of ["f-range", "f-model", "f-team", "f-min", "f-refresh"]) $(id).addEventListener("change", refresh);
 $("filters").addEventListener("submit", (e) => { e.preventDefault(); refresh(); });
 refresh();
