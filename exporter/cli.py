@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from . import catalog
-from .config import DEFAULT_PORT
+from .config import DEFAULT_PORT, ConfigError
 
 
 def _settings(args: argparse.Namespace, demo: bool = False) -> Any:
@@ -38,7 +38,12 @@ def _serve(args: argparse.Namespace, demo: bool = False) -> int:
 
     settings = _settings(args, demo)
     app = build_app(settings)
-    sock = bind(settings.server.host, settings.server.port)
+    try:
+        sock = bind(settings.server.host, settings.server.port)
+    except OSError as exc:
+        raise ConfigError(f"cannot listen on {settings.server.host}:{settings.server.port}: "
+                          f"{exc.strerror} (another process there? choose another with "
+                          "--port)") from None
     port = sock.getsockname()[1]
     stop = threading.Event()
     what = f"demo workload at ~{args.rate:g} requests/s" if demo else "sidecar"

@@ -106,7 +106,7 @@ class Settings:
         """Settings from ``path`` (or ``$LLM_EXPORTER_CONFIG``), then the environment."""
         env = os.environ if env is None else env
         path = path or env.get("LLM_EXPORTER_CONFIG") or None
-        raw: dict[str, Any] = _read(Path(path), "config") if path else {}
+        raw: dict[str, Any] = read_document(Path(path), "config") if path else {}
         if not isinstance(raw, dict):
             raise ConfigError(f"{path}: the top level must be a mapping")
         _no_unknown(raw, _TOP_KEYS, "")
@@ -186,16 +186,30 @@ def _zero_hold(env: Mapping[str, str], configured: Any) -> float:
     return float(hold)
 
 
-def _read(path: Path, what: str) -> Any:
+#: A settings file is a few kilobytes; a bigger one is a mistake (a log, a dump).
+_MAX_CONFIG_CHARS = 4 * 1024 * 1024
+
+
+def read_document(path: Path, what: str) -> Any:
+    """A YAML or JSON settings file; ConfigError (naming the file) for anything wrong
+    with it: unreadable, not UTF-8, too big, malformed, nested too deeply."""
     try:
-        text = path.read_text()
+        text = path.read_bytes().decode("utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read {what} {path}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start}); save the {what} as "
+                          "UTF-8") from None
+    if len(text) > _MAX_CONFIG_CHARS:
+        raise ConfigError(f"{path}: {len(text):,} characters; a {what} is at most "
+                          f"{_MAX_CONFIG_CHARS:,}")
     if path.suffix == ".json":
         try:
             return json.loads(text)
         except json.JSONDecodeError as exc:
             raise ConfigError(f"{path}: invalid JSON: {exc}") from None
+        except RecursionError:
+            raise ConfigError(f"{path}: nested too deeply") from None
     try:
         import yaml
     except ImportError:
@@ -205,6 +219,8 @@ def _read(path: Path, what: str) -> Any:
         return yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: invalid YAML: {exc}") from None
+    except RecursionError:  # PyYAML's composer recurses once per level
+        raise ConfigError(f"{path}: nested too deeply") from None
 
 
 def _mapping(value: Any, where: str) -> Mapping[str, Any]:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .cardinality import normalise_model, normalise_provider
-from .config import ConfigError, _bool, _read
+from .config import ConfigError, _bool, read_document
 from .pools import Pool
 from .pricing import PriceOverride
 
@@ -33,7 +33,7 @@ def pricing_settings(pricing: Mapping[str, Any], env: Mapping[str, str]) -> dict
         raise ConfigError("pricing.overrides: must be a list")
     entries = [(o, f"pricing.overrides[{i}]") for i, o in enumerate(overrides_raw)]
     for f in files:
-        data = _read(Path(f), "prices file")
+        data = read_document(Path(f), "prices file")
         items = data.get("prices", data.get("overrides")) if isinstance(data, dict) else data
         if not isinstance(items, list):
             raise ConfigError(f"{f}: expected a list of prices (or a 'prices:' list)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import os
 import subprocess
 import sys
 import threading
@@ -125,3 +126,40 @@ def test_rules_warn_loudly_when_dashboard_links_point_at_localhost(tmp_path, cap
     assert main(["rules", "--config", str(real), "--out", str(tmp_path / "b")]) == 0
     assert "grafana_url" not in capsys.readouterr().err
     assert "https://grafana.example.com/d/llm-cost/" in (tmp_path / "b/llm.rules.yml").read_text()
+
+
+def test_hostile_config_files_get_one_line_naming_the_file(tmp_path) -> None:
+    """5,000 nested levels once ended in a RecursionError traceback, and a Latin-1 file's
+    error did not say which file."""
+    deep = tmp_path / "deep.yml"
+    deep.write_text("a: " + "[" * 5000 + "]" * 5000 + "\n")
+    latin = tmp_path / "latin.yml"
+    latin.write_bytes("labels:\n  caps: {team: 5}\n# équipe\n".encode("latin-1"))
+    deep_json = tmp_path / "deep.json"
+    deep_json.write_text("[" * 100_000 + "]" * 100_000)
+    for path, reason in ((deep, "nested too deeply"), (latin, "not UTF-8"),
+                         (deep_json, "nested too deeply")):
+        for command in (["serve", "--port", "0"], ["rules", "--out", str(tmp_path / "out")]):
+            result = subprocess.run([sys.executable, "-m", "exporter.cli", *command,
+                                     "--config", str(path)], capture_output=True, text=True,
+                                    timeout=60)
+            assert result.returncode == 2, (path, command, result.stderr[-500:])
+            assert "Traceback" not in result.stderr, result.stderr[-500:]
+            assert str(path) in result.stderr and reason in result.stderr, result.stderr
+            assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_a_busy_port_is_one_line_naming_it_and_the_flag() -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        result = subprocess.run([sys.executable, "-m", "exporter.cli", "serve", "--port",
+                                 str(port)], capture_output=True, text=True, timeout=60,
+                                env={**os.environ, "LLM_EXPORTER_COLLECTORS": ""})
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"llm-exporter: cannot listen on 127.0.0.1:{port}: Address already in use (another "
+        "process there? choose another with --port)"], result.stderr

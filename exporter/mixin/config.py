@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..config import ConfigError
+from ..config import ConfigError, read_document
 from ..validation import InvalidValue
 from ..validation import namespace as check_namespace
 
@@ -291,14 +291,7 @@ def _check_latency(la: dict[str, Any]) -> None:
 
 def load_alert_config(path: str | Path) -> AlertConfig:
     """Read and validate alerts/config.yml; ConfigError names the offending key."""
-    import yaml
-
-    try:
-        raw = yaml.safe_load(Path(path).read_text()) or {}
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: invalid YAML: {exc}") from None
+    raw = read_document(Path(path), "alerts config")
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: the top level must be a mapping")
     allowed = {"namespace", "selector", "runbook_url", "grafana_url", "budgets",

@@ -44,6 +44,7 @@ def protocol(limits: Limits) -> type[HttpToolsProtocol]:
         _head_bytes = 0
         _in_head = True
         _in_request = False
+        _tail = b""
         _deadline: asyncio.TimerHandle | None = None
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -62,17 +63,21 @@ def protocol(limits: Limits) -> type[HttpToolsProtocol]:
         def data_received(self, data: bytes) -> None:
             if self._deadline is None and not self._in_request:
                 self._arm()  # the first byte of a request after an idle keep-alive
-            counting = self._in_head
-            super().data_received(data)
-            # Still in the head after this chunk (a chunk that ends the head may carry
-            # body bytes too, so only an unfinished head is measured):
-            if counting and self._in_head and not self.transport.is_closing():
-                self._head_bytes += len(data)
+            if self._in_head:
+                # The head's bytes in this chunk: up to its blank line when the chunk
+                # ends it (the rest is body), else all of it. Measured before parsing,
+                # so a whole oversized head in one write is refused like a trickled one.
+                seen = self._tail + data  # the blank line may straddle two chunks
+                end = seen.find(b"\r\n\r\n")
+                self._head_bytes += len(data) if end < 0 else max(0, end + 4 - len(self._tail))
+                self._tail = data[-3:]
                 if self._head_bytes > limits.max_header_bytes:
                     self._disarm()
                     _reply(self.transport, b"431 Request Header Fields Too Large",
                            f"request head over server.max_header_bytes="
                            f"{limits.max_header_bytes}\n")
+                    return
+            super().data_received(data)
 
         def on_message_begin(self) -> None:
             super().on_message_begin()
@@ -88,6 +93,7 @@ def protocol(limits: Limits) -> type[HttpToolsProtocol]:
 
         def on_response_complete(self) -> None:
             self._in_head, self._head_bytes, self._in_request = True, 0, False
+            self._tail = b""
             super().on_response_complete()
 
         def _arm(self) -> None:

@@ -97,3 +97,34 @@ def test_a_large_body_is_not_mistaken_for_a_large_head(sidecar_factory) -> None:
                "input_tokens": 1, "request_id": "x" * 64} for _ in range(800)]
     status, body = sc.post("/v1/events", {"events": events})
     assert status == 200 and body["accepted"] == 800
+
+
+def test_a_large_head_in_one_write_gets_431_too(sidecar_factory) -> None:
+    """Refused only when trickled, once: a whole 20 KiB head in one write got a 200."""
+    sc = _sidecar(sidecar_factory)  # the default 16 KiB
+    head = (b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            + b"".join(b"X-Pad-%d: %s\r\n" % (i, b"a" * 1000) for i in range(20)) + b"\r\n")
+    assert len(head) > 16 * 1024
+    with socket.create_connection(("127.0.0.1", sc.port), timeout=10) as s:
+        s.sendall(head)
+        reply = _read_all(s)
+    assert reply.startswith(b"HTTP/1.1 431"), reply[:80]
+    # a head under the limit in one write, with its body, is served
+    status, _, _ = sc.request("GET", "/metrics", headers={"X-Pad": "a" * 15000})
+    assert status == 200
+
+
+def test_a_head_whose_blank_line_straddles_two_writes_is_not_mistaken(sidecar_factory
+                                                                       ) -> None:
+    sc = _sidecar(sidecar_factory, max_header_bytes=2048)
+    body = b'{"type": "request", "provider": "openai", "model": "gpt-4o", "pad": "' \
+        + b"x" * 60_000 + b'"}'
+    head = (b"POST /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json"
+            b"\r\nContent-Length: %d\r\n\r" % len(body))
+    with socket.create_connection(("127.0.0.1", sc.port), timeout=10) as s:
+        s.sendall(head)
+        time.sleep(0.2)  # two reads on the server: "...\r" then "\n" + the body
+        s.sendall(b"\n" + body)
+        reply = s.recv(4096)
+    assert reply.startswith(b"HTTP/1.1 "), reply[:80]
+    assert not reply.startswith(b"HTTP/1.1 431"), reply[:80]
