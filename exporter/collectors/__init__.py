@@ -80,6 +80,9 @@ class CollectorSet:
         self.collectors: Sequence[Collector] = list(collectors)
         self.namespace = namespace
         self._failed_before: set[str] = set()
+        self._last: Samples = []
+        self.last_run: float | None = None
+        """time.monotonic() of the last run (a scrape's, or the read side's refresh)."""
 
     def samples(self) -> Samples:
         """Every collector's samples, then each one's success and duration."""
@@ -105,7 +108,13 @@ class CollectorSet:
         if self.collectors:
             samples.append((family("collector_success"), success))
             samples.append((family("collector_duration"), durations))
+        self._last, self.last_run = samples, time.monotonic()
         return samples
+
+    def latest(self) -> Iterator:
+        """The samples of the last run as metrics, without running anything: what reads
+        show (a read never runs a collector, nor resets its CPU baseline)."""
+        return as_metrics(self._last, self.namespace)
 
     def render(self, openmetrics: bool) -> bytes:
         return render_samples(self.samples(), self.namespace, openmetrics=openmetrics)

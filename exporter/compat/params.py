@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import time
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -59,7 +60,9 @@ class Number:
         return {"name": self.name, "in": "query", "required": False,
                 "description": f"{self.doc} ({self.low:g} to {self.high:g}; default "
                                f"{self.default:g})",
-                "schema": {"type": "number", "minimum": self.low, "maximum": self.high}}
+                "schema": {"anyOf": [  # empty means the default
+                    {"type": "number", "minimum": self.low, "maximum": self.high},
+                    {"type": "string", "maxLength": 0}]}}
 
 
 @dataclass(frozen=True)
@@ -122,6 +125,17 @@ def _rfc3339(name: str, raw: str) -> float:
         return parsed.timestamp()
     except (OverflowError, OSError, ValueError):
         return math.inf
+
+
+def parse(query: str) -> dict[str, str]:
+    """A query string as one value per name; a name given twice is refused (which one
+    would count is anyone's guess)."""
+    out: dict[str, str] = {}
+    for name, value in urllib.parse.parse_qsl(query, keep_blank_values=True):
+        if name in out:
+            raise ParamError(name[:40], "given more than once")
+        out[name] = value
+    return out
 
 
 def time_range(params: Params, start: Instant, end: Instant, default_seconds: float

@@ -16,6 +16,7 @@ from ..config import Settings
 from ..recorder import LLMMetrics
 from .app import SidecarApp
 from .limits import Limits, uvicorn_options
+from .page import WS_PING_SECONDS
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +79,8 @@ def serve(app: SidecarApp, sock: socket.socket,
                             **uvicorn_options(Limits(limits.max_header_bytes,
                                                      limits.request_timeout_seconds,
                                                      limits.max_connections),
-                                              limits.keepalive_timeout_seconds))
+                                              limits.keepalive_timeout_seconds,
+                                              WS_PING_SECONDS))
     server = Server(config)
     if on_started is not None:
         original = server.startup

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from .._auth import Auth
@@ -67,7 +68,10 @@ class SidecarApp:
         self.read = ReadSide(llm, settings, self.collectors)
         self.recent = self.read.recent
         self.reading = ReadRoutes(llm, self.read, Page(), self.auth, self.guard)
-        self._history: asyncio.Task[None] | None = None
+        self._background: asyncio.Task[None] | None = None
+        #: /metrics on threads of its own: never queued behind a read.
+        self.scrape_executor = ThreadPoolExecutor(max_workers=2,
+                                                  thread_name_prefix="llm-scrape")
         self._routes: dict[str, dict[str, Callable[..., Awaitable[None]]]] = {
             "/v1/events": {"POST": self._events},
             "/metrics": {"GET": self._metrics},
@@ -141,12 +145,13 @@ class SidecarApp:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 self.ready = True
-                self._history = asyncio.ensure_future(self.read.history_task())
+                self._background = asyncio.ensure_future(
+                    self.read.background(self.scrape_executor))
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 self.ready = False
-                if self._history is not None:
-                    self._history.cancel()
+                if self._background is not None:
+                    self._background.cancel()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
@@ -297,7 +302,8 @@ class SidecarApp:
     async def _metrics(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         loop = asyncio.get_running_loop()
-        response = await loop.run_in_executor(None, self._scrape.respond, headers)
+        response = await loop.run_in_executor(self.scrape_executor, self._scrape.respond,
+                                              headers)
         await send({"type": "http.response.start", "status": response.status,
                     "headers": [(k.lower().encode(), v.encode("latin-1"))
                                 for k, v in response.headers]})

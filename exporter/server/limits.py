@@ -115,6 +115,9 @@ def protocol(limits: Limits) -> type[HttpToolsProtocol]:
     return LimitedHttpToolsProtocol
 
 
-def uvicorn_options(limits: Limits, keepalive_timeout: float) -> dict[str, Any]:
-    """The uvicorn Config keywords that apply ``limits``."""
-    return {"http": protocol(limits), "timeout_keep_alive": keepalive_timeout}
+def uvicorn_options(limits: Limits, keepalive_timeout: float,
+                    ws_ping_seconds: float) -> dict[str, Any]:
+    """The uvicorn Config keywords that apply ``limits``; a WebSocket client that answers
+    no ping within ``ws_ping_seconds`` is closed (it is not reading)."""
+    return {"http": protocol(limits), "timeout_keep_alive": keepalive_timeout,
+            "ws_ping_interval": ws_ping_seconds, "ws_ping_timeout": ws_ping_seconds}

@@ -21,12 +21,60 @@ _TYPES = {".html": b"text/html; charset=utf-8", ".js": b"text/javascript; charse
 ASSETS = ("page.js", "page.css", "vendor/uplot/uPlot.iife.min.js",
           "vendor/uplot/uPlot.min.css", "vendor/uplot/LICENSE", "vendor/uplot/VENDORED.md")
 WS_PATH = "/api/metrics/ws"
-#: WebSocket clients served at once; more are refused (each costs queries per second).
-MAX_SOCKETS = 16
+#: WebSocket clients served at once; more are refused with 1013 (try again later). A
+#: client costs one send of a message computed once for all of them.
+MAX_SOCKETS = 128
+#: A client whose message has not gone out within this many seconds is not reading: it
+#: is closed and its slot freed. One that never answers the server's pings (every
+#: ``WS_PING_SECONDS``) is closed by the server after as long again.
+SEND_TIMEOUT = 2.0
+WS_PING_SECONDS = 5.0
 
 
 def _read(name: str) -> bytes:
     return resources.files("exporter.server").joinpath("static").joinpath(name).read_bytes()
+
+
+class Feed:
+    """The WebSocket's message, computed once per interval while anyone listens and sent
+    to every client: a hundred clients cost one computation, not a hundred."""
+
+    def __init__(self, compute: Callable[[], Awaitable[str]], interval: float = 1.0) -> None:
+        self._compute = compute
+        self.interval = interval
+        self._text: str | None = None
+        self._seq = 0
+        self._published = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.listeners = 0
+
+    def join(self) -> None:
+        self.listeners += 1
+        if self._task is None or self._task.done():
+            self._task = asyncio.ensure_future(self._run())
+
+    def leave(self) -> None:
+        self.listeners -= 1
+        if self.listeners == 0 and self._task is not None:
+            self._task.cancel()
+            self._task, self._text = None, None
+
+    async def after(self, seen: int) -> tuple[int, str]:
+        """The newest message once it is newer than ``seen``."""
+        while self._seq == seen or self._text is None:
+            await self._published.wait()
+        return self._seq, self._text
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                text = await self._compute()
+            except Exception as exc:  # noqa: BLE001 - the clients hear why
+                text = json.dumps({"type": "error", "error": str(exc)})
+            self._text, self._seq = text, self._seq + 1
+            published, self._published = self._published, asyncio.Event()
+            published.set()
+            await asyncio.sleep(self.interval)
 
 
 class Page:
@@ -39,11 +87,12 @@ class Page:
             kind = next(t for suffix, t in _TYPES.items() if name.endswith(suffix))
             self.assets[f"/static/{name}"] = (_read(name), kind)
         self.sockets = 0
+        self.evicted = 0
 
     async def websocket(self, receive: Callable[[], Awaitable[dict[str, Any]]],
-                        send: Callable[[dict[str, Any]], Awaitable[None]],
-                        update: Callable[[], dict[str, Any]], interval: float = 1.0) -> None:
-        """Accept, then send ``update()`` every ``interval`` until the client leaves."""
+                        send: Callable[[dict[str, Any]], Awaitable[None]], feed: Feed) -> None:
+        """Accept, then send each of the feed's messages until the client leaves, or
+        stops reading."""
         message = await receive()
         if message["type"] != "websocket.connect":
             return
@@ -51,25 +100,36 @@ class Page:
             await send({"type": "websocket.close", "code": 1013})
             return
         self.sockets += 1
+        feed.join()
         closed: asyncio.Future[dict[str, Any]] | None = None
+        waiting: asyncio.Future[tuple[int, str]] | None = None
         try:
             await send({"type": "websocket.accept"})
-            loop = asyncio.get_running_loop()
             closed = asyncio.ensure_future(receive())
+            seen = 0
             while True:
-                try:
-                    payload = await loop.run_in_executor(None, update)
-                except Exception as exc:  # noqa: BLE001 - the client hears why
-                    payload = {"type": "error", "error": str(exc)}
-                await send({"type": "websocket.send", "text": json.dumps(payload)})
-                done, _ = await asyncio.wait({closed}, timeout=interval)
-                if done:
+                waiting = asyncio.ensure_future(feed.after(seen))
+                done, _ = await asyncio.wait({closed, waiting},
+                                             return_when=asyncio.FIRST_COMPLETED)
+                if closed in done:
                     if closed.result()["type"] == "websocket.disconnect":
                         return
                     closed = asyncio.ensure_future(receive())  # a client message: ignored
+                    continue
+                seen, text = waiting.result()
+                try:
+                    await asyncio.wait_for(send({"type": "websocket.send", "text": text}),
+                                           SEND_TIMEOUT)
+                except TimeoutError:
+                    self.evicted += 1
+                    log.info("closed a WebSocket client that stopped reading (%d so far)",
+                             self.evicted)
+                    return
         except (OSError, RuntimeError):  # the client went away mid-send
             return
         finally:
             self.sockets -= 1
-            if closed is not None and not closed.done():
-                closed.cancel()
+            feed.leave()
+            for pending in (closed, waiting):
+                if pending is not None and not pending.done():
+                    pending.cancel()

@@ -7,9 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import json
 import logging
+import math
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Any
 
 from ..collectors import CollectorSet
@@ -21,6 +25,7 @@ from ..readout.queries import Questions
 from ..readout.sources import LocalSource, PrometheusSource, Source, state_of
 from ..recent import RecentRequests
 from ..recorder import LLMMetrics
+from .page import Feed
 
 log = logging.getLogger(__name__)
 
@@ -34,9 +39,21 @@ _HISTORY_KEYS = (("requests", ""), ("tokens", ""), ("cost", ""), ("reference_cos
                  ("routing_duration", "_count"), ("disk_io", ""), ("network_io", ""))
 
 
+#: A read shows the counters as of at most this long ago: half of it the age of the
+#: snapshot every reader shares, half the age of an answer given to identical reads.
+FRESH_SECONDS = 1.0
+SNAPSHOT_SECONDS = ANSWER_SECONDS = FRESH_SECONDS / 2
+#: With nobody scraping (no Prometheus), the collectors run this often while someone
+#: reads (the page's resources) or the history samples; never on behalf of one read.
+RESOURCE_SECONDS = 5.0
+#: A read within this long keeps the collectors refreshed.
+_READERS_SEEN_SECONDS = 60.0
+
+
 class ReadSide:
-    """Answers to GET routes by path; ``history_task`` samples while no Prometheus is
-    configured."""
+    """Answers to GET routes by path, computed on a pool of their own from a snapshot
+    shared by every reader; ``background`` samples the history (no Prometheus) and
+    refreshes the resource collectors while nobody scrapes."""
 
     def __init__(self, llm: LLMMetrics, settings: ServerSettings,
                  collectors: CollectorSet) -> None:
@@ -44,6 +61,12 @@ class ReadSide:
         self.collectors = collectors
         self.recent = RecentRequests(settings.recent_requests, log_lines=settings.request_log)
         self.history: History | None = None
+        #: Reads queue here, never in front of a scrape or of ingest.
+        self.executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="llm-read")
+        self._snapshot: State | None = None
+        self._snapshot_at = -math.inf
+        self._snapshot_lock = threading.Lock()
+        self.read_at = -math.inf
         source: Source
         if settings.prometheus_url:
             source = PrometheusSource(settings.prometheus_url)
@@ -61,12 +84,24 @@ class ReadSide:
                                                           reference=reference)
         self.routes["/api/v1/requests/recent"] = self._recent
         self.routes["/_qs/health"] = lambda p: {"status": "ok"}
+        self.feed = Feed(self._message)
 
     def snapshot(self) -> State:
-        """Every sample the sidecar exposes now, recorder and collectors."""
-        state = state_of(self.llm.collect(scrape=False))
-        state.update(state_of(self.collectors.collect()))
-        return state
+        """Every sample the sidecar exposes, at most SNAPSHOT_SECONDS old, shared by every
+        reader (read-only): the recorder now, the collectors as last run."""
+        with self._snapshot_lock:
+            if time.monotonic() - self._snapshot_at >= SNAPSHOT_SECONDS or \
+                    self._snapshot is None:
+                state = state_of(self.llm.collect(scrape=False))
+                state.update(state_of(self.collectors.latest()))
+                self._snapshot, self._snapshot_at = state, time.monotonic()
+            return self._snapshot
+
+    async def answer(self, path: str, params: Params) -> Any:
+        """A route's answer, computed on the read pool."""
+        self.read_at = time.monotonic()
+        return await asyncio.get_running_loop().run_in_executor(
+            self.executor, self.routes[path], params)
 
     def _recent(self, params: Params) -> list[dict[str, Any]]:
         """GET /api/v1/requests/recent?limit= (newest first; default 50)."""
@@ -82,19 +117,40 @@ class ReadSide:
                 "resources": views.routing_resources(q, p),
                 "routing": views.routing_matrix(q, p)}
 
+    async def _message(self) -> str:
+        self.read_at = time.monotonic()
+        return await asyncio.get_running_loop().run_in_executor(
+            self.executor, lambda: json.dumps(self.update()))
+
     def sample(self) -> None:
         if self.history is not None:
             self.history.record(time.time(), {k: v for k, v in self.snapshot().items()
                                               if k[0] in self._kept})
 
-    async def history_task(self) -> None:
-        """Samples the history every interval until cancelled."""
-        if self.history is None:
-            return
+    async def background(self, scrape_executor: Executor) -> None:
+        """Until cancelled: the history's samples (no Prometheus), and the collectors run
+        when nobody scraped them for RESOURCE_SECONDS while someone reads or the
+        history needs their counters."""
         loop = asyncio.get_running_loop()
+        next_sample = time.monotonic()
+        tick = min(RESOURCE_SECONDS, self.history.interval if self.history else math.inf)
         while True:
-            try:
-                await loop.run_in_executor(None, self.sample)
-            except Exception:  # a failed sample must not end the history
-                log.exception("sampling the in-memory history failed")
-            await asyncio.sleep(self.history.interval)
+            now = time.monotonic()
+            sampling = self.history is not None and now >= next_sample
+            reading = now - self.read_at < _READERS_SEEN_SECONDS
+            last = self.collectors.last_run
+            if self.collectors.collectors and (sampling or reading) and \
+                    (last is None or now - last >= RESOURCE_SECONDS):
+                try:
+                    await loop.run_in_executor(scrape_executor, self.collectors.samples)
+                except Exception:  # the set logs its own failures; this is the pool's
+                    log.exception("refreshing the collectors failed")
+            if sampling and self.history is not None:
+                try:
+                    await loop.run_in_executor(self.executor, self.sample)
+                except Exception:  # a failed sample must not end the history
+                    log.exception("sampling the in-memory history failed")
+                next_sample += self.history.interval
+                if next_sample < time.monotonic():
+                    next_sample = time.monotonic() + self.history.interval
+            await asyncio.sleep(tick)

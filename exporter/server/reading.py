@@ -4,20 +4,25 @@ routes (guarded by the metrics credentials) and the WebSocket."""
 from __future__ import annotations
 
 import asyncio
-import urllib.parse
+import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from .._auth import Auth
-from ..compat.params import ParamError
+from ..compat.params import ParamError, parse
 from ..readout.sources import SourceError
 from ..recorder import LLMMetrics
 from .guard import Guard
 from .page import WS_PATH, Page
-from .read import ReadSide
-from .wire import Receive, Send, same_origin, send_bytes, send_json
+from .read import ANSWER_SECONDS, ReadSide
+from .wire import JSON, Receive, Send, dumps, same_origin, send_bytes, send_json
 
 Handler = Callable[[dict[str, Any], Receive, Send], Awaitable[None]]
+#: Answers kept (each for read.ANSWER_SECONDS, given to every identical read meanwhile).
+MAX_ANSWERS = 256
+#: Distinct reads computing or queued at once; past it a read gets 503 and Retry-After.
+MAX_WAITING_READS = 32
 #: The page runs its own scripts and styles only (no inline code, no eval), talks to its
 #: own origin only, and is never framed (clickjacking) nor leaks its URL as a referrer.
 PAGE_HEADERS = [
@@ -28,12 +33,61 @@ PAGE_HEADERS = [
     (b"x-frame-options", b"DENY")]
 
 
+Answer = tuple[int, bytes]
+
+
+class Answers:
+    """Answers by (path, query) for ``seconds``, computed once however many readers ask
+    at the same time (they await one future), at most ``size`` kept."""
+
+    def __init__(self, seconds: float, size: int) -> None:
+        self.seconds, self.size = seconds, size
+        self._kept: OrderedDict[tuple[str, bytes], tuple[float, Answer]] = OrderedDict()
+        self._running: dict[tuple[str, bytes], asyncio.Future[Answer]] = {}
+
+    @property
+    def waiting(self) -> int:
+        return len(self._running)
+
+    def get(self, key: tuple[str, bytes]) -> Answer | None:
+        kept = self._kept.get(key)
+        if kept is None or time.monotonic() - kept[0] >= self.seconds:
+            return None
+        return kept[1]
+
+    async def compute(self, key: tuple[str, bytes],
+                      make: Callable[[], Awaitable[Answer]]) -> Answer:
+        running = self._running.get(key)
+        if running is not None:
+            return await asyncio.shield(running)
+        future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
+        self._running[key] = future
+        try:
+            answer = await make()
+        except asyncio.CancelledError:
+            future.cancel()
+            raise
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: no "never retrieved" warning without waiters
+            raise
+        finally:
+            del self._running[key]
+        future.set_result(answer)
+        self._kept[key] = (time.monotonic(), answer)
+        self._kept.move_to_end(key)
+        while len(self._kept) > self.size:
+            self._kept.popitem(last=False)
+        return answer
+
+
 class ReadRoutes:
     """Handlers of every GET route that shows recorded data."""
 
     def __init__(self, llm: LLMMetrics, read: ReadSide, page: Page, auth: Auth,
                  guard: Guard) -> None:
         self.llm, self.read, self.page, self.auth, self.guard = llm, read, page, auth, guard
+        self.answers = Answers(ANSWER_SECONDS, MAX_ANSWERS)
 
     def routes(self) -> dict[str, dict[str, Handler]]:
         return {"/": {"GET": self._landing}, WS_PATH: {"GET": self._upgrade},
@@ -67,22 +121,32 @@ class ReadRoutes:
         return True
 
     async def _get(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
-        """A read route: 400 naming a bad parameter, 502 when Prometheus fails."""
+        """A read route: 400 naming a bad parameter, 502 when Prometheus fails, 503 when
+        too many distinct reads wait. The same read within a second is answered once."""
         if await self._denied(scope, send):
             return
-        query = scope.get("query_string", b"").decode("latin-1")
-        params = dict(urllib.parse.parse_qsl(query, keep_blank_values=True))
-        answer = self.read.routes[scope["path"]]
-        loop = asyncio.get_running_loop()
+        query = scope.get("query_string", b"")
+        key = (scope["path"], query)
+        kept = self.answers.get(key)
+        if kept is None:
+            if self.answers.waiting >= MAX_WAITING_READS:
+                await send_json(send, 503, {"error": f"{MAX_WAITING_READS} reads are waiting; "
+                                                     "retry in a second"},
+                                [(b"retry-after", b"1")])
+                return
+            kept = await self.answers.compute(
+                key, lambda: self._answer(scope["path"], query.decode("latin-1")))
+        status, body = kept
+        await send_bytes(send, status, body, JSON, [(b"cache-control", b"no-store")])
+
+    async def _answer(self, path: str, query: str) -> tuple[int, bytes]:
         try:
-            payload = await loop.run_in_executor(None, answer, params)
+            payload = await self.read.answer(path, parse(query))
         except ParamError as exc:
-            await send_json(send, 400, {"error": str(exc), "field": exc.field})
-            return
+            return 400, dumps({"error": str(exc), "field": exc.field})
         except SourceError as exc:
-            await send_json(send, 502, {"error": str(exc)})
-            return
-        await send_json(send, 200, payload, [(b"cache-control", b"no-store")])
+            return 502, dumps({"error": str(exc)})
+        return 200, dumps(payload)
 
     async def websocket(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         """The routing backend's live feed; same-origin (or an allowed origin) only, so
@@ -97,4 +161,4 @@ class ReadRoutes:
             await receive()
             await send({"type": "websocket.close", "code": 1008})
             return
-        await self.page.websocket(receive, send, self.read.update)
+        await self.page.websocket(receive, send, self.read.feed)

@@ -7,10 +7,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import time
 import urllib.request
 from typing import Any
 
 from exporter.compat import LLMMetricsService, MetricsCollector, SyncMetricsClient
+from exporter.server.read import FRESH_SECONDS
 
 BASELINE = ("openai", "gpt-4o-mini")
 
@@ -91,6 +93,7 @@ def send(url: str) -> Sent:
     router.update_model_availability(tier="LOCAL", available=2, total=3)
     assert router.flush(10)
     s.latencies_ms += [1000, 3000]
+    time.sleep(FRESH_SECONDS)  # reads show the counters as of at most this long ago
     return s
 
 

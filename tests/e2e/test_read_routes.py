@@ -15,6 +15,7 @@ import pytest
 
 from exporter import Settings, report
 from exporter.config import ServerSettings
+from exporter.server.read import FRESH_SECONDS
 
 from ..compat.traffic import BASELINE, check_all_routes, send
 from .conftest import Prometheus, wait_for
@@ -60,6 +61,7 @@ def test_read_routes_from_prometheus_equal_what_was_sent(sidecar_factory, tmp_pa
         assert "By provider" in text and "gpt-4o-mini" in text and "simple" in text
         # Prometheus gone: a clear 502, not a crash
         prom.stop()
+        time.sleep(FRESH_SECONDS)  # past the answer given to identical reads
         status, _, body = reader.request("GET", "/api/llm/costs")
         assert status == 502 and b"did not answer" in body
         assert report.main(args, io.StringIO()) == 2
