@@ -32,7 +32,7 @@ ERROR_TYPES = ("rate_limit", "timeout", "server_error", "client_error", "content
 CACHE_RESULTS = ("hit", "miss")
 CIRCUIT_STATES = ("closed", "half_open", "open")
 EVENT_RESULTS = ("accepted", "rejected")
-AUTH_ENDPOINTS = ("ingest", "metrics")
+AUTH_ENDPOINTS = ("ingest", "metrics", "read")
 
 #: 0.01 s doubling to 81.92 s (the GenAI semconv list), then 163.84 and 327.68 s for long
 #: reasoning calls. client_python's defaults stop at 10 s, far too short for LLM calls.

@@ -3,7 +3,6 @@ variables, validated once at start-up with errors that name the offending key.""
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -17,6 +16,19 @@ from .cardinality import DEFAULT_CAPS
 from .collectors import available as available_collectors
 from .pools import Pool
 from .pricing import PriceBook, PriceOverride
+from .readout.endpoint import Endpoint
+from .settings_source import (
+    ConfigError,
+    boolean,
+    integer,
+    mapping,
+    names,
+    no_unknown,
+    read_document,
+    secret,
+)
+
+__all__ = ["ConfigError", "Settings", "ServerSettings", "read_document"]
 
 DEFAULT_PORT = 9473
 COLLECTORS = available_collectors()
@@ -31,14 +43,11 @@ _SERVER_KEYS = {"host", "port", "ingest_token_file", "metrics_user", "metrics_pa
                 "idempotency_window_seconds", "max_header_bytes", "request_timeout_seconds",
                 "keepalive_timeout_seconds", "max_connections", "prometheus_url",
                 "recent_requests", "request_log", "history_interval_seconds",
-                "history_points"}
+                "history_points", "read_token_file", "public_reads", "prometheus_user",
+                "prometheus_password_file", "prometheus_bearer_token_file"}
 _PRICING_KEYS = {"catalog", "baseline", "overrides", "overrides_file", "pools", "catalog_date",
                  "override_warn_ratio"}
 _LABEL_KEYS = {"caps", "series_budget"}
-
-
-class ConfigError(ValueError):
-    """A setting is missing, unknown or of the wrong type; the message names it."""
 
 
 @dataclass(frozen=True)
@@ -74,6 +83,31 @@ class ServerSettings:
     prometheus_url: str | None = field(default=None, repr=False)
     """Where the read routes, the page and the report ask exact windowed questions; none:
     they answer from this sidecar's own counters since it started."""
+    prometheus_user: str | None = None
+    prometheus_password: str | None = field(default=None, repr=False)
+    prometheus_bearer_token: str | None = field(default=None, repr=False)
+    """Credentials for ``prometheus_url`` (basic, or a bearer token; also accepted as
+    ``https://user:password@host`` in the URL, never shown)."""
+    read_token: str | None = field(default=None, repr=False)
+    """A bearer token for the read routes, the page and the WebSocket (the metrics
+    credentials open them too)."""
+    public_reads: bool = False
+    """Serve reads without credentials although some are configured (an explicit choice:
+    they show team spend and user ids)."""
+
+    @property
+    def reads_open(self) -> bool:
+        """Reads need no credentials: none is configured, or ``public_reads`` says so."""
+        return self.public_reads or not (self.ingest_token or self.metrics_user
+                                         or self.read_token)
+
+    def prometheus(self) -> Endpoint | None:
+        """The Prometheus the read side asks, its credentials apart from its URL."""
+        if not self.prometheus_url:
+            return None
+        return Endpoint.parse(self.prometheus_url, user=self.prometheus_user,
+                              password=self.prometheus_password,
+                              bearer=self.prometheus_bearer_token, where="server.prometheus_url")
     recent_requests: int = 1000
     """Requests kept for /api/v1/requests/recent (0: none)."""
     request_log: bool = False
@@ -109,11 +143,11 @@ class Settings:
         raw: dict[str, Any] = read_document(Path(path), "config") if path else {}
         if not isinstance(raw, dict):
             raise ConfigError(f"{path}: the top level must be a mapping")
-        _no_unknown(raw, _TOP_KEYS, "")
-        labels = _mapping(raw.get("labels", {}), "labels")
-        _no_unknown(labels, _LABEL_KEYS, "labels.")
-        pricing = _mapping(raw.get("pricing", {}), "pricing")
-        _no_unknown(pricing, _PRICING_KEYS, "pricing.")
+        no_unknown(raw, _TOP_KEYS, "")
+        labels = mapping(raw.get("labels", {}), "labels")
+        no_unknown(labels, _LABEL_KEYS, "labels.")
+        pricing = mapping(raw.get("pricing", {}), "pricing")
+        no_unknown(pricing, _PRICING_KEYS, "pricing.")
 
         namespace = env.get("LLM_EXPORTER_NAMESPACE") or raw.get("namespace", "llm")
         try:
@@ -122,10 +156,10 @@ class Settings:
             raise ConfigError(str(exc)) from None
 
         hold = _zero_hold(env, raw.get("zero_hold_seconds"))
-        caps = dict(_mapping(labels.get("caps", {}), "labels.caps"))
+        caps = dict(mapping(labels.get("caps", {}), "labels.caps"))
         for key, value in env.items():
             if key.startswith("LLM_EXPORTER_CAP_"):
-                caps[key[len("LLM_EXPORTER_CAP_"):].lower()] = _int(value, key)
+                caps[key[len("LLM_EXPORTER_CAP_"):].lower()] = integer(value, key)
         for label, cap in caps.items():
             where = f"labels.caps.{label}"
             if label not in DEFAULT_CAPS:
@@ -136,7 +170,7 @@ class Settings:
 
         budget = labels.get("series_budget", DEFAULT_SERIES_BUDGET)
         if env.get("LLM_EXPORTER_SERIES_BUDGET"):
-            budget = _int(env["LLM_EXPORTER_SERIES_BUDGET"], "LLM_EXPORTER_SERIES_BUDGET")
+            budget = integer(env["LLM_EXPORTER_SERIES_BUDGET"], "LLM_EXPORTER_SERIES_BUDGET")
         if isinstance(budget, bool) or not isinstance(budget, int) or budget < 1:
             raise ConfigError(f"labels.series_budget: must be a positive integer, got "
                               f"{budget!r}")
@@ -146,7 +180,7 @@ class Settings:
         return cls(namespace=namespace, zero_hold_seconds=hold, label_caps=caps,
                    series_budget=budget,
                    **pricing_settings(pricing, env),
-                   server=_server(_mapping(raw.get("server", {}), "server"), env),
+                   server=_server(mapping(raw.get("server", {}), "server"), env),
                    source=str(path) if path else "defaults")
 
     @classmethod
@@ -186,113 +220,15 @@ def _zero_hold(env: Mapping[str, str], configured: Any) -> float:
     return float(hold)
 
 
-#: A settings file is a few kilobytes; a bigger one is a mistake (a log, a dump).
-_MAX_CONFIG_CHARS = 4 * 1024 * 1024
-
-
-def read_document(path: Path, what: str) -> Any:
-    """A YAML or JSON settings file; ConfigError (naming the file) for anything wrong
-    with it: unreadable, not UTF-8, too big, malformed, nested too deeply."""
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read {what} {path}: {exc.strerror}") from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start}); save the {what} as "
-                          "UTF-8") from None
-    if len(text) > _MAX_CONFIG_CHARS:
-        raise ConfigError(f"{path}: {len(text):,} characters; a {what} is at most "
-                          f"{_MAX_CONFIG_CHARS:,}")
-    if path.suffix == ".json":
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"{path}: invalid JSON: {exc}") from None
-        except RecursionError:
-            raise ConfigError(f"{path}: nested too deeply") from None
-    try:
-        import yaml
-    except ImportError:
-        raise ConfigError(f"{path}: reading YAML needs PyYAML "
-                          "(pip install 'llm-exporter[pricing]'), or use a .json file") from None
-    try:
-        return yaml.safe_load(text) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: invalid YAML: {exc}") from None
-    except RecursionError:  # PyYAML's composer recurses once per level
-        raise ConfigError(f"{path}: nested too deeply") from None
-
-
-def _mapping(value: Any, where: str) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise ConfigError(f"{where}: must be a mapping, got {type(value).__name__}")
-    return value
-
-
-def _no_unknown(raw: Mapping[str, Any], allowed: set[str], prefix: str) -> None:
-    unknown = set(raw) - allowed
-    if unknown:
-        raise ConfigError(f"unknown setting(s): {', '.join(prefix + k for k in sorted(unknown))}"
-                          f" (allowed: {', '.join(sorted(allowed))})")
-
-
-def _int(value: str, name: str) -> int:
-    try:
-        return int(value)
-    except ValueError:
-        raise ConfigError(f"{name}: must be an integer, got {value!r}") from None
-
-
-def _bool(value: str, name: str) -> bool:
-    lowered = value.strip().lower()
-    if lowered in ("1", "true", "yes", "on"):
-        return True
-    if lowered in ("0", "false", "no", "off"):
-        return False
-    raise ConfigError(f"{name}: must be true or false, got {value!r}")
-
-
-def _secret(env: Mapping[str, str], name: str, file_setting: Any, where: str) -> str | None:
-    """A secret from ``$NAME``, else from the file ``$NAME_FILE`` or the settings' file
-    path; trailing newlines stripped. Its value is never part of an error message."""
-    if env.get(name):
-        return env[name]
-    path = env.get(name + "_FILE") or file_setting
-    if not path:
-        return None
-    try:
-        value = Path(path).read_text().strip()
-    except OSError as exc:
-        raise ConfigError(f"{where}: cannot read {path}: {exc.strerror}") from None
-    if not value:
-        raise ConfigError(f"{where}: {path} is empty")
-    return value
-
-
-def _names(env: Mapping[str, str], raw: Mapping[str, Any], key: str,
-           env_name: str) -> tuple[str, ...] | None:
-    """A list of names from a comma-separated variable or the file; None when unset."""
-    value: Any = env.get(env_name)
-    if value is not None:
-        value = [v.strip() for v in value.split(",") if v.strip()]
-    else:
-        value = raw.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-        raise ConfigError(f"server.{key}: must be a list of names, got {value!r}")
-    return tuple(value)
-
-
 def _server(raw: Mapping[str, Any], env: Mapping[str, str]) -> ServerSettings:
-    _no_unknown(raw, _SERVER_KEYS, "server.")
+    no_unknown(raw, _SERVER_KEYS, "server.")
     defaults = ServerSettings()
     host = env.get("LLM_EXPORTER_HOST") or raw.get("host", defaults.host)
     if not isinstance(host, str) or not host:
         raise ConfigError(f"server.host: must be an address, got {host!r}")
 
     def number(key: str, env_name: str, low: int, high: int) -> int:
-        value = _int(env[env_name], env_name) if env.get(env_name) else \
+        value = integer(env[env_name], env_name) if env.get(env_name) else \
             raw.get(key, getattr(defaults, key))
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
             raise ConfigError(f"server.{key}: must be an integer in {low}..{high}, "
@@ -322,32 +258,46 @@ def _server(raw: Mapping[str, Any], env: Mapping[str, str]) -> ServerSettings:
                           f"got {collectors_raw!r}")
     gpu_processes = raw.get("gpu_processes", False)
     if "LLM_EXPORTER_GPU_PROCESSES" in env:
-        gpu_processes = _bool(env["LLM_EXPORTER_GPU_PROCESSES"], "LLM_EXPORTER_GPU_PROCESSES")
+        gpu_processes = boolean(env["LLM_EXPORTER_GPU_PROCESSES"], "LLM_EXPORTER_GPU_PROCESSES")
     if not isinstance(gpu_processes, bool):
         raise ConfigError(f"server.gpu_processes: must be true or false, got {gpu_processes!r}")
-    allowed_hosts = _names(env, raw, "allowed_hosts", "LLM_EXPORTER_ALLOWED_HOSTS")
-    allowed_origins = _names(env, raw, "allowed_origins", "LLM_EXPORTER_ALLOWED_ORIGINS")
+    allowed_hosts = names(env, raw, "allowed_hosts", "LLM_EXPORTER_ALLOWED_HOSTS")
+    allowed_origins = names(env, raw, "allowed_origins", "LLM_EXPORTER_ALLOWED_ORIGINS")
     # METRICS_BASIC_AUTH_*: the Go proxy's names, so its deployment env keeps working
     user = env.get("LLM_EXPORTER_METRICS_USER") or env.get("METRICS_BASIC_AUTH_USER") \
         or raw.get("metrics_user")
-    password = _secret(env, "LLM_EXPORTER_METRICS_PASSWORD", raw.get("metrics_password_file"),
+    password = secret(env, "LLM_EXPORTER_METRICS_PASSWORD", raw.get("metrics_password_file"),
                        "server.metrics_password_file") or env.get("METRICS_BASIC_AUTH_PASS")
     prometheus_url = env.get("LLM_EXPORTER_PROMETHEUS_URL") or raw.get("prometheus_url")
-    if prometheus_url is not None and (not isinstance(prometheus_url, str) or
-                                       not prometheus_url.startswith(("http://", "https://"))):
+    if prometheus_url is not None and not isinstance(prometheus_url, str):
         raise ConfigError("server.prometheus_url: must be an http(s) URL")
+    prometheus_user = env.get("LLM_EXPORTER_PROMETHEUS_USER") or raw.get("prometheus_user")
+    prometheus_password = secret(env, "LLM_EXPORTER_PROMETHEUS_PASSWORD",
+                                  raw.get("prometheus_password_file"),
+                                  "server.prometheus_password_file")
+    prometheus_bearer = secret(env, "LLM_EXPORTER_PROMETHEUS_BEARER_TOKEN",
+                                raw.get("prometheus_bearer_token_file"),
+                                "server.prometheus_bearer_token_file")
+    if (prometheus_user is None) != (prometheus_password is None):
+        raise ConfigError("server.prometheus_user and a Prometheus password go together "
+                          "(LLM_EXPORTER_PROMETHEUS_PASSWORD[_FILE])")
+    public_reads = raw.get("public_reads", False)
+    if "LLM_EXPORTER_PUBLIC_READS" in env:
+        public_reads = boolean(env["LLM_EXPORTER_PUBLIC_READS"], "LLM_EXPORTER_PUBLIC_READS")
+    if not isinstance(public_reads, bool):
+        raise ConfigError(f"server.public_reads: must be true or false, got {public_reads!r}")
     request_log = raw.get("request_log", False)
     if "LLM_EXPORTER_REQUEST_LOG" in env:
-        request_log = _bool(env["LLM_EXPORTER_REQUEST_LOG"], "LLM_EXPORTER_REQUEST_LOG")
+        request_log = boolean(env["LLM_EXPORTER_REQUEST_LOG"], "LLM_EXPORTER_REQUEST_LOG")
     if not isinstance(request_log, bool):
         raise ConfigError(f"server.request_log: must be true or false, got {request_log!r}")
     if (user is None) != (password is None):
         raise ConfigError("server.metrics_user and a metrics password go together: set both "
                           "(LLM_EXPORTER_METRICS_USER and LLM_EXPORTER_METRICS_PASSWORD[_FILE])"
                           " or neither")
-    return ServerSettings(
+    settings = ServerSettings(
         host=host, port=port,
-        ingest_token=_secret(env, "LLM_EXPORTER_INGEST_TOKEN", raw.get("ingest_token_file"),
+        ingest_token=secret(env, "LLM_EXPORTER_INGEST_TOKEN", raw.get("ingest_token_file"),
                              "server.ingest_token_file"),
         metrics_user=user, metrics_password=password, max_body_bytes=max_body,
         max_batch_events=max_batch, collectors=tuple(collectors_raw),
@@ -355,8 +305,17 @@ def _server(raw: Mapping[str, Any], env: Mapping[str, str]) -> ServerSettings:
         idempotency_window_seconds=window, max_header_bytes=max_header,
         request_timeout_seconds=request_timeout, keepalive_timeout_seconds=keepalive,
         max_connections=max_connections, allowed_origins=allowed_origins or (),
-        prometheus_url=prometheus_url, request_log=request_log,
+        prometheus_url=prometheus_url, prometheus_user=prometheus_user,
+        prometheus_password=prometheus_password, prometheus_bearer_token=prometheus_bearer,
+        read_token=secret(env, "LLM_EXPORTER_READ_TOKEN", raw.get("read_token_file"),
+                           "server.read_token_file"),
+        public_reads=public_reads, request_log=request_log,
         recent_requests=number("recent_requests", "LLM_EXPORTER_RECENT_REQUESTS", 0, 1_000_000),
         history_interval_seconds=number("history_interval_seconds",
                                         "LLM_EXPORTER_HISTORY_INTERVAL_SECONDS", 1, 3600),
         history_points=number("history_points", "LLM_EXPORTER_HISTORY_POINTS", 2, 100_000))
+    try:
+        settings.prometheus()
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    return settings

@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from .cardinality import normalise_model, normalise_provider
-from .config import ConfigError, _bool, read_document
 from .pools import Pool
 from .pricing import PriceOverride
+from .settings_source import ConfigError, boolean, read_document
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +22,7 @@ def pricing_settings(pricing: Mapping[str, Any], env: Mapping[str, str]) -> dict
     """Settings' pricing fields from the ``pricing:`` mapping and the environment."""
     catalog = pricing.get("catalog", True)
     if "LLM_EXPORTER_PRICE_CATALOG" in env:
-        catalog = _bool(env["LLM_EXPORTER_PRICE_CATALOG"], "LLM_EXPORTER_PRICE_CATALOG")
+        catalog = boolean(env["LLM_EXPORTER_PRICE_CATALOG"], "LLM_EXPORTER_PRICE_CATALOG")
     if not isinstance(catalog, bool):
         raise ConfigError(f"pricing.catalog: must be true or false, got {catalog!r}")
 

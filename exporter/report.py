@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from typing import Any, TextIO
 
 from .compat import views
+from .readout.endpoint import Endpoint
 from .readout.history import State
 from .readout.queries import Questions
 from .readout.sources import (
@@ -42,13 +43,22 @@ def window_hours(spec: str, now: float | None = None) -> float:
     return float(m.group(1)) * _UNITS[m.group(2)] / 3600
 
 
-def scraped(url: str, headers: dict[str, str] | None = None) -> State:
-    """A sidecar's or app's /metrics as a state (text format)."""
+def scraped(endpoint: Endpoint) -> State:
+    """A sidecar's or app's /metrics as a state (text format). Its errors never quote
+    what was read (it may not be metrics at all)."""
     from prometheus_client.parser import text_string_to_metric_families
 
-    request = urllib.request.Request(url, headers=headers or {})
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return state_of(text_string_to_metric_families(response.read().decode()))
+    request = urllib.request.Request(endpoint.url, headers=endpoint.headers())
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            text = response.read(64 << 20).decode("utf-8")
+    except (OSError, ValueError) as exc:
+        raise SourceError(endpoint.redact(f"{endpoint.url} did not answer: {exc}")) from None
+    try:
+        return state_of(text_string_to_metric_families(text))
+    except (ValueError, TypeError, IndexError):
+        raise SourceError(f"{endpoint.url} did not answer in the Prometheus text "
+                          "format") from None
 
 
 def answers(q: Questions, hours: float, team: str | None, model: str | None,
@@ -131,13 +141,22 @@ def main(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     from .config import Settings
 
     settings = Settings.load(args.config)
-    prometheus = args.prometheus or settings.server.prometheus_url
+    server = settings.server
     source: Source
-    if prometheus:
-        source = PrometheusSource(prometheus)
-    else:
-        url = args.metrics_url or f"http://127.0.0.1:{settings.server.port}/metrics"
-        source = LocalSource(lambda: scraped(url))
+    try:
+        prometheus: str | None = args.prometheus or server.prometheus_url
+        if prometheus:
+            source = PrometheusSource(Endpoint.parse(
+                prometheus, user=server.prometheus_user,
+                password=server.prometheus_password, bearer=server.prometheus_bearer_token,
+                where="--prometheus" if args.prometheus else "server.prometheus_url"))
+        else:
+            metrics = Endpoint.parse(args.metrics_url or f"http://127.0.0.1:{server.port}"
+                                     "/metrics", where="--metrics-url")
+            source = LocalSource(lambda: scraped(metrics))
+    except ValueError as exc:
+        print(f"llm-exporter report: {exc}", file=sys.stderr)
+        return 2
     try:
         hours = window_hours(args.range)
         reference = "/".join(settings.baseline) if settings.baseline else None

@@ -11,12 +11,14 @@ from __future__ import annotations
 import json
 import math
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from .endpoint import Endpoint
 from .history import History, State
 
 Vector = dict[tuple[str, ...], float]
@@ -95,9 +97,11 @@ class PrometheusSource:
 
     kind = "prometheus"
 
-    def __init__(self, url: str, *, timeout: float = 10.0,
+    def __init__(self, endpoint: Endpoint | str, *, timeout: float = 10.0,
                  extra_match: Match | None = None) -> None:
-        self.url = url.rstrip("/")
+        self.endpoint = endpoint if isinstance(endpoint, Endpoint) else \
+            Endpoint.parse(endpoint, where="prometheus_url")
+        self.url = self.endpoint.url.rstrip("/")
         self.timeout = timeout
         self.extra = dict(extra_match or {})
 
@@ -105,14 +109,25 @@ class PrometheusSource:
         return window.start
 
     def _get(self, path: str, params: dict[str, Any]) -> list[dict[str, Any]]:
-        url = f"{self.url}{path}?{urllib.parse.urlencode(params)}"
+        request = urllib.request.Request(f"{self.url}{path}?{urllib.parse.urlencode(params)}",
+                                         headers=self.endpoint.headers())
         try:
-            with urllib.request.urlopen(url, timeout=self.timeout) as response:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
                 reply = json.loads(response.read())
-        except OSError as exc:
-            raise SourceError(f"Prometheus at {self.url} did not answer: {exc}") from None
+        except urllib.error.HTTPError as exc:
+            if exc.code in (401, 403):
+                raise SourceError(f"Prometheus at {self.url} refused the credentials "
+                                  f"(HTTP {exc.code}): set server.prometheus_user and "
+                                  "LLM_EXPORTER_PROMETHEUS_PASSWORD, or "
+                                  "LLM_EXPORTER_PROMETHEUS_BEARER_TOKEN") from None
+            raise SourceError(self.endpoint.redact(
+                f"Prometheus at {self.url} answered HTTP {exc.code}")) from None
+        except (OSError, ValueError) as exc:
+            raise SourceError(self.endpoint.redact(
+                f"Prometheus at {self.url} did not answer: {exc}")) from None
         if reply.get("status") != "success":
-            raise SourceError(f"Prometheus refused a query: {reply.get('error')}")
+            raise SourceError(self.endpoint.redact(
+                f"Prometheus refused a query: {reply.get('error')}"))
         return reply["data"]["result"]  # type: ignore[no-any-return]
 
     def query(self, expr: str, at: float) -> list[dict[str, Any]]:

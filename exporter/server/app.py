@@ -53,7 +53,8 @@ class SidecarApp:
         self.llm = llm
         self.settings = settings
         self.collectors = collectors or CollectorSet([], llm.namespace)
-        self.auth = Auth(settings.ingest_token, settings.metrics_user, settings.metrics_password)
+        self.auth = Auth(settings.ingest_token, settings.metrics_user, settings.metrics_password,
+                         settings.read_token, settings.public_reads)
         self._scrape = Scrape(self._render, self.auth,
                               lambda: llm.record_auth_failure(endpoint="metrics"))
         hosts = default_hosts(settings.host)

@@ -68,8 +68,9 @@ class ReadSide:
         self._snapshot_lock = threading.Lock()
         self.read_at = -math.inf
         source: Source
-        if settings.prometheus_url:
-            source = PrometheusSource(settings.prometheus_url)
+        prometheus = settings.prometheus()
+        if prometheus is not None:
+            source = PrometheusSource(prometheus)
         else:
             self.history = History(settings.history_interval_seconds, settings.history_points)
             source = LocalSource(self.snapshot, self.history)

@@ -111,13 +111,14 @@ class ReadRoutes:
                                                  (b"x-content-type-options", b"nosniff")])
 
     async def _denied(self, scope: dict[str, Any], send: Send) -> bool:
-        """The metrics credentials guard what shows recorded data; True once refused."""
-        denied = self.auth.metrics(scope["llm_exporter.headers"].get(b"authorization"))
+        """Reads show team spend and user ids: private whenever a credential is
+        configured (see Auth.read); True once refused."""
+        denied = self.auth.read(scope["llm_exporter.headers"].get(b"authorization"))
         if denied is None:
             return False
-        self.llm.record_auth_failure(endpoint="metrics")
+        self.llm.record_auth_failure(endpoint="read")
         await send_json(send, 401, {"error": denied},
-                    [(b"www-authenticate", b'Basic realm="llm-exporter"')])
+                        [(b"www-authenticate", b'Basic realm="llm-exporter"')])
         return True
 
     async def _get(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
@@ -154,7 +155,7 @@ class ReadRoutes:
         headers = dict(scope["headers"])
         origin = headers.get(b"origin")
         refused = scope["path"] != WS_PATH or self.guard.host(headers.get(b"host")) is not None \
-            or self.auth.metrics(headers.get(b"authorization")) is not None \
+            or self.auth.read(headers.get(b"authorization")) is not None \
             or (origin is not None and self.guard.origin(origin) is not None
                 and not same_origin(origin, headers.get(b"host")))
         if refused:

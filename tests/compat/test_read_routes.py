@@ -48,7 +48,7 @@ def test_read_routes_and_page_need_the_metrics_credentials(sidecar_factory) -> N
     good = {"Authorization": "Basic " + base64.b64encode(b"ops:s3cret").decode()}
     assert sc.request("GET", "/_qs/metrics", headers=good)[0] == 200
     assert sc.request("GET", "/static/page.js")[0] == 200  # assets hold no data
-    assert recorded(sc.llm, "llm_exporter_auth_failures_total", endpoint="metrics") == 4
+    assert recorded(sc.llm, "llm_exporter_auth_failures_total", endpoint="read") == 4
 
 
 def test_the_proxys_env_names_set_the_basic_auth() -> None:
