@@ -2,7 +2,8 @@
 
 Events are queued and sent in batches from the background (a thread for
 :class:`SidecarClient`, a task for :class:`AsyncSidecarClient`), retried with
-exponential backoff on network errors, 429 and 5xx. A network failure never raises
+exponential backoff on network errors, 409 (the same batch still being applied after a
+timed-out attempt), 429 and 5xx. A network failure never raises
 into app code: it is logged (rate-limited) and counted in ``client.stats``. A
 programmer error (an event the sidecar would refuse) raises ValueError at the call.
 """
@@ -23,6 +24,8 @@ from urllib.parse import urlsplit
 
 from .events import EventError, validate
 
+#: Answers worth a retry below 500: in progress (409) and too many requests (429).
+_RETRIED = (409, 429)
 log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/v1/events"
@@ -143,12 +146,13 @@ class _Base:
         """Account for one attempt; True if it should be retried."""
         if self._abandoned:
             return False
-        if status is not None and status != 429 and status < 500:
+        final = status is not None and status not in _RETRIED and status < 500
+        if final:
             self._in_flight = 0  # answered for good: sent or refused
         if status == 200:
             self.stats.sent += n
             return False
-        if status is not None and status != 429 and status < 500:
+        if final:
             self.stats.dropped += n
             self.stats.last_error = f"HTTP {status}: {reply[:300].decode(errors='replace')}"
             log.error("sidecar refused %d event(s): %s", n, self.stats.last_error)

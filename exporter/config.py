@@ -40,7 +40,8 @@ DEFAULT_ZERO_HOLD_SECONDS = 60.0
 _SERVER_KEYS = {"host", "port", "ingest_token_file", "metrics_user", "metrics_password_file",
                 "max_body_bytes", "max_batch_events", "collectors", "gpu_processes",
                 "allowed_hosts", "allowed_origins", "idempotency_keys",
-                "idempotency_window_seconds", "max_header_bytes", "request_timeout_seconds",
+                "idempotency_window_seconds", "idempotency_max_bytes", "max_header_bytes",
+                "request_timeout_seconds",
                 "keepalive_timeout_seconds", "max_connections", "prometheus_url",
                 "recent_requests", "request_log", "history_interval_seconds",
                 "history_points", "read_token_file", "public_reads", "prometheus_user",
@@ -72,6 +73,8 @@ class ServerSettings:
     idempotency_keys: int = 10_000
     """Answers kept for retries with the same Idempotency-Key (one per request)."""
     idempotency_window_seconds: int = 600
+    idempotency_max_bytes: int = 16 << 20
+    """Memory for the kept answers; past it the oldest go first."""
     max_header_bytes: int = 16 * 1024
     """A request head (request line and headers) past this gets 431 and is closed."""
     request_timeout_seconds: int = 10
@@ -241,6 +244,8 @@ def _server(raw: Mapping[str, Any], env: Mapping[str, str]) -> ServerSettings:
     keys = number("idempotency_keys", "LLM_EXPORTER_IDEMPOTENCY_KEYS", 0, 10_000_000)
     window = number("idempotency_window_seconds", "LLM_EXPORTER_IDEMPOTENCY_WINDOW_SECONDS",
                     1, 86400)
+    idempotency_bytes = number("idempotency_max_bytes", "LLM_EXPORTER_IDEMPOTENCY_MAX_BYTES",
+                               0, 1 << 34)
     max_header = number("max_header_bytes", "LLM_EXPORTER_MAX_HEADER_BYTES", 1024, 1 << 20)
     request_timeout = number("request_timeout_seconds", "LLM_EXPORTER_REQUEST_TIMEOUT_SECONDS",
                              1, 600)
@@ -302,7 +307,8 @@ def _server(raw: Mapping[str, Any], env: Mapping[str, str]) -> ServerSettings:
         metrics_user=user, metrics_password=password, max_body_bytes=max_body,
         max_batch_events=max_batch, collectors=tuple(collectors_raw),
         gpu_processes=gpu_processes, allowed_hosts=allowed_hosts, idempotency_keys=keys,
-        idempotency_window_seconds=window, max_header_bytes=max_header,
+        idempotency_window_seconds=window, idempotency_max_bytes=idempotency_bytes,
+        max_header_bytes=max_header,
         request_timeout_seconds=request_timeout, keepalive_timeout_seconds=keepalive,
         max_connections=max_connections, allowed_origins=allowed_origins or (),
         prometheus_url=prometheus_url, prometheus_user=prometheus_user,

@@ -8,6 +8,7 @@ second on two cores, and the validation a framework would do is in
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -25,7 +26,7 @@ from .openapi import docs_html, openapi
 from .page import Page
 from .read import ReadSide
 from .reading import ReadRoutes
-from .replay import Replays, key_error
+from .replay import Kept, Replays, digest, key_error
 from .wire import (
     JSON,
     Receive,
@@ -61,7 +62,8 @@ class SidecarApp:
         self.guard = Guard(None if hosts is None else {*hosts, *(settings.allowed_hosts or ())},
                            settings.allowed_origins)
         self._ingest = {"/v1/events", *compat.WRITE}
-        self.replays = Replays(settings.idempotency_keys, settings.idempotency_window_seconds)
+        self.replays = Replays(settings.idempotency_keys, settings.idempotency_window_seconds,
+                               settings.idempotency_max_bytes)
         self.ready = False
         self._max_body = settings.max_body_bytes
         self._max_batch = settings.max_batch_events
@@ -74,14 +76,15 @@ class SidecarApp:
         self.scrape_executor = ThreadPoolExecutor(max_workers=2,
                                                   thread_name_prefix="llm-scrape")
         self._routes: dict[str, dict[str, Callable[..., Awaitable[None]]]] = {
-            "/v1/events": {"POST": self._events},
+            "/v1/events": {"POST": functools.partial(self._keyed, handler=self._events)},
             "/metrics": {"GET": self._metrics},
             "/-/healthy": {"GET": self._healthy},
             "/-/ready": {"GET": self._ready},
             **self.reading.routes(),
             "/docs": {"GET": self._docs},
             "/openapi.json": {"GET": self._openapi},
-            **{path: {"POST": self._compat} for path in compat.WRITE},
+            **{path: {"POST": functools.partial(self._keyed, handler=self._compat)}
+               for path in compat.WRITE},
         }
 
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
@@ -174,18 +177,23 @@ class SidecarApp:
             await send_json(send, 415, {"error": wrong_type, "field": "Content-Type"})
             return False, None
         key = headers.get(b"idempotency-key")
+        kept: Kept | None = None
         if key is not None:
             bad_key = key_error(key)
             if bad_key is not None:
                 self.llm.record_events(rejected=1)
                 await send_json(send, 400, {"error": bad_key, "field": "Idempotency-Key"})
                 return False, None
-            answered = self.replays.get(key)
-            if answered is not None:  # a retry of a request already applied
-                await send_bytes(send, answered[0], answered[1], JSON,
-                            [(b"idempotent-replayed", b"true")])
+            claimed = self.replays.claim((scope["path"], key))
+            if claimed == "in progress":  # the same request, still being applied
+                await send_json(send, 409, {
+                    "error": f"a request with Idempotency-Key {key.decode()} is in progress; "
+                             "retry", "field": "Idempotency-Key"}, [(b"retry-after", b"1")])
                 return False, None
-            scope["llm_exporter.key"] = key
+            if isinstance(claimed, Kept):
+                kept = claimed
+            else:  # this request's to apply; released by _keyed unless answered
+                scope["llm_exporter.key"] = (scope["path"], key)
         try:
             body = await read_body(headers, receive, self._max_body)
         except TooLarge:
@@ -193,6 +201,19 @@ class SidecarApp:
             await send_json(send, 413, {"error": f"request body exceeds max_body_bytes="
                                              f"{self._max_body}"})
             return False, None
+        if kept is not None:
+            assert key is not None
+            if digest(body) != kept.digest:
+                self.llm.record_events(rejected=1)
+                await send_json(send, 422, {
+                    "error": f"Idempotency-Key {key.decode()} was used with another body; "
+                             "nothing in this request was recorded (use a new key for new "
+                             "events)", "field": "Idempotency-Key"})
+            else:  # a retry of a request already applied
+                await send_bytes(send, kept.status, kept.body, JSON,
+                                 [(b"idempotent-replayed", b"true")])
+            return False, None
+        scope["llm_exporter.digest"] = digest(body)
         try:
             return True, loads(body)
         except (ValueError, UnicodeDecodeError) as exc:
@@ -269,8 +290,19 @@ class SidecarApp:
         body = dumps(payload)
         key = scope.get("llm_exporter.key")
         if key is not None:
-            self.replays.put(key, 200, body)
+            self.replays.put(key, 200, body, scope["llm_exporter.digest"])
         await send_bytes(send, 200, body, JSON)
+
+    async def _keyed(self, scope: dict[str, Any], receive: Receive, send: Send,
+                      handler: Callable[..., Awaitable[None]]) -> None:
+        """``handler``, then the claimed Idempotency-Key released unless answered (a
+        refused request may be retried and applied)."""
+        try:
+            await handler(scope, receive, send)
+        finally:
+            key = scope.get("llm_exporter.key")
+            if key is not None:
+                self.replays.release(key)
 
     async def _compat(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         ok, data = await self._read_json(scope, receive, send)
