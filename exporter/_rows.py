@@ -32,6 +32,10 @@ from .validation import status as check_status
 #: Raw label keys cached per recorder; beyond this, new keys still work but take the
 #: slow path every time (only reachable with label values that are being capped).
 MAX_CACHED_KEYS = 50_000
+#: Of those, keys whose labels a cap or a series budget folded (many raw values share
+#: one overflow row): cached too, since a fold is for good (caps and budgets only
+#: fill), and the row bumps its overflow counters on every use.
+MAX_FOLDED_KEYS = 10_000
 
 
 class Row:
@@ -94,6 +98,7 @@ class RowBook:
         self.rows: dict[tuple, Row] = {}
         self.batch_rows: dict[tuple, Row] = {}
         self.cell_cache: dict[tuple, tuple] = {}
+        self._folded_keys = 0
         self.lock = threading.RLock()
         self._overflow_set = False
         """While set (under ``lock``), every capped label is admitted as "other"."""
@@ -141,7 +146,7 @@ class RowBook:
                 canonical_provider, canonical_model, tier, team, status, batch, folded))
             row.overflow = self._overflow_cells(folded, over)
             rows = self.batch_rows if batch else self.rows
-            if not folded and not over and len(rows) < MAX_CACHED_KEYS:
+            if self._keep(len(rows), bool(folded or over)):
                 rows[(provider, model, tier, team, status)] = row
         return row
 
@@ -214,9 +219,19 @@ class RowBook:
         with self.lock:
             built, folded, over = self._build(build)
             cells = (*built, self._overflow_cells(folded, over))
-            if not folded and not over and len(self.cell_cache) < MAX_CACHED_KEYS:
+            if self._keep(len(self.cell_cache), bool(folded or over)):
                 self.cell_cache[key] = cells
         return cells
+
+    def _keep(self, cached: int, folded: bool) -> bool:
+        """Whether to cache one more key (under ``lock``)."""
+        if cached >= MAX_CACHED_KEYS:
+            return False
+        if folded:
+            if self._folded_keys >= MAX_FOLDED_KEYS:
+                return False
+            self._folded_keys += 1
+        return True
 
     def _overflow_cells(self, folded: list[str], over: list[str]) -> tuple[list, ...]:
         """The counters an event bumps: one per label a cap folded, one per family whose

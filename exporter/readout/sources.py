@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from .endpoint import Endpoint
-from .history import History, State
+from .history import History, SeriesKey, State
 
 Vector = dict[tuple[str, ...], float]
 Match = Mapping[str, str]
@@ -210,6 +210,8 @@ class LocalSource:
         self.snapshot = snapshot
         self.history = history
         self.started = time.time() if started is None else started
+        self._indexed: tuple[State | None, dict[str, list[tuple[SeriesKey, dict[str, str]]]]] \
+            = (None, {})
 
     def since(self, window: Window) -> float:
         begun = self.history.start if self.history is not None else None
@@ -222,14 +224,22 @@ class LocalSource:
             return [None] * len(times)
         return self.history.states_at(times)
 
-    @staticmethod
-    def _group(now: State, base: State | None, name: str, by: tuple[str, ...],
+    def _by_name(self, state: State) -> dict[str, list[tuple[SeriesKey, dict[str, str]]]]:
+        """The state's keys by sample name, with their labels as a dict: built once per
+        state (the shared snapshot is one state for every question of every reader)."""
+        if state is self._indexed[0]:
+            return self._indexed[1]
+        index: dict[str, list[tuple[SeriesKey, dict[str, str]]]] = {}
+        for key in state:
+            index.setdefault(key[0], []).append((key, dict(key[1])))
+        self._indexed = (state, index)
+        return index
+
+    def _group(self, now: State, base: State | None, name: str, by: tuple[str, ...],
                match: Match, op: str = "sum") -> Vector:
         out: Vector = {}
-        for key, value in now.items():
-            if key[0] != name:
-                continue
-            labels = dict(key[1])
+        for key, labels in self._by_name(now).get(name, ()):
+            value = now[key]
             if any(labels.get(k) != v for k, v in match.items()):
                 continue
             g = tuple(labels.get(b, "") for b in by)

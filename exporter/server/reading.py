@@ -4,6 +4,7 @@ routes (guarded by the metrics credentials) and the WebSocket."""
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -23,6 +24,11 @@ Handler = Callable[[dict[str, Any], Receive, Send], Awaitable[None]]
 MAX_ANSWERS = 256
 #: Distinct reads computing or queued at once; past it a read gets 503 and Retry-After.
 MAX_WAITING_READS = 32
+#: Reads are paced to this many a second, all readers together: a reader in a tight
+#: loop waits its turn instead of taking the event loop from ingest. A read that would
+#: wait more than MAX_READ_DELAY seconds gets 503 and Retry-After.
+READS_PER_SECOND = 200.0
+MAX_READ_DELAY = 2.0
 #: The page runs its own scripts and styles only (no inline code, no eval), talks to its
 #: own origin only, and is never framed (clickjacking) nor leaks its URL as a referrer.
 PAGE_HEADERS = [
@@ -88,6 +94,7 @@ class ReadRoutes:
                  guard: Guard) -> None:
         self.llm, self.read, self.page, self.auth, self.guard = llm, read, page, auth, guard
         self.answers = Answers(ANSWER_SECONDS, MAX_ANSWERS)
+        self._next_read = -math.inf
 
     def routes(self) -> dict[str, dict[str, Handler]]:
         return {"/": {"GET": self._landing}, WS_PATH: {"GET": self._upgrade},
@@ -126,6 +133,16 @@ class ReadRoutes:
         too many distinct reads wait. The same read within a second is answered once."""
         if await self._denied(scope, send):
             return
+        now = time.monotonic()
+        turn = max(now, self._next_read)
+        if turn - now > MAX_READ_DELAY:
+            await send_json(send, 503, {"error": f"reads are paced to {READS_PER_SECOND:g} a "
+                                                 "second; retry in a second"},
+                            [(b"retry-after", b"1")])
+            return
+        self._next_read = turn + 1.0 / READS_PER_SECOND
+        if turn > now:
+            await asyncio.sleep(turn - now)
         query = scope.get("query_string", b"")
         key = (scope["path"], query)
         kept = self.answers.get(key)

@@ -87,30 +87,43 @@ def role_readers(port: int, seconds: float) -> None:
     from websockets.sync.client import connect
 
     end = time.monotonic() + seconds
-    reads = [0]
+    reads, failed = [0], [0]
     gaps: list[tuple[int, float]] = []
 
     def reader(k: int) -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         i = k
         while time.monotonic() < end:
-            conn.request("GET", ROUTES[i % len(ROUTES)])
-            conn.getresponse().read()
-            reads[0] += 1
-            i += 1
+            conn = http.client.HTTPConnection("127.0.0.1", port,
+                                              timeout=max(0.5, end - time.monotonic()))
+            try:
+                while time.monotonic() < end:
+                    conn.request("GET", ROUTES[i % len(ROUTES)])
+                    reply = conn.getresponse()
+                    reply.read()
+                    reads[0] += reply.status == 200
+                    failed[0] += reply.status != 200
+                    i += 1
+            except OSError:  # a timeout or a closed connection: counted, then again
+                failed[0] += 1
+            finally:
+                conn.close()
 
     def watcher() -> None:
         got, longest = 0, 0.0
-        with connect(f"ws://127.0.0.1:{port}/api/metrics/ws", open_timeout=30) as ws:
-            last = time.monotonic()
-            while time.monotonic() < end:
-                try:
-                    ws.recv(timeout=max(0.1, end - time.monotonic()))
-                except TimeoutError:
-                    break
-                now = time.monotonic()
-                longest, last, got = max(longest, now - last), now, got + 1
-            longest = max(longest, min(time.monotonic(), end) - last)
+        last = time.monotonic()
+        try:
+            with connect(f"ws://127.0.0.1:{port}/api/metrics/ws", open_timeout=30) as ws:
+                last = time.monotonic()
+                while time.monotonic() < end:
+                    try:
+                        ws.recv(timeout=max(0.1, end - time.monotonic()))
+                    except TimeoutError:
+                        break
+                    now = time.monotonic()
+                    longest, last, got = max(longest, now - last), now, got + 1
+        except Exception:  # refused or closed: what it got until then counts
+            pass
+        longest = max(longest, min(time.monotonic(), end) - last)
         gaps.append((got, longest))
     threads = [threading.Thread(target=reader, args=(k,)) for k in range(16)]
     threads += [threading.Thread(target=watcher) for _ in range(16)]
@@ -118,7 +131,8 @@ def role_readers(port: int, seconds: float) -> None:
         t.start()
     for t in threads:
         t.join()
-    print(json.dumps({"reads_per_s": reads[0] / seconds, "ws": gaps}))
+    print(json.dumps({"reads_per_s": reads[0] / seconds, "failed_reads": failed[0],
+                      "ws": gaps}))
 
 
 # ------------------------------------------------------------------ the parent
@@ -234,6 +248,7 @@ def main() -> None:
                 ws = got[1]["ws"]
                 out[phase].update({  # type: ignore[union-attr]
                     "reads_per_s": round(got[1]["reads_per_s"]),
+                    "failed_reads": got[1]["failed_reads"],
                     "ws_messages_min": min(n for n, _ in ws) if ws else 0,
                     "ws_clients": len(ws),
                     "ws_longest_gap_s": round(max(g for _, g in ws), 2) if ws else None})

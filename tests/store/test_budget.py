@@ -77,6 +77,28 @@ def test_other_families_fold_consistently_and_count_per_family() -> None:
                                      {"family": "llm_cache_lookups_total"}) == 34
 
 
+def test_a_folded_request_is_counted_every_time_from_its_cached_row() -> None:
+    """Past the budget a request cost 247 us instead of 5: its row was rebuilt each
+    time. It is cached now, and still bumps the overflow counters on every use."""
+    registry = CollectorRegistry()
+    llm = LLMMetrics(registry, series_budget=2)
+    for team in ("a", "b", "c"):
+        llm.record_request(provider="openai", model="gpt-4o", team=team, input_tokens=1)
+    book = llm._book
+    built = []
+    build = book._build
+    book._build = lambda make: built.append(1) or build(make)  # type: ignore[method-assign]
+    for _ in range(5):
+        llm.record_request(provider="openai", model="gpt-4o", team="c", input_tokens=1)
+        llm.record_cache_lookup(cache="semantic-9", hit=True, team="c")
+    assert len(built) <= 1, "a folded request rebuilt its row on every use"
+    assert registry.get_sample_value("llm_exporter_series_overflow_total",
+                                     {"family": "llm_tokens_total"}) == 6
+    assert registry.get_sample_value("llm_tokens_total", {
+        "provider": "other", "model": "other", "tier": "other", "team": "other",
+        "token_type": "input"}) == 6
+
+
 def test_memory_is_bounded_by_the_budget_not_the_input() -> None:
     def grow(n: int) -> int:
         llm = LLMMetrics(CollectorRegistry(), series_budget=50)
