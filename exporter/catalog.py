@@ -225,6 +225,12 @@ EXPORTER_FAMILIES: tuple[Family, ...] = (
     _f("collector_duration", "llm_exporter_collector_duration_seconds", "gauge",
        "Duration of the collector's last run.", ("collector",), unit="seconds",
        emitter="collector"),
+    _f("history_bytes", "llm_exporter_history_bytes", "gauge",
+       "Memory the sidecar's in-memory history holds (no Prometheus configured), within "
+       "server.history_max_bytes.", unit="bytes", emitter="collector"),
+    _f("history_merged", "llm_exporter_history_points_merged_total", "counter",
+       "History points merged into a neighbour (coarser resolution, the same totals) to "
+       "stay within server.history_max_bytes.", emitter="collector"),
 )
 
 def _r(key: str, name: str, kind: Kind, help: str, labels: tuple[str, ...] = (),

@@ -44,7 +44,8 @@ _SERVER_KEYS = {"host", "port", "ingest_token_file", "metrics_user", "metrics_pa
                 "request_timeout_seconds",
                 "keepalive_timeout_seconds", "max_connections", "prometheus_url",
                 "recent_requests", "request_log", "history_interval_seconds",
-                "history_points", "read_token_file", "public_reads", "prometheus_user",
+                "history_points", "history_max_bytes", "read_token_file", "public_reads",
+                "prometheus_user",
                 "prometheus_password_file", "prometheus_bearer_token_file"}
 _PRICING_KEYS = {"catalog", "baseline", "overrides", "overrides_file", "pools", "catalog_date",
                  "override_warn_ratio"}
@@ -118,6 +119,8 @@ class ServerSettings:
     history_interval_seconds: int = 60
     history_points: int = 1440
     """The in-memory history of totals that trends come from without a Prometheus."""
+    history_max_bytes: int = 64 << 20
+    """Its memory: past it, older points merge (coarser resolution, the same totals)."""
 
 
 @dataclass(frozen=True)
@@ -319,7 +322,9 @@ def _server(raw: Mapping[str, Any], env: Mapping[str, str]) -> ServerSettings:
         recent_requests=number("recent_requests", "LLM_EXPORTER_RECENT_REQUESTS", 0, 1_000_000),
         history_interval_seconds=number("history_interval_seconds",
                                         "LLM_EXPORTER_HISTORY_INTERVAL_SECONDS", 1, 3600),
-        history_points=number("history_points", "LLM_EXPORTER_HISTORY_POINTS", 2, 100_000))
+        history_points=number("history_points", "LLM_EXPORTER_HISTORY_POINTS", 2, 100_000),
+        history_max_bytes=number("history_max_bytes", "LLM_EXPORTER_HISTORY_MAX_BYTES",
+                                 1 << 20, 1 << 36))
     try:
         settings.prometheus()
     except ValueError as exc:

@@ -2,11 +2,13 @@
 and rates have an answer where no Prometheus is configured.
 
 A point keeps only the series that changed since the one before (a quiet sidecar costs
-almost nothing); when the ring is full, the oldest point is folded into the base.
+almost nothing), their keys shared between points; when the ring is full, the oldest
+point is folded into the base; past its memory budget, older points are merged.
 """
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections import deque
 from collections.abc import Iterable, Mapping
@@ -16,19 +18,39 @@ SeriesKey = tuple[str, tuple[tuple[str, str], ...]]
 State = dict[SeriesKey, float]
 
 
-class History:
-    """Points of (time, changed series) every ``interval`` seconds, at most ``points``."""
+#: What one kept value costs beyond its dict's own size: the float (a key is interned,
+#: so a point holds a reference to it, not a copy).
+_PER_VALUE = 24
+#: What one distinct series costs: its interned key and its slot in the base.
+_PER_SERIES = 250
 
-    def __init__(self, interval: float = 60.0, points: int = 1440) -> None:
+
+class History:
+    """Points of (time, changed series) every ``interval`` seconds, at most ``points``
+    and about ``max_bytes``: past the bytes, the older half of the points is merged
+    pairwise (coarser resolution, the same totals), and ``merged`` counts the points
+    merged away."""
+
+    def __init__(self, interval: float = 60.0, points: int = 1440,
+                 max_bytes: int = 64 << 20) -> None:
         if interval <= 0 or points < 2:
             raise ValueError("history needs an interval > 0 and at least 2 points")
         self.interval = interval
-        self._points: deque[tuple[float, State]] = deque()
+        self._points: deque[tuple[float, State, int]] = deque()
         self._max = points
+        self.max_bytes = max_bytes
         self._base: State = {}
         self._base_time: float | None = None
         self._last: State = {}
+        self._keys: dict[SeriesKey, SeriesKey] = {}
+        self._point_bytes = 0
+        self.merged = 0
         self._lock = threading.Lock()
+
+    @property
+    def bytes(self) -> int:
+        """About what the history holds in memory."""
+        return self._point_bytes + len(self._keys) * _PER_SERIES
 
     @property
     def start(self) -> float | None:
@@ -40,14 +62,46 @@ class History:
 
     def record(self, now: float, state: Mapping[SeriesKey, float]) -> None:
         """Keep the series of ``state`` that changed since the last point."""
-        changed = {k: v for k, v in state.items() if self._last.get(k) != v}
+        keys = self._keys
+        changed = {keys.setdefault(k, k): v for k, v in state.items()
+                   if self._last.get(k) != v}
+        size = sys.getsizeof(changed) + _PER_VALUE * len(changed)
         with self._lock:
             self._last.update(changed)
-            self._points.append((now, changed))
+            self._points.append((now, changed, size))
+            self._point_bytes += size
             while len(self._points) > self._max:
-                t, old = self._points.popleft()
-                self._base.update(old)
-                self._base_time = t
+                self._fold_oldest()
+            if self.bytes > self.max_bytes:
+                self._shrink()
+
+    def _fold_oldest(self) -> None:
+        t, old, size = self._points.popleft()
+        self._base.update(old)
+        self._base_time = t
+        self._point_bytes -= size
+
+    def _shrink(self) -> None:
+        """Merge the older half pairwise until within ``max_bytes``; with two points
+        left and still over, fold the oldest into the base (coverage, not totals)."""
+        while self.bytes > self.max_bytes and len(self._points) > 1:
+            points = list(self._points)
+            # the oldest point stays: it is where the history's coverage begins (a
+            # merged pair takes its later time, so that no state shows a change early)
+            end = 1 + (len(points) - 1) // 2
+            if end - 1 < 2:
+                self._fold_oldest()
+                self.merged += 1
+                continue
+            merged: list[tuple[float, State, int]] = [points[0]]
+            for i in range(1, end - (end - 1) % 2, 2):
+                (_, first, _), (t, second, _) = points[i], points[i + 1]
+                union = {**first, **second}
+                merged.append((t, union, sys.getsizeof(union) + _PER_VALUE * len(union)))
+                self.merged += 1
+            rest = points[end - (end - 1) % 2:]
+            self._points = deque(merged + rest)
+            self._point_bytes = sum(p[2] for p in self._points)
 
     def states_at(self, times: Iterable[float]) -> list[State | None]:
         """The state at each time (ascending), None before the history began."""
@@ -60,7 +114,7 @@ class History:
         out: list[tuple[float, State] | None] = []
         with self._lock:
             state = dict(self._base)
-            points = list(self._points)
+            points = [(t, changed) for t, changed, _ in self._points]
             base_time = self._base_time
         i = 0
         at = base_time

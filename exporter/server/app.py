@@ -16,6 +16,7 @@ from typing import Any
 
 from .._auth import Auth
 from .._scrape import Scrape
+from .._store.render import render_samples
 from ..collectors import CollectorSet
 from ..compat import routes as compat
 from ..config import ServerSettings
@@ -344,6 +345,8 @@ class SidecarApp:
 
     def _render(self, openmetrics: bool) -> bytes:
         return (self.llm.exposition(openmetrics=openmetrics, eof=False)
+                + render_samples(self.read.samples(), self.llm.namespace,
+                                 openmetrics=openmetrics, eof=False)
                 + self.collectors.render(openmetrics=openmetrics))
 
     # ------------------------------------------------------------ the rest

@@ -16,7 +16,8 @@ from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Any
 
-from ..collectors import CollectorSet
+from ..catalog import family
+from ..collectors import CollectorSet, Samples
 from ..compat import views
 from ..compat.params import Number
 from ..config import ServerSettings
@@ -72,7 +73,8 @@ class ReadSide:
         if prometheus is not None:
             source = PrometheusSource(prometheus)
         else:
-            self.history = History(settings.history_interval_seconds, settings.history_points)
+            self.history = History(settings.history_interval_seconds, settings.history_points,
+                                   settings.history_max_bytes)
             source = LocalSource(self.snapshot, self.history)
         self.questions = Questions(source, llm.namespace)
         self._kept = frozenset(self.questions.name(k, s) for k, s in _HISTORY_KEYS)
@@ -122,6 +124,13 @@ class ReadSide:
         self.read_at = time.monotonic()
         return await asyncio.get_running_loop().run_in_executor(
             self.executor, lambda: json.dumps(self.update()))
+
+    def samples(self) -> Samples:
+        """The history's own gauges for /metrics (none with a Prometheus)."""
+        if self.history is None:
+            return []
+        return [(family("history_bytes"), [((), float(self.history.bytes))]),
+                (family("history_merged"), [((), float(self.history.merged))])]
 
     def sample(self) -> None:
         if self.history is not None:
