@@ -33,6 +33,22 @@ class RecentRequests:
         self.log_lines = log_lines
         self._ring: deque[tuple[Any, ...]] = deque(maxlen=size or 1)
 
+    def remember(self, events: list[Any], calls: list[tuple[str, dict[str, Any]]],
+                 costs: list[float | None]) -> None:
+        """The request events of an accepted batch (as posted, as validated, as priced),
+        with their free-form ids."""
+        for event, (method, kw), cost in zip(events, calls, costs):
+            if method != "record_request":
+                continue
+            seconds = kw.get("duration_seconds")
+            self.add(
+                request_id=event.get("request_id"), user_id=event.get("user_id"),
+                provider=kw["provider"], model=kw["model"], team=kw.get("team"),
+                tier=kw.get("tier"), prompt_tokens=kw.get("input_tokens", 0),
+                output_tokens=kw.get("output_tokens", 0), cost=cost or 0.0,
+                latency_ms=None if seconds is None else seconds * 1000.0,
+                cache_hit=kw.get("cache_hit"), status=kw.get("status", "success"))
+
     def add(self, *, request_id: Any, user_id: Any, provider: str, model: str,
             team: str | None, tier: str | None, prompt_tokens: int, output_tokens: int,
             cost: float, latency_ms: float | None, cache_hit: bool | None,

@@ -77,14 +77,14 @@ class SidecarApp:
         self.scrape_executor = ThreadPoolExecutor(max_workers=2,
                                                   thread_name_prefix="llm-scrape")
         self._routes: dict[str, dict[str, Callable[..., Awaitable[None]]]] = {
-            "/v1/events": {"POST": functools.partial(self._keyed, handler=self._events)},
+            "/v1/events": {"POST": functools.partial(self.replays.keyed, handler=self._events)},
             "/metrics": {"GET": self._metrics},
             "/-/healthy": {"GET": self._healthy},
             "/-/ready": {"GET": self._ready},
             **self.reading.routes(),
             "/docs": {"GET": self._docs},
             "/openapi.json": {"GET": self._openapi},
-            **{path: {"POST": functools.partial(self._keyed, handler=self._compat)}
+            **{path: {"POST": functools.partial(self.replays.keyed, handler=self._compat)}
                for path in compat.WRITE},
         }
 
@@ -193,7 +193,7 @@ class SidecarApp:
                 return False, None
             if isinstance(claimed, Kept):
                 kept = claimed
-            else:  # this request's to apply; released by _keyed unless answered
+            else:  # this request's to apply; released by Replays.keyed unless answered
                 scope["llm_exporter.key"] = (scope["path"], key)
         try:
             body = await read_body(headers, receive, self._max_body)
@@ -265,25 +265,10 @@ class SidecarApp:
             result = methods[method](**kwargs)
             costs.append(result if result.__class__ is float else None)
         if self.recent.size or self.recent.log_lines:
-            self._remember(events, calls, costs)
+            self.recent.remember(events, calls, costs)
         self.llm.record_events(accepted=n)
         await self._answer(scope, send, {"accepted": n, "cost_usd": costs, "total_cost_usd":
                                          sum(c for c in costs if c is not None)})
-
-    def _remember(self, events: list[Any], calls: list[tuple[str, dict[str, Any]]],
-                  costs: list[float | None]) -> None:
-        """Request events into the recent-requests ring, with their free-form ids."""
-        for event, (method, kw), cost in zip(events, calls, costs):
-            if method != "record_request":
-                continue
-            seconds = kw.get("duration_seconds")
-            self.recent.add(
-                request_id=event.get("request_id"), user_id=event.get("user_id"),
-                provider=kw["provider"], model=kw["model"], team=kw.get("team"),
-                tier=kw.get("tier"), prompt_tokens=kw.get("input_tokens", 0),
-                output_tokens=kw.get("output_tokens", 0), cost=cost or 0.0,
-                latency_ms=None if seconds is None else seconds * 1000.0,
-                cache_hit=kw.get("cache_hit"), status=kw.get("status", "success"))
 
     async def _answer(self, scope: dict[str, Any], send: Send, payload: Any) -> None:
         """A 200 for applied events, kept for a retry with the same Idempotency-Key (no
@@ -293,17 +278,6 @@ class SidecarApp:
         if key is not None:
             self.replays.put(key, 200, body, scope["llm_exporter.digest"])
         await send_bytes(send, 200, body, JSON)
-
-    async def _keyed(self, scope: dict[str, Any], receive: Receive, send: Send,
-                      handler: Callable[..., Awaitable[None]]) -> None:
-        """``handler``, then the claimed Idempotency-Key released unless answered (a
-        refused request may be retried and applied)."""
-        try:
-            await handler(scope, receive, send)
-        finally:
-            key = scope.get("llm_exporter.key")
-            if key is not None:
-                self.replays.release(key)
 
     async def _compat(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         ok, data = await self._read_json(scope, receive, send)

@@ -22,7 +22,9 @@ import sys
 import time
 import zlib
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 MAX_KEY_LENGTH = 128
 #: What an entry costs besides its key and answer (the tuple, the digest, the dict slot).
@@ -78,6 +80,17 @@ class Replays:
         if self.max_keys > 0:
             self._running.add(key)
         return None
+
+    async def keyed(self, scope: dict[str, Any], receive: Any, send: Any,
+                    handler: Callable[..., Awaitable[None]]) -> None:
+        """An ingest ``handler``, then the key it claimed (``scope["llm_exporter.key"]``)
+        released unless answered: a refused request may be retried and applied."""
+        try:
+            await handler(scope, receive, send)
+        finally:
+            key = scope.get("llm_exporter.key")
+            if key is not None:
+                self.release(key)
 
     def release(self, key: Key) -> None:
         """The claimed request was refused (a 4xx): a retry may apply it."""

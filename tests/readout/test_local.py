@@ -20,7 +20,7 @@ def test_history_keeps_only_changes_and_folds_the_oldest_into_its_base() -> None
     h.record(100.0, {REQ: 0.0, OTHER: 0.0})
     h.record(160.0, {REQ: 5.0, OTHER: 0.0})
     h.record(220.0, {REQ: 5.0, OTHER: 2.0})
-    assert [len(changes) for _, changes in h._points] == [2, 1, 1]
+    assert [len(changes) for _, changes, _ in h._points] == [2, 1, 1]
     h.record(280.0, {REQ: 9.0, OTHER: 2.0})  # the 100 s point folds into the base
     assert h.start == 100.0
     at = h.states_at([99.0, 100.0, 190.0, 300.0])
