@@ -6,11 +6,15 @@ recorder's hot path updates them exactly as it updates lists (C-level item updat
 write calls). Any worker answering ``/metrics`` merges every file of the directory, each
 family by its catalog ``merge`` mode (``sum`` over every worker, dead ones included, so
 nothing recorded is lost when a worker exits; ``live_sum`` over live workers; ``latest``
-written). :mod:`exporter.multiprocess` is the public face (``prepare``).
+written). Dead workers' files are compacted into one archive as a scrape finds them, so
+a long-lived app whose workers come and go reads one file per live worker plus one.
+:mod:`exporter.multiprocess` is the public face (``prepare``).
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import mmap
 import os
@@ -30,6 +34,9 @@ if TYPE_CHECKING:
     from .memory import ZeroHold
 
 MARKER = "instance.json"
+LOCK = "merge.lock"
+#: The pid in the name of the archive that holds what dead workers recorded.
+ARCHIVE_PID = 0
 SEGMENT_BYTES = 1 << 20
 _HEADER = struct.Struct("<Q")       # bytes used in the segment
 _RECORD = struct.Struct("<II")      # key length, number of doubles
@@ -112,12 +119,21 @@ class SegmentStore:
         return values
 
 
+def _pid(path: Path) -> int:
+    return int(path.name.split("_")[1])
+
+
 def read_all(directory: str | Path) -> Iterator[tuple[int, tuple, list[float]]]:
     """(pid, key, values) of every record in every segment of the directory."""
     for path in sorted(Path(directory).glob("llm_*.db")):
-        pid = int(path.name.split("_")[1])
-        with open(path, "rb") as f:
-            data = f.read()
+        yield from _records(path)
+
+
+def _records(path: Path) -> Iterator[tuple[int, tuple, list[float]]]:
+    pid = _pid(path)
+    with open(path, "rb") as f:
+        data = f.read()
+    if len(data) >= _HEADER.size:
         used = _HEADER.unpack_from(data, 0)[0]
         offset = _HEADER.size
         while offset < used:
@@ -128,6 +144,92 @@ def read_all(directory: str | Path) -> Iterator[tuple[int, tuple, list[float]]]:
             values = list(struct.unpack_from(f"<{n}d", data, first))
             yield pid, key, values
             offset = first + 8 * n
+
+
+def _write(path: Path, records: list[tuple[tuple, list[float]]]) -> None:
+    """One segment file holding ``records``, in the workers' format."""
+    parts = [b""]
+    used = _HEADER.size
+    for key, values in records:
+        raw = json.dumps(key, separators=(",", ":")).encode()
+        pad = (-(_RECORD.size + len(raw))) % 8
+        chunk = _RECORD.pack(len(raw), len(values)) + raw + b"\0" * pad + \
+            struct.pack(f"<{len(values)}d", *values)
+        parts.append(chunk)
+        used += len(chunk)
+    parts[0] = _HEADER.pack(used)
+    with open(path, "wb") as f:
+        f.write(b"".join(parts))
+        f.flush()
+        os.fsync(f.fileno())
+
+
+@contextlib.contextmanager
+def _locked(directory: Path, exclusive: bool) -> Iterator[bool]:
+    """The directory's merge lock: shared while reading the files, exclusive while
+    compacting them (so no reader sees an archive and the files it replaced). Yields
+    False when ``exclusive`` and another process holds it (compaction can wait)."""
+    with open(directory / LOCK, "a+b") as f:
+        try:
+            fcntl.flock(f, (fcntl.LOCK_EX | fcntl.LOCK_NB) if exclusive else fcntl.LOCK_SH)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _foldable(path: Path) -> list[Path]:
+    """The files a compaction would fold: dead workers' and archives, when that is more
+    than the one archive already there."""
+    old = [f for f in sorted(path.glob("llm_*.db"))
+           if _pid(f) == ARCHIVE_PID or not alive(_pid(f))]
+    if all(_pid(f) == ARCHIVE_PID for f in old) and len(old) < 2:
+        return []
+    return old
+
+
+def compact(directory: str | Path) -> int:
+    """Fold the files of dead workers (and earlier archives) into one archive file
+    (pid 0), each family by its merge mode, so that a scrape reads one file per live
+    worker plus one, however many workers died. Returns the files folded (0 when there
+    was nothing to do, or another process is compacting)."""
+    path = Path(directory)
+    if not _foldable(path):
+        return 0
+    with _locked(path, exclusive=True) as mine:
+        old = _foldable(path) if mine else []  # again: another may have just done it
+        if not old:
+            return 0
+        sums: dict[tuple, list[float]] = {}
+        latest: dict[tuple, list[float]] = {}
+        seen: dict[tuple, list[float]] = {}
+        for f in old:
+            for _, key, values in _records(f):
+                if key[0] == "seen":
+                    if key not in seen or values[0] < seen[key][0]:
+                        seen[key] = values
+                    continue
+                merge = "sum" if key[0] == layout.USAGE_KEY else BY_KEY[key[0]].merge
+                if merge == "live_sum":
+                    continue  # a dead worker's in-flight requests are over
+                if merge == "latest":
+                    if values[layout.VALUE] == values[layout.VALUE] and (
+                            key not in latest or
+                            values[layout.WRITTEN] >= latest[key][layout.WRITTEN]):
+                        latest[key] = values
+                    continue
+                total = sums.setdefault(key, [0.0] * len(values))
+                for i, v in enumerate(values):
+                    total[i] += v
+        tmp = path / f".archive-{uuid.uuid4().hex}.tmp"
+        _write(tmp, [*sums.items(), *latest.items(), *seen.items()])
+        os.replace(tmp, path / f"llm_{ARCHIVE_PID}_{uuid.uuid4().hex[:8]}_0000.db")
+        for f in old:
+            f.unlink()
+    return len(old)
 
 
 def alive(pid: int) -> bool:
@@ -155,7 +257,10 @@ def merged_states(store: SegmentStore, namespace: str, hold: ZeroHold | None = N
     latest: dict[tuple, list[float]] = {}
     seen: dict[tuple, float] = {}
     live: dict[int, bool] = {}
-    for pid, key, values in read_all(store.directory):
+    compact(store.directory)
+    with _locked(store.directory, exclusive=False):
+        records = list(read_all(store.directory))
+    for pid, key, values in records:
         if key[0] == "seen":
             inner = tuple(key[1:])
             seen[inner] = min(values[0], seen.get(inner, values[0]))

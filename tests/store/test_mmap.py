@@ -195,4 +195,85 @@ def test_a_recorder_created_before_fork_gives_each_child_its_own_files(tmp_path:
     labels = (("model", "gpt-4o"), ("provider", "openai"), ("status", "success"),
               ("team", "unknown"), ("tier", "unknown"))
     assert got[("llm_requests_total", labels)] == 3001
-    assert len(list(Path(directory).glob("llm_*.db"))) == 4  # the parent's and 3 children's
+    # the parent's file, and one archive of the three children that exited
+    assert len(list(Path(directory).glob("llm_*.db"))) == 2
+
+
+def _workers(llm: LLMMetrics, n: int, killed_every: int) -> list[int]:
+    """``n`` forked workers recording 50 requests each; every ``killed_every``-th is
+    SIGKILLed once it has recorded (it never exits cleanly), the rest exit."""
+    pids = []
+    for i in range(n):
+        ready_r, ready_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.close(ready_r)
+                for _ in range(50):
+                    llm.record_request(provider="openai", model="gpt-4o", input_tokens=2)
+                llm.set_provider_state(provider="ollama", up=bool(i % 2))
+                os.write(ready_w, b"x")
+                if i % killed_every == 0:
+                    time.sleep(60)  # until killed
+            finally:
+                os._exit(0)
+        os.close(ready_w)
+        assert os.read(ready_r, 1) == b"x"
+        os.close(ready_r)
+        if i % killed_every == 0:
+            os.kill(pid, signal.SIGKILL)
+        pids.append(pid)
+    for pid in pids:
+        os.waitpid(pid, 0)
+    return pids
+
+
+def test_dead_workers_files_are_compacted_and_every_total_stays_exact(tmp_path: Path) -> None:
+    """88 workers, 17 of them SIGKILLed, once left 92 files and a scrape 38 times slower:
+    their files fold into one archive, counts exact, gauges still the latest value."""
+    directory = multiprocess.prepare(tmp_path / "mp")
+    llm = LLMMetrics(CollectorRegistry(), multiprocess_dir=directory)
+    llm.record_request(provider="openai", model="gpt-4o", input_tokens=2)
+    _workers(llm, 88, killed_every=5)  # 18 killed
+    assert len(list(Path(directory).glob("llm_*.db"))) >= 89
+    labels = (("model", "gpt-4o"), ("provider", "openai"), ("status", "success"),
+              ("team", "unknown"), ("tier", "unknown"))
+    got = samples(llm.exposition())
+    assert got[("llm_requests_total", labels)] == 1 + 88 * 50
+    assert got[("llm_provider_up", (("provider", "ollama"),))] == 1  # worker 87 wrote last
+    files = sorted(p.name for p in Path(directory).glob("llm_*.db"))
+    assert len(files) == 2 and sum(name.startswith("llm_0_") for name in files) == 1, files
+    # more workers come and go: still one archive, still exact
+    _workers(llm, 10, killed_every=2)
+    got = samples(llm.exposition())
+    assert got[("llm_requests_total", labels)] == 1 + 98 * 50
+    assert len(list(Path(directory).glob("llm_*.db"))) == 2
+
+
+def test_readers_during_a_compaction_never_count_twice(tmp_path: Path) -> None:
+    """Workers scrape at any moment: while one compacts, the others read either the
+    dead files or the archive, never both."""
+    directory = multiprocess.prepare(tmp_path / "mp")
+    llm = LLMMetrics(CollectorRegistry(), multiprocess_dir=directory)
+    labels = (("model", "gpt-4o"), ("provider", "openai"), ("status", "success"),
+              ("team", "unknown"), ("tier", "unknown"))
+    _workers(llm, 30, killed_every=3)
+    readers = []
+    for _ in range(3):
+        out_r, out_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.close(out_r)
+                seen = {samples(llm.exposition())[("llm_requests_total", labels)]
+                        for _ in range(15)}
+                os.write(out_w, repr(sorted(seen)).encode())
+            finally:
+                os._exit(0)
+        os.close(out_w)
+        readers.append((pid, out_r))
+    for pid, out_r in readers:
+        seen = os.read(out_r, 4096).decode()
+        os.close(out_r)
+        os.waitpid(pid, 0)
+        assert seen == "[1500.0]", seen
