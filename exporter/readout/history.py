@@ -8,6 +8,7 @@ point is folded into the base; past its memory budget, older points are merged.
 
 from __future__ import annotations
 
+import bisect
 import sys
 import threading
 from collections import deque
@@ -23,6 +24,8 @@ State = dict[SeriesKey, float]
 _PER_VALUE = 24
 #: What one distinct series costs: its interned key and its slot in the base.
 _PER_SERIES = 250
+#: States kept for readers between two points (the windows' starts and ends).
+_KEPT_STATES = 16
 
 
 class History:
@@ -45,6 +48,9 @@ class History:
         self._keys: dict[SeriesKey, SeriesKey] = {}
         self._point_bytes = 0
         self.merged = 0
+        self._times: list[float] = []
+        self._states: dict[int, State] = {}
+        """States at point indexes, built on demand until the next point."""
         self._lock = threading.Lock()
 
     @property
@@ -74,6 +80,8 @@ class History:
                 self._fold_oldest()
             if self.bytes > self.max_bytes:
                 self._shrink()
+            self._times = [p[0] for p in self._points]
+            self._states = {}
 
     def _fold_oldest(self) -> None:
         t, old, size = self._points.popleft()
@@ -109,21 +117,29 @@ class History:
 
     def points_at(self, times: Iterable[float]) -> list[tuple[float, State] | None]:
         """(time of the point, state) at each time (ascending), None before the history
-        began."""
-        wanted = list(times)
+        began. A state is shared by every caller until the next point (read-only): a
+        window's start moves every second, the point it falls on once a minute."""
         out: list[tuple[float, State] | None] = []
         with self._lock:
-            state = dict(self._base)
-            points = [(t, changed) for t, changed, _ in self._points]
-            base_time = self._base_time
-        i = 0
-        at = base_time
-        for t in wanted:
-            while i < len(points) and points[i][0] <= t:
-                state.update(points[i][1])
-                at = points[i][0]
-                if base_time is None:
-                    base_time = at
-                i += 1
-            out.append(None if at is None or t < at else (at, dict(state)))
+            for t in times:
+                i = bisect.bisect_right(self._times, t) - 1
+                if i < 0:
+                    out.append(None if self._base_time is None or t < self._base_time
+                               else (self._base_time, dict(self._base)))
+                    continue
+                state = self._states.get(i)
+                if state is None:
+                    state = self._state_of(i)
+                out.append((self._points[i][0], state))
         return out
+
+    def _state_of(self, i: int) -> State:
+        """The state at point ``i`` (under ``_lock``), from the nearest kept state."""
+        below = max((k for k in self._states if k < i), default=None)
+        state = dict(self._base) if below is None else dict(self._states[below])
+        for k in range(0 if below is None else below + 1, i + 1):
+            state.update(self._points[k][1])
+        if len(self._states) >= _KEPT_STATES:
+            self._states.pop(next(iter(self._states)))
+        self._states[i] = state
+        return state

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -210,8 +211,9 @@ class LocalSource:
         self.snapshot = snapshot
         self.history = history
         self.started = time.time() if started is None else started
-        self._indexed: tuple[State | None, dict[str, list[tuple[SeriesKey, dict[str, str]]]]] \
-            = (None, {})
+        self._indexed: dict[int, tuple[State, dict[str, list[tuple[SeriesKey,
+                                                                dict[str, str]]]]]] = {}
+        self._index_lock = threading.Lock()
 
     def since(self, window: Window) -> float:
         begun = self.history.start if self.history is not None else None
@@ -227,12 +229,16 @@ class LocalSource:
     def _by_name(self, state: State) -> dict[str, list[tuple[SeriesKey, dict[str, str]]]]:
         """The state's keys by sample name, with their labels as a dict: built once per
         state (the shared snapshot is one state for every question of every reader)."""
-        if state is self._indexed[0]:
-            return self._indexed[1]
+        kept = self._indexed.get(id(state))
+        if kept is not None and kept[0] is state:
+            return kept[1]
         index: dict[str, list[tuple[SeriesKey, dict[str, str]]]] = {}
         for key in state:
             index.setdefault(key[0], []).append((key, dict(key[1])))
-        self._indexed = (state, index)
+        with self._index_lock:  # two read threads may index at once
+            if len(self._indexed) >= 16:
+                self._indexed.pop(next(iter(self._indexed)))
+            self._indexed[id(state)] = (state, index)  # the state kept: its id stays its own
         return index
 
     def _group(self, now: State, base: State | None, name: str, by: tuple[str, ...],

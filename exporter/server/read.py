@@ -42,7 +42,7 @@ _HISTORY_KEYS = (("requests", ""), ("tokens", ""), ("cost", ""), ("reference_cos
 
 #: A read shows the counters as of at most this long ago: half of it the age of the
 #: snapshot every reader shares, half the age of an answer given to identical reads.
-FRESH_SECONDS = 1.0
+FRESH_SECONDS = 2.0
 SNAPSHOT_SECONDS = ANSWER_SECONDS = FRESH_SECONDS / 2
 #: With nobody scraping (no Prometheus), the collectors run this often while someone
 #: reads (the page's resources) or the history samples; never on behalf of one read.
