@@ -52,6 +52,10 @@ def _serve(args: argparse.Namespace, demo: bool = False) -> int:
         auth.append("ingest needs a bearer token")
     if settings.server.metrics_user:
         auth.append("/metrics needs basic auth")
+    server = settings.server
+    if (server.ingest_token or server.metrics_user or server.read_token) \
+            and not server.public_reads:
+        auth.append("reads need the read token or the metrics credentials")
     print(f"llm-exporter {what}: http://{settings.server.host}:{port}/metrics "
           f"(ingest: POST /v1/events; docs: /docs{'; ' + ', '.join(auth) if auth else ''})",
           flush=True)

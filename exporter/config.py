@@ -99,12 +99,6 @@ class ServerSettings:
     """Serve reads without credentials although some are configured (an explicit choice:
     they show team spend and user ids)."""
 
-    @property
-    def reads_open(self) -> bool:
-        """Reads need no credentials: none is configured, or ``public_reads`` says so."""
-        return self.public_reads or not (self.ingest_token or self.metrics_user
-                                         or self.read_token)
-
     def prometheus(self) -> Endpoint | None:
         """The Prometheus the read side asks, its credentials apart from its URL."""
         if not self.prometheus_url:

@@ -14,15 +14,18 @@ from ..compat import views
 from ..events import EVENTS, FREE_FORM, FieldSpec, event_json_schemas, json_schema
 
 _READ = {"200": {"description": "the answer, with its source and span"},
-         "400": {"description": "a malformed query parameter, named"},
-         "401": {"description": "metrics credentials required"},
-         "502": {"description": "the configured Prometheus did not answer"}}
+         "400": {"description": "a malformed or out-of-bounds query parameter, named"},
+         "401": {"description": "the read token or the metrics credentials required"},
+         "502": {"description": "the configured Prometheus did not answer"},
+         "503": {"description": "too many reads waiting; retry after Retry-After"}}
 _ERROR = {"description": "the error, the field (a JSON path) and the reason",
           "content": {"application/json": {"schema": {"type": "object"}}}}
 #: What any ingest request may get besides its 200: malformed JSON or a bad
-#: Idempotency-Key or Host (400), credentials (401), a browser origin (403), size (413),
-#: content type (415), an invalid event (422).
-_INGEST_ERRORS = {code: _ERROR for code in ("400", "401", "403", "413", "415", "422")}
+#: Idempotency-Key or Host (400), credentials (401), a browser origin (403), the same
+#: Idempotency-Key still in flight (409), size (413), content type (415), an invalid
+#: event or an Idempotency-Key reused with another body (422).
+_INGEST_ERRORS = {code: _ERROR for code in ("400", "401", "403", "409", "413", "415",
+                                            "422")}
 
 
 def _compat_schema(fields: Mapping[str, FieldSpec]) -> dict[str, Any]:
@@ -73,7 +76,9 @@ def openapi() -> dict[str, Any]:
         "summary": "the last requests, newest first (?limit=, default 50)",
         "parameters": [{"name": "limit", "in": "query", "required": False,
                         "description": "how many (1 to recent_requests, at most 1,000,000)",
-                        "schema": {"type": "integer", "minimum": 1, "maximum": 1_000_000}}],
+                        "schema": {"anyOf": [  # empty means the default, 50
+                            {"type": "integer", "minimum": 1, "maximum": 1_000_000},
+                            {"type": "string", "maxLength": 0}]}}],
         "security": [{"basic": []}, {}], "responses": _READ}}
     paths["/_qs/health"] = {"get": {"summary": "the proxy's health check",
                                     "responses": {"200": {"description": "ok"}}}}

@@ -68,6 +68,8 @@ class ReadSide:
         self._snapshot_at = -math.inf
         self._snapshot_lock = threading.Lock()
         self.read_at = -math.inf
+        self._load, self._load_at = 0.0, time.monotonic()
+        self._load_lock = threading.Lock()
         source: Source
         prometheus = settings.prometheus()
         if prometheus is not None:
@@ -104,7 +106,21 @@ class ReadSide:
         """A route's answer, computed on the read pool."""
         self.read_at = time.monotonic()
         return await asyncio.get_running_loop().run_in_executor(
-            self.executor, self.routes[path], params)
+            self.executor, self._timed, self.routes[path], params)
+
+    def _timed(self, answer: Callable[[Params], Any], params: Params) -> Any:
+        started = time.thread_time()
+        try:
+            return answer(params)
+        finally:
+            spent = time.thread_time() - started
+            with self._load_lock:
+                self._load = self.load() + spent
+                self._load_at = time.monotonic()
+
+    def load(self) -> float:
+        """CPU seconds per second the answers took lately (decaying over a second)."""
+        return self._load * math.exp(-max(0.0, time.monotonic() - self._load_at))
 
     def _recent(self, params: Params) -> list[dict[str, Any]]:
         """GET /api/v1/requests/recent?limit= (newest first; default 50)."""
@@ -123,7 +139,7 @@ class ReadSide:
     async def _message(self) -> str:
         self.read_at = time.monotonic()
         return await asyncio.get_running_loop().run_in_executor(
-            self.executor, lambda: json.dumps(self.update()))
+            self.executor, self._timed, lambda p: json.dumps(self.update()), {})
 
     def samples(self) -> Samples:
         """The history's own gauges for /metrics (none with a Prometheus)."""

@@ -1,5 +1,6 @@
 """The sidecar's read routes over HTTP: the live page and its assets, the backends' GET
-routes (guarded by the metrics credentials) and the WebSocket."""
+routes and the WebSocket: private whenever a credential is configured, paced, and
+answered once per identical read."""
 
 from __future__ import annotations
 
@@ -29,6 +30,11 @@ MAX_WAITING_READS = 32
 #: wait more than MAX_READ_DELAY seconds gets 503 and Retry-After.
 READS_PER_SECOND = 200.0
 MAX_READ_DELAY = 2.0
+#: While computing answers takes more than this share of the interpreter (its one
+#: core, shared with ingest and scrapes), answers up to MAX_STALE_SECONDS old are given
+#: instead of computed again: under load, reads get older, ingest keeps its pace.
+READ_SHARE = 0.1
+MAX_STALE_SECONDS = 10.0
 #: The page runs its own scripts and styles only (no inline code, no eval), talks to its
 #: own origin only, and is never framed (clickjacking) nor leaks its URL as a referrer.
 PAGE_HEADERS = [
@@ -55,9 +61,11 @@ class Answers:
     def waiting(self) -> int:
         return len(self._running)
 
-    def get(self, key: tuple[str, bytes]) -> Answer | None:
+    def get(self, key: tuple[str, bytes], stale: float = 0.0) -> Answer | None:
+        """A kept answer younger than ``seconds``, or than ``stale`` when larger (the
+        read side is over its share of the interpreter)."""
         kept = self._kept.get(key)
-        if kept is None or time.monotonic() - kept[0] >= self.seconds:
+        if kept is None or time.monotonic() - kept[0] >= max(self.seconds, stale):
             return None
         return kept[1]
 
@@ -145,7 +153,8 @@ class ReadRoutes:
             await asyncio.sleep(turn - now)
         query = scope.get("query_string", b"")
         key = (scope["path"], query)
-        kept = self.answers.get(key)
+        busy = self.read.load() > READ_SHARE
+        kept = self.answers.get(key, MAX_STALE_SECONDS if busy else 0.0)
         if kept is None:
             if self.answers.waiting >= MAX_WAITING_READS:
                 await send_json(send, 503, {"error": f"{MAX_WAITING_READS} reads are waiting; "

@@ -107,7 +107,7 @@ def test_identical_reads_at_once_are_computed_once(sidecar_factory) -> None:
     answers = sc.app.reading.answers
     asked = []
     get = answers.get
-    answers.get = lambda key: asked.append(1) or get(key)  # type: ignore[method-assign]
+    answers.get = lambda key, stale=0.0: asked.append(1) or get(key, stale)  # type: ignore[method-assign]
     with ThreadPoolExecutor(16) as readers:
         got = [readers.submit(sc.request, "GET", "/api/llm/metrics") for _ in range(16)]
         deadline = time.monotonic() + 60
@@ -117,3 +117,25 @@ def test_identical_reads_at_once_are_computed_once(sidecar_factory) -> None:
         release.set()
         bodies = {r.result(timeout=60)[2] for r in got}
     assert len(bodies) == 1 and len(calls) == 1, len(calls)
+
+
+def test_past_its_share_of_the_interpreter_the_read_side_answers_from_older_answers(
+        sidecar_factory) -> None:
+    """Computing answers competes with ingest for one interpreter: while it takes more
+    than READ_SHARE of it, identical reads get the kept answer (up to
+    MAX_STALE_SECONDS old) instead of a new computation."""
+    from exporter.server.read import ANSWER_SECONDS
+    from exporter.server.reading import MAX_STALE_SECONDS, READ_SHARE
+
+    sc = sidecar_factory()
+    event = {"type": "request", "provider": "openai", "model": "gpt-4o", "input_tokens": 1}
+    first = sc.request("GET", "/api/llm/metrics")[2]
+    assert sc.post("/v1/events", event)[0] == 200
+    read = sc.app.read
+    read._load, read._load_at = 1000 * READ_SHARE, time.monotonic()  # busy: it decays in s
+    time.sleep(ANSWER_SECONDS + 0.1)
+    assert sc.request("GET", "/api/llm/metrics")[2] == first  # older, not recomputed
+    assert MAX_STALE_SECONDS > ANSWER_SECONDS
+    read._load, read._load_at = 0.0, time.monotonic()  # idle again
+    fresh = json.loads(sc.request("GET", "/api/llm/metrics")[2])
+    assert fresh["total_requests"] == 1
