@@ -28,12 +28,10 @@ class Auth:
         for a 401: the read token (Bearer) or the metrics credentials (Basic)."""
         if self._reads_open:
             return None
-        scheme, _, value = (authorization or b"").partition(b" ")
-        if scheme.lower() == b"bearer" and self._read_token is not None:
-            if hmac.compare_digest(value.strip(), self._read_token):
-                return None
-            return "invalid bearer token"
-        if scheme.lower() == b"basic" and self._basic is not None:
+        scheme = (authorization or b"").partition(b" ")[0].lower()
+        if scheme == b"bearer" and self._read_token is not None:
+            return _bearer(authorization, self._read_token)
+        if scheme == b"basic" and self._basic is not None:
             return self.metrics(authorization)
         ways = [w for w, on in (("Authorization: Bearer <server.read_token>", self._read_token),
                                 ("the metrics basic credentials", self._basic)) if on]
@@ -47,12 +45,7 @@ class Auth:
         """None if allowed, else the reason for a 401."""
         if self._token is None:
             return None
-        if not authorization:
-            return "missing Authorization: Bearer <token> header"
-        scheme, _, value = authorization.partition(b" ")
-        if scheme.lower() != b"bearer" or not hmac.compare_digest(value.strip(), self._token):
-            return "invalid bearer token"
-        return None
+        return _bearer(authorization, self._token)
 
     def metrics(self, authorization: bytes | None) -> str | None:
         """None if allowed, else the reason for a 401."""
@@ -68,3 +61,13 @@ class Auth:
         if scheme.lower() != b"basic" or not hmac.compare_digest(given, self._basic):
             return "invalid credentials"
         return None
+
+
+def _bearer(authorization: bytes | None, token: bytes) -> str | None:
+    """None if ``authorization`` is ``Bearer <token>``, else the reason for a 401."""
+    if not authorization:
+        return "missing Authorization: Bearer <token> header"
+    scheme, _, value = authorization.partition(b" ")
+    if scheme.lower() != b"bearer" or not hmac.compare_digest(value.strip(), token):
+        return "invalid bearer token"
+    return None

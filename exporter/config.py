@@ -99,13 +99,15 @@ class ServerSettings:
     """Serve reads without credentials although some are configured (an explicit choice:
     they show team spend and user ids)."""
 
-    def prometheus(self) -> Endpoint | None:
-        """The Prometheus the read side asks, its credentials apart from its URL."""
-        if not self.prometheus_url:
+    def prometheus(self, url: str | None = None, where: str = "server.prometheus_url"
+                   ) -> Endpoint | None:
+        """The Prometheus the read side asks (``url``, else ``prometheus_url``), with the
+        configured credentials apart from its URL."""
+        url = url or self.prometheus_url
+        if not url:
             return None
-        return Endpoint.parse(self.prometheus_url, user=self.prometheus_user,
-                              password=self.prometheus_password,
-                              bearer=self.prometheus_bearer_token, where="server.prometheus_url")
+        return Endpoint.parse(url, user=self.prometheus_user, password=self.prometheus_password,
+                              bearer=self.prometheus_bearer_token, where=where)
     recent_requests: int = 1000
     """Requests kept for /api/v1/requests/recent (0: none)."""
     request_log: bool = False
@@ -235,6 +237,12 @@ def _server(raw: Mapping[str, Any], env: Mapping[str, str]) -> ServerSettings:
                               f"got {value!r}")
         return value
 
+    def flag(key: str, env_name: str) -> bool:
+        value = boolean(env[env_name], env_name) if env_name in env else raw.get(key, False)
+        if not isinstance(value, bool):
+            raise ConfigError(f"server.{key}: must be true or false, got {value!r}")
+        return value
+
     port = number("port", "LLM_EXPORTER_PORT", 0, 65535)
     max_body = number("max_body_bytes", "LLM_EXPORTER_MAX_BODY_BYTES", 1024, 1 << 30)
     max_batch = number("max_batch_events", "LLM_EXPORTER_MAX_BATCH_EVENTS", 1, 1_000_000)
@@ -258,11 +266,7 @@ def _server(raw: Mapping[str, Any], env: Mapping[str, str]) -> ServerSettings:
             any(c not in COLLECTORS for c in collectors_raw):
         raise ConfigError(f"server.collectors: a list of {', '.join(COLLECTORS)}, "
                           f"got {collectors_raw!r}")
-    gpu_processes = raw.get("gpu_processes", False)
-    if "LLM_EXPORTER_GPU_PROCESSES" in env:
-        gpu_processes = boolean(env["LLM_EXPORTER_GPU_PROCESSES"], "LLM_EXPORTER_GPU_PROCESSES")
-    if not isinstance(gpu_processes, bool):
-        raise ConfigError(f"server.gpu_processes: must be true or false, got {gpu_processes!r}")
+    gpu_processes = flag("gpu_processes", "LLM_EXPORTER_GPU_PROCESSES")
     allowed_hosts = names(env, raw, "allowed_hosts", "LLM_EXPORTER_ALLOWED_HOSTS")
     allowed_origins = names(env, raw, "allowed_origins", "LLM_EXPORTER_ALLOWED_ORIGINS")
     # METRICS_BASIC_AUTH_*: the Go proxy's names, so its deployment env keeps working
@@ -283,16 +287,8 @@ def _server(raw: Mapping[str, Any], env: Mapping[str, str]) -> ServerSettings:
     if (prometheus_user is None) != (prometheus_password is None):
         raise ConfigError("server.prometheus_user and a Prometheus password go together "
                           "(LLM_EXPORTER_PROMETHEUS_PASSWORD[_FILE])")
-    public_reads = raw.get("public_reads", False)
-    if "LLM_EXPORTER_PUBLIC_READS" in env:
-        public_reads = boolean(env["LLM_EXPORTER_PUBLIC_READS"], "LLM_EXPORTER_PUBLIC_READS")
-    if not isinstance(public_reads, bool):
-        raise ConfigError(f"server.public_reads: must be true or false, got {public_reads!r}")
-    request_log = raw.get("request_log", False)
-    if "LLM_EXPORTER_REQUEST_LOG" in env:
-        request_log = boolean(env["LLM_EXPORTER_REQUEST_LOG"], "LLM_EXPORTER_REQUEST_LOG")
-    if not isinstance(request_log, bool):
-        raise ConfigError(f"server.request_log: must be true or false, got {request_log!r}")
+    public_reads = flag("public_reads", "LLM_EXPORTER_PUBLIC_READS")
+    request_log = flag("request_log", "LLM_EXPORTER_REQUEST_LOG")
     if (user is None) != (password is None):
         raise ConfigError("server.metrics_user and a metrics password go together: set both "
                           "(LLM_EXPORTER_METRICS_USER and LLM_EXPORTER_METRICS_PASSWORD[_FILE])"

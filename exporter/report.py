@@ -144,12 +144,10 @@ def main(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     server = settings.server
     source: Source
     try:
-        prometheus: str | None = args.prometheus or server.prometheus_url
-        if prometheus:
-            source = PrometheusSource(Endpoint.parse(
-                prometheus, user=server.prometheus_user,
-                password=server.prometheus_password, bearer=server.prometheus_bearer_token,
-                where="--prometheus" if args.prometheus else "server.prometheus_url"))
+        prometheus = server.prometheus(args.prometheus, where="--prometheus"
+                                       if args.prometheus else "server.prometheus_url")
+        if prometheus is not None:
+            source = PrometheusSource(prometheus)
         else:
             metrics = Endpoint.parse(args.metrics_url or f"http://127.0.0.1:{server.port}"
                                      "/metrics", where="--metrics-url")

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
+
+from bench_sidecar import run_child
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -63,13 +62,8 @@ def main() -> None:
     ap.add_argument("--killed-every", type=int, default=5)
     ap.add_argument("--root", type=Path, default=ROOT)
     args = ap.parse_args()
-    out = subprocess.run([sys.executable, "-c", CHILD, str(args.workers),
-                          str(args.killed_every)], capture_output=True, text=True, timeout=600,
-                         env={**os.environ, "PYTHONPATH": str(args.root.resolve()),
-                              "LLM_EXPORTER_ZERO_HOLD_SECONDS": "0"})
-    if out.returncode:
-        raise SystemExit(out.stderr[-2000:])
-    print(json.dumps({"root": str(args.root), **json.loads(out.stdout.strip().splitlines()[-1])}))
+    print(json.dumps(run_child(CHILD, [str(args.workers), str(args.killed_every)], args.root,
+                               {"LLM_EXPORTER_ZERO_HOLD_SECONDS": "0"})))
 
 
 if __name__ == "__main__":

@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
+
+from bench_sidecar import run_child
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -56,12 +55,7 @@ def main() -> None:
     ap.add_argument("--label-sets", type=int, default=300)
     ap.add_argument("--root", type=Path, default=ROOT)
     args = ap.parse_args()
-    out = subprocess.run([sys.executable, "-c", CHILD, str(args.label_sets), str(args.points)],
-                         capture_output=True, text=True, timeout=1800,
-                         env={**os.environ, "PYTHONPATH": str(args.root.resolve())})
-    if out.returncode:
-        raise SystemExit(out.stderr[-2000:])
-    print(json.dumps({"root": str(args.root), **json.loads(out.stdout.strip().splitlines()[-1])}))
+    print(json.dumps(run_child(CHILD, [str(args.label_sets), str(args.points)], args.root)))
 
 
 if __name__ == "__main__":

@@ -90,6 +90,18 @@ def start(cmd: list[str], port_from_stdout: bool, env: dict[str, str],
             time.sleep(0.1)
 
 
+def run_child(code: str, args: list[str], root: Path, env: dict[str, str] | None = None
+              ) -> dict:
+    """``python -c code args`` importing ``root``'s exporter (another checkout, to measure
+    before and after in one sitting); the JSON object its last line prints."""
+    out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
+                         timeout=1800, env={**os.environ, **(env or {}),
+                                            "PYTHONPATH": str(root.resolve())})
+    if out.returncode:
+        raise SystemExit(out.stderr[-2000:])
+    return {"root": str(root), **json.loads(out.stdout.strip().splitlines()[-1])}
+
+
 def rss_mb(pid: int) -> float:
     """Resident memory of a process, from /proc (Linux)."""
     with open(f"/proc/{pid}/status") as f:
