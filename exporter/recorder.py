@@ -27,7 +27,7 @@ from ._recordings import Recordings
 from ._rows import RowBook
 from ._store import SeriesStore, layout
 from ._store.memory import wait_for
-from ._store.render import render_samples
+from ._store.render import SampleKey, render_samples
 from .cardinality import LabelCaps
 from .catalog import (
     BY_KEY,
@@ -36,7 +36,7 @@ from .catalog import (
     TPOT_BUCKETS,
     TTFT_BUCKETS,
 )
-from .collectors import as_metrics
+from .collectors import as_metrics, sample_values
 from .price_readout import PriceReadout
 from .pricing import PriceBook
 
@@ -134,19 +134,17 @@ class LLMMetrics(Recordings):
             # Created before a fork (gunicorn --preload), every worker would write into
             # the same shared mappings and lose updates: a child starts afresh instead.
             os.register_at_fork(after_in_child=functools.partial(_restart, weakref.ref(self)))
-        self._registry = None
         if registry is _DEFAULT:
             from prometheus_client import REGISTRY
 
             registry = REGISTRY
+        self._registry = registry
         if registry is not None:
             registry.register(self)  # type: ignore[attr-defined]
-            self._registry = registry
 
     def _init_state(self) -> None:
         """Empty series state (and, in multiprocess mode, this process's own files)."""
         from . import __version__
-
         store = self._store = SeriesStore(
             self.namespace, created=self._created_series, zero_hold=self._zero_hold,
             directory=self._multiprocess_dir, budget=self._series_budget,
@@ -172,10 +170,9 @@ class LLMMetrics(Recordings):
         ``cache_write_tokens`` say how many of them hit or filled the prompt cache
         (``cache_write_1h_tokens``: how many of the writes went to a 1-hour cache);
         ``output_tokens`` is all output, ``reasoning_tokens`` how many were reasoning.
-        ``cache_hit`` is your own response cache (counted under cache="response").
-        ``trace_id`` (or the current OpenTelemetry span, with ``otel_exemplars=True``)
-        becomes an exemplar on the latency histograms and the cost counter.
-        Raises ValueError for a programmer error (negative tokens, unknown status).
+        ``cache_hit`` is your own response cache (cache="response"). ``trace_id`` (or the
+        OpenTelemetry span, with ``otel_exemplars=True``) becomes an exemplar on latency
+        and cost. Raises ValueError for a programmer error (negative tokens, bad status).
         """
         try:
             uncached = input_tokens - cache_read_tokens - cache_write_tokens
@@ -363,9 +360,9 @@ class LLMMetrics(Recordings):
     def track(self, *, provider: str, model: str, team: str | None = None,
               tier: str | None = None, cache_hit: bool | None = None,
               trace_id: str | None = None) -> Call:
-        """Time one call: in-flight gauge, duration, TTFT via ``first_token()``, tokens via
-        ``usage()``, and on an exception status="error" with a mapped error_type (the
-        exception propagates untouched). Usable with ``with`` and ``async with``."""
+        """Time one call (in-flight, duration, TTFT via ``first_token()``, tokens via
+        ``usage()``; an exception is status="error", mapped, and propagates): a context
+        manager, sync or async."""
         return Call(self, provider, model, team, tier, cache_hit, trace_id)
 
     @property
@@ -374,10 +371,9 @@ class LLMMetrics(Recordings):
         return self._prices
 
     def exposition(self, openmetrics: bool = False, eof: bool = True) -> bytes:
-        """Our series in Prometheus text format, or OpenMetrics (ending in ``# EOF``
-        unless ``eof=False``, for a caller that appends more families). In multiprocess
-        mode, the sums over every worker (exemplars are single-process). Every call
-        counts as a scrape for the zero-first hold of new series."""
+        """Our series in Prometheus text, or OpenMetrics (ending in ``# EOF`` unless
+        ``eof=False``); in multiprocess mode summed over every worker (exemplars are
+        single-process). Each call counts as a scrape for the zero-first hold."""
         return self._store.render(openmetrics, eof=False) + render_samples(
             self._readout.samples(), self.namespace, openmetrics=openmetrics, eof=eof)
 
@@ -386,6 +382,10 @@ class LLMMetrics(Recordings):
         ``scrape=False``: values as recorded, no zero-first hold started or applied."""
         yield from self._store.collect(scrape)
         yield from as_metrics(self._readout.samples(), self.namespace)
+
+    def values(self) -> dict[SampleKey, float]:
+        """``collect(scrape=False)``'s samples as {(name, sorted label pairs): value}."""
+        return {**self._store.values(), **sample_values(self._readout.samples(), self.namespace)}
 
     def describe(self) -> list:
         return self._store.describe()

@@ -17,7 +17,7 @@ from ..catalog import AUTH_ENDPOINTS, EVENT_RESULTS, EXPORTER_FAMILIES, TOKEN_TY
 from . import layout
 from .memory import Exemplars, Series, UpdateLock, ZeroHold, add_usage, new_states
 from .mmap import NAN, SegmentStore, merged_states
-from .render import describe, metric_families, render
+from .render import SampleKey, describe, metric_families, render, sample_values
 
 __all__ = ["DEFAULT_SERIES_BUDGET", "SeriesStore"]
 
@@ -25,6 +25,9 @@ DEFAULT_SERIES_BUDGET = 1000
 """Combinations of capped labels per family (request label sets for the request
 families). A sidecar flooded with distinct label sets then serves 14 MB of /metrics in
 about 0.1 s at 132 MB RSS (tests/benchmarks/bench_flood.py; 2,000 gave 28 MB)."""
+_SAMPLE_KEYS_MAX = 100_000
+"""Series whose sample keys :meth:`SeriesStore.values` keeps (more only with files of
+many workers; past it the keys are rebuilt)."""
 #: The exporter's own families have fixed label sets; nothing to budget.
 _UNBUDGETED = frozenset(f.key for f in EXPORTER_FAMILIES)
 
@@ -57,6 +60,7 @@ class SeriesStore:
         self.exemplars = Exemplars()
         self.zero_hold = zero_hold
         self._started = time.time()
+        self._sample_keys: dict[tuple[str, tuple[str, ...]], tuple[SampleKey, ...]] = {}
 
     def _fold(self, key: str, labels: tuple[str, ...], report: str | None = None
               ) -> tuple[str, ...]:
@@ -175,6 +179,16 @@ class SeriesStore:
                                    UpdateLock())
         return metric_families(self.families.values(), self.lock, self.created, hold,
                                self.exemplars.by_list)
+
+    def values(self) -> dict[SampleKey, float]:
+        """Every sample as recorded (like ``collect(scrape=False)``, no exemplars or
+        ``_created``) as {(name, sorted label pairs): value}: the read side's snapshot."""
+        if len(self._sample_keys) > _SAMPLE_KEYS_MAX:  # dead workers' series, in files
+            self._sample_keys.clear()
+        if self.files is not None:
+            return sample_values(merged_states(self.files, self.namespace), UpdateLock(),
+                                 self._sample_keys)
+        return sample_values(self.families.values(), self.lock, self._sample_keys)
 
     def describe(self) -> list:
         return describe(self.families.values())

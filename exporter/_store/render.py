@@ -176,6 +176,53 @@ def metric_families(states: Iterable[FamilyState], lock: UpdateLock,
         yield metric
 
 
+SampleKey = tuple[str, tuple[tuple[str, str], ...]]
+"""(sample name, label pairs sorted by name): how readers index a sample."""
+
+
+def sample_values(states: Iterable[FamilyState], lock: UpdateLock,
+                  keys: dict[tuple[str, tuple[str, ...]], tuple[SampleKey, ...]]
+                  ) -> dict[SampleKey, float]:
+    """The samples of :func:`metric_families` (no ``_created``, no hold) as
+    {(name, sorted label pairs): value}, without building Metric objects: what the
+    read side's shared snapshot takes. ``keys`` keeps each series' sample keys across
+    calls (the caller bounds it)."""
+    out: dict[SampleKey, float] = {}
+    for st in states:
+        kind = st.family.kind
+        name = st.name
+        with lock:
+            rows: list[tuple[tuple[str, ...], Any]] = [
+                (s.labels, list(s.values) if kind == "histogram"
+                 else s.values[s.index + st.offset]) for s in st.series.values()]
+        for labels, v in rows:
+            ks = keys.get((name, labels))
+            if ks is None:
+                ks = keys[(name, labels)] = _sample_keys(st, labels)
+            if kind == "histogram":
+                acc = 0
+                for k, n in zip(ks[:-2], v):
+                    acc += n
+                    out[k] = float(acc)
+                out[ks[-2]] = float(acc)
+                out[ks[-1]] = float(v[-1])
+            elif v is not None and v == v:
+                out[ks[0]] = float(v)
+    return out
+
+
+def _sample_keys(st: FamilyState, labels: tuple[str, ...]) -> tuple[SampleKey, ...]:
+    """One series' sample keys: its value's, or a histogram's buckets, count and sum."""
+    names = st.family.labels
+    pairs = tuple(sorted(zip(names, labels)))
+    if st.family.kind != "histogram":
+        return ((st.name, pairs),)
+    at = sum(1 for n in names if n < "le")  # where "le" sorts among the names
+    head, tail = pairs[:at], pairs[at:]
+    return (*((st.name + "_bucket", (*head, ("le", b), *tail)) for b in st.le),
+            (st.name + "_count", pairs), (st.name + "_sum", pairs))
+
+
 def describe(states: Iterable[FamilyState]) -> list:
     """Empty Metric objects naming each family, so a registry can detect clashes."""
     from prometheus_client.metrics_core import Metric

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Protocol
 
-from .._store.render import render_samples
+from .._store.render import SampleKey, render_samples
 from ..catalog import Family, family
 
 log = logging.getLogger(__name__)
@@ -116,12 +116,26 @@ class CollectorSet:
         show (a read never runs a collector, nor resets its CPU baseline)."""
         return as_metrics(self._last, self.namespace)
 
+    def latest_values(self) -> dict[SampleKey, float]:
+        """:meth:`latest` as {(name, sorted label pairs): value}."""
+        return sample_values(self._last, self.namespace)
+
     def render(self, openmetrics: bool) -> bytes:
         return render_samples(self.samples(), self.namespace, openmetrics=openmetrics)
 
     def collect(self) -> Iterator:
         """prometheus_client's collector protocol: the same samples as render()."""
         return as_metrics(self.samples(), self.namespace)
+
+
+def sample_values(samples: Samples, namespace: str) -> dict[SampleKey, float]:
+    """Samples as {(name, sorted label pairs): value}, as the read side indexes them."""
+    out: dict[SampleKey, float] = {}
+    for fam, rows in samples:
+        name = fam.full_name(namespace)
+        for labels, value in rows:
+            out[(name, tuple(sorted(zip(fam.labels, labels))))] = float(value)
+    return out
 
 
 def as_metrics(samples: Samples, namespace: str) -> Iterator:

@@ -14,8 +14,8 @@ import threading
 from collections import deque
 from collections.abc import Iterable, Mapping
 
-SeriesKey = tuple[str, tuple[tuple[str, str], ...]]
-"""(sample name, sorted label pairs)."""
+from .._store.render import SampleKey as SeriesKey
+
 State = dict[SeriesKey, float]
 
 

@@ -23,7 +23,7 @@ from ..compat.params import Number
 from ..config import ServerSettings
 from ..readout.history import History, State
 from ..readout.queries import Questions
-from ..readout.sources import LocalSource, PrometheusSource, Source, state_of
+from ..readout.sources import LocalSource, PrometheusSource, Source
 from ..recent import RecentRequests
 from ..recorder import LLMMetrics
 from .page import Feed
@@ -97,8 +97,8 @@ class ReadSide:
         with self._snapshot_lock:
             if time.monotonic() - self._snapshot_at >= SNAPSHOT_SECONDS or \
                     self._snapshot is None:
-                state = state_of(self.llm.collect(scrape=False))
-                state.update(state_of(self.collectors.latest()))
+                state = self.llm.values()
+                state.update(self.collectors.latest_values())
                 self._snapshot, self._snapshot_at = state, time.monotonic()
             return self._snapshot
 
