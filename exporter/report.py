@@ -74,7 +74,7 @@ def answers(q: Questions, hours: float, team: str | None, model: str | None,
             "/api/llm/providers": views.providers_list(q, p),
             "/api/llm/costs": views.providers_costs(q, p, reference),
             "/api/llm/trends": views.providers_trends(q, p),
-            "/api/metrics/routing": views.routing_matrix(q, p),
+            "/api/v1/read/routing": views.routing_matrix(q, p),
             "by_team": {k[0]: r for k, r in q.breakdown(("team",), Window.last(hours * 3600),
                                                         {"team": team} if team else {}).items()}}
 
@@ -123,7 +123,7 @@ def render(a: dict[str, Any], out: TextIO) -> None:
                            ["savings", c["savings"]], ["savings %", c["savings_percent"]],
                            ["local requests", c["local_requests"]],
                            ["remote requests", c["remote_requests"]]])
-    r = a["/api/metrics/routing"]
+    r = a["/api/v1/read/routing"]
     _table(out, "Routing (count, average score)", ["complexity", "tier", "count", "avg score"],
            [[cx, tier, cell["count"], cell["avg_score"]]
             for cx, row in r["matrix"].items() for tier, cell in row.items()])

@@ -188,18 +188,19 @@ def sample_values(states: Iterable[FamilyState], lock: UpdateLock,
     read side's shared snapshot takes. ``keys`` keeps each series' sample keys across
     calls (the caller bounds it)."""
     out: dict[SampleKey, float] = {}
-    for st in states:
-        kind = st.family.kind
+    taken: list[tuple[FamilyState, list[tuple[tuple[str, ...], Any]]]]
+    with lock:  # all families at once: a snapshot never holds half of a request
+        taken = [(st, [(s.labels, list(s.values) if st.family.kind == "histogram"
+                        else s.values[s.index + st.offset]) for s in st.series.values()])
+                 for st in states]
+    for st, rows in taken:
         name = st.name
-        with lock:
-            rows: list[tuple[tuple[str, ...], Any]] = [
-                (s.labels, list(s.values) if kind == "histogram"
-                 else s.values[s.index + st.offset]) for s in st.series.values()]
+        histogram = st.family.kind == "histogram"
         for labels, v in rows:
             ks = keys.get((name, labels))
             if ks is None:
                 ks = keys[(name, labels)] = _sample_keys(st, labels)
-            if kind == "histogram":
+            if histogram:
                 acc = 0
                 for k, n in zip(ks[:-2], v):
                     acc += n

@@ -42,6 +42,7 @@ class Number:
     low: float
     high: float
     doc: str
+    integer: bool = False
 
     def read(self, params: Params) -> float:
         raw = params.get(self.name)
@@ -54,6 +55,8 @@ class Number:
         if not math.isfinite(value) or not self.low <= value <= self.high:
             raise ParamError(self.name, f"must be in {self.low:g}..{self.high:g}, got "
                                         f"{raw[:40]!r}")
+        if self.integer and value != int(value):
+            raise ParamError(self.name, f"must be a whole number, got {raw[:40]!r}")
         return value
 
     def schema(self) -> dict[str, Any]:
@@ -61,7 +64,8 @@ class Number:
                 "description": f"{self.doc} ({self.low:g} to {self.high:g}; default "
                                f"{self.default:g})",
                 "schema": {"anyOf": [  # empty means the default
-                    {"type": "number", "minimum": self.low, "maximum": self.high},
+                    {"type": "integer" if self.integer else "number", "minimum": self.low,
+                     "maximum": self.high},
                     {"type": "string", "maxLength": 0}]}}
 
 

@@ -31,6 +31,8 @@ def _code(raw: Any, field: str) -> int:
 
 def usage(llm: LLMMetrics, body: Any, recent: RecentRequests | None) -> dict[str, Any]:
     records = body if isinstance(body, list) else [body]
+    if not records:
+        raise EventError("body", "must be a usage record or a non-empty list of them")
     calls = []
     for i, rec in enumerate(records):  # validated whole before any is recorded
         where = "body" if records is not body else f"body[{i}]"

@@ -153,11 +153,12 @@ def proxy_metrics(q: Questions, params: Params) -> dict[str, Any]:
     }
 
 
-# ------------------------------------------------------------------ tier routing
+# ------------------------------------------------------------------ tiers, routing, resources
+# (the tier routing backend's own shapes, over these questions: tier_views.py)
 
-@route("/api/metrics/queries", MINUTES)
+@route("/api/v1/read/queries", MINUTES)
 def routing_queries(q: Questions, params: Params) -> dict[str, Any]:
-    """GET /api/metrics/queries?minutes=: queries per minute, request count, error rate."""
+    """GET /api/v1/read/queries?minutes=: queries per minute, request count, error rate."""
     window = Window.last(MINUTES.read(params) * 60)
     trend = q.trend(window, 60, {})
     totals = q.totals(window, {})
@@ -168,9 +169,9 @@ def routing_queries(q: Questions, params: Params) -> dict[str, Any]:
             "source": source(q, window)}
 
 
-@route("/api/metrics/tiers", MINUTES)
+@route("/api/v1/read/tiers", MINUTES)
 def routing_tiers(q: Questions, params: Params) -> dict[str, Any]:
-    """GET /api/metrics/tiers?minutes=: per tier tokens/s and latency, with per-minute
+    """GET /api/v1/read/tiers?minutes=: per tier tokens/s and latency, with per-minute
     sparklines."""
     window = Window.last(MINUTES.read(params) * 60)
     rows = q.tiers(window)
@@ -202,9 +203,9 @@ def routing_tiers(q: Questions, params: Params) -> dict[str, Any]:
     return {"tiers": tiers, "timestamps": [iso(t) for t in starts], "source": source(q, window)}
 
 
-@route("/api/metrics/resources")
+@route("/api/v1/read/resources")
 def routing_resources(q: Questions, params: Params) -> dict[str, Any]:
-    """GET /api/metrics/resources: VRAM, CPU, memory, index and cache sizes,
+    """GET /api/v1/read/resources: VRAM, CPU, memory, index and cache sizes,
     connections, worker pools, disk and network MB/s."""
     r = q.resources()
     mb = 1024.0 * 1024.0
@@ -231,9 +232,9 @@ def routing_resources(q: Questions, params: Params) -> dict[str, Any]:
     }
 
 
-@route("/api/metrics/routing", MATRIX_MINUTES)
+@route("/api/v1/read/routing", MATRIX_MINUTES)
 def routing_matrix(q: Questions, params: Params) -> dict[str, Any]:
-    """GET /api/metrics/routing?minutes=: the complexity x tier matrix (count, average
+    """GET /api/v1/read/routing?minutes=: the complexity x tier matrix (count, average
     score), totals, average decision time, fallback rate, availability per tier."""
     window = Window.last(MATRIX_MINUTES.read(params) * 60)
     r = q.routing(window)

@@ -211,6 +211,7 @@ class Questions:
         net = self.source.rate(self.name("network_io"), ("direction",), rate_seconds, {})
         return {
             "cpu_utilization": scalar("cpu_utilization"),
+            "cpu_count": scalar("cpu_count"),
             "memory_used_bytes": scalar("memory_used"),
             "memory_total_bytes": scalar("memory_total"),
             "connections": scalar("network_connections"),

@@ -70,7 +70,8 @@ class Source(Protocol):
 def bucket_starts(window: Window, step: int) -> list[float]:
     """Step-aligned bucket starts (UTC) covering the window; the last may be partial."""
     first = math.floor(window.start / step) * step
-    return [float(t) for t in range(int(first), int(window.end), step)] or [float(first)]
+    # ceil: a window ending 0.3 s into a bucket has that bucket (its counts are in it)
+    return [float(t) for t in range(int(first), math.ceil(window.end), step)] or [float(first)]
 
 
 def _selector(name: str, match: Match) -> str:
@@ -207,9 +208,11 @@ class LocalSource:
     kind = "sidecar"
 
     def __init__(self, snapshot: Snapshot, history: History | None = None,
-                 started: float | None = None) -> None:
+                 started: float | None = None, fine: History | None = None) -> None:
         self.snapshot = snapshot
         self.history = history
+        self.fine = fine
+        """A short history at a finer interval, for steps shorter than ``history``'s."""
         self.started = time.time() if started is None else started
         self._indexed: dict[int, tuple[State, dict[str, list[tuple[SeriesKey,
                                                                 dict[str, str]]]]]] = {}
@@ -221,10 +224,13 @@ class LocalSource:
             return window.start
         return max(window.start, self.started)
 
-    def _states(self, times: list[float]) -> list[State | None]:
-        if self.history is None:
+    def _states(self, times: list[float], step: float = math.inf) -> list[State | None]:
+        history = self.history
+        if self.fine is not None and history is not None and step < history.interval:
+            history = self.fine
+        if history is None:
             return [None] * len(times)
-        return self.history.states_at(times)
+        return history.states_at(times)
 
     def _by_name(self, state: State) -> dict[str, list[tuple[SeriesKey, dict[str, str]]]]:
         """The state's keys by sample name, with their labels as a dict: built once per
@@ -271,7 +277,7 @@ class LocalSource:
               match: Match) -> list[tuple[float, Vector]]:
         starts = bucket_starts(window, step)
         bounds = [*starts, starts[-1] + step]
-        states = self._states(bounds)
+        states = self._states(bounds, step)
         states[-1] = self._end(window.end)
         out: list[tuple[float, Vector]] = []
         for i, s in enumerate(starts):

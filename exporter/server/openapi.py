@@ -10,14 +10,25 @@ from functools import cache
 from typing import Any
 
 from ..compat import routes as compat
-from ..compat import views
+from ..compat import shapes
 from ..events import EVENTS, FREE_FORM, FieldSpec, event_json_schemas, json_schema
 
-_READ = {"200": {"description": "the answer, with its source and span"},
-         "400": {"description": "a malformed or out-of-bounds query parameter, named"},
-         "401": {"description": "the read token or the metrics credentials required"},
-         "502": {"description": "the configured Prometheus did not answer"},
-         "503": {"description": "too many reads waiting; retry after Retry-After"}}
+#: Every read route's error body: {error, message, details} (the tier routing
+#: backend's documented format), details naming the parameter of a 400.
+_READ_ERROR = {"application/json": {"schema": {
+    "type": "object", "required": ["error", "message", "details"],
+    "additionalProperties": False,
+    "properties": {"error": {"type": "string"}, "message": {"type": "string"},
+                   "details": {"type": "object"}}}}}
+_READ = {"200": {"description": "the answer"},
+         "400": {"description": "a malformed or out-of-bounds query parameter, named in "
+                                "details.field", "content": _READ_ERROR},
+         "401": {"description": "the read token or the metrics credentials required",
+                 "content": _READ_ERROR},
+         "502": {"description": "the configured Prometheus did not answer",
+                 "content": _READ_ERROR},
+         "503": {"description": "too many reads waiting; retry after Retry-After",
+                 "content": _READ_ERROR}}
 _ERROR = {"description": "the error, the field (a JSON path) and the reason",
           "content": {"application/json": {"schema": {"type": "object"}}}}
 #: What any ingest request may get besides its 200: malformed JSON or a bad
@@ -63,10 +74,12 @@ def openapi() -> dict[str, Any]:
     for path, fields in compat.FIELDS.items():
         paths[path] = {"post": {
             "summary": "compatible route (existing clients)", "security": [{"bearer": []}, {}],
-            "requestBody": {"required": True,
-                            "content": {"application/json": {"schema": _compat_schema(fields)}}},
+            "requestBody": {"required": True, "content": {"application/json": {
+                "schema": {"oneOf": [_compat_schema(fields), {
+                    "type": "array", "minItems": 1, "items": _compat_schema(fields)}]}
+                if path in compat.MANY else _compat_schema(fields)}}},
             "responses": {"200": {"description": "recorded"}, **_INGEST_ERRORS}}}
-    for path, (view, params) in views.ROUTES.items():
+    for path, (view, params) in shapes.ROUTES.items():
         doc = inspect.getdoc(view) or ""
         summary = doc.split("\n\n")[0].replace("\n", " ")
         paths[path] = {"get": {"summary": summary, "description": doc,
@@ -84,7 +97,8 @@ def openapi() -> dict[str, Any]:
                                     "responses": {"200": {"description": "ok"}}}}
     paths["/api/metrics/ws"] = {"get": {
         "summary": "WebSocket: a {\"type\": \"metrics_update\"} message every second "
-                   "(queries, tiers, resources, routing)", "security": [{"basic": []}, {}],
+                   "(timestamp, and the queries, resources and routing routes' answers)",
+        "security": [{"basic": []}, {}],
         "responses": {"101": {"description": "switching protocols"},
                       "426": {"description": "a plain GET: upgrade to a WebSocket"}}}}
     return {"openapi": "3.1.0",

@@ -18,7 +18,7 @@ from typing import Any
 
 from ..catalog import family
 from ..collectors import CollectorSet, Samples
-from ..compat import views
+from ..compat import shapes, views
 from ..compat.params import Number
 from ..config import ServerSettings
 from ..readout.history import History, State
@@ -38,6 +38,13 @@ _HISTORY_KEYS = (("requests", ""), ("tokens", ""), ("cost", ""), ("reference_cos
                  ("routing_decisions", ""), ("routing_score", "_sum"),
                  ("routing_score", "_count"), ("routing_duration", "_sum"),
                  ("routing_duration", "_count"), ("disk_io", ""), ("network_io", ""))
+
+
+#: The short history at 10 s that the tier routing backend's 10-second series come from
+#: (a few minutes of the families they read).
+FINE_SECONDS, FINE_POINTS, FINE_MAX_BYTES = 10, 24, 4 << 20
+_FINE_KEYS = (("requests", ""), ("tokens", ""), ("request_duration", "_count"),
+              ("request_duration", "_sum"), ("ttft", "_sum"))
 
 
 #: A read shows the counters as of at most this long ago: half of it the age of the
@@ -62,6 +69,7 @@ class ReadSide:
         self.collectors = collectors
         self.recent = RecentRequests(settings.recent_requests, log_lines=settings.request_log)
         self.history: History | None = None
+        self.fine: History | None = None
         #: Reads queue here, never in front of a scrape or of ingest.
         self.executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="llm-read")
         self._snapshot: State | None = None
@@ -77,14 +85,16 @@ class ReadSide:
         else:
             self.history = History(settings.history_interval_seconds, settings.history_points,
                                    settings.history_max_bytes)
-            source = LocalSource(self.snapshot, self.history)
+            self.fine = History(FINE_SECONDS, FINE_POINTS, FINE_MAX_BYTES)
+            source = LocalSource(self.snapshot, self.history, fine=self.fine)
         self.questions = Questions(source, llm.namespace)
         self._kept = frozenset(self.questions.name(k, s) for k, s in _HISTORY_KEYS)
+        self._fine_kept = frozenset(self.questions.name(k, s) for k, s in _FINE_KEYS)
         baseline = llm.settings.baseline
         reference = "/".join(baseline) if baseline else None
         q = self.questions
         self.routes: dict[str, Callable[[Params], Any]] = {
-            path: functools.partial(view, q) for path, (view, _) in views.ROUTES.items()}
+            path: functools.partial(view, q) for path, (view, _) in shapes.ROUTES.items()}
         self.routes["/api/llm/costs"] = functools.partial(views.providers_costs, q,
                                                           reference=reference)
         self.routes["/api/v1/requests/recent"] = self._recent
@@ -124,17 +134,13 @@ class ReadSide:
 
     def _recent(self, params: Params) -> list[dict[str, Any]]:
         """GET /api/v1/requests/recent?limit= (newest first; default 50)."""
-        limit = int(Number("limit", 50, 1, max(self.recent.size, 1), "requests").read(params))
+        limit = int(Number("limit", 50, 1, max(self.recent.size, 1), "requests",
+                           integer=True).read(params))
         return self.recent.latest(limit)
 
     def update(self) -> dict[str, Any]:
         """The routing backend's WebSocket message."""
-        q = self.questions
-        p: Params = {}
-        return {"type": "metrics_update", "timestamp": views.iso(time.time()),
-                "queries": views.routing_queries(q, p), "tiers": views.routing_tiers(q, p),
-                "resources": views.routing_resources(q, p),
-                "routing": views.routing_matrix(q, p)}
+        return shapes.update(self.questions)
 
     async def _message(self) -> str:
         self.read_at = time.monotonic()
@@ -153,12 +159,21 @@ class ReadSide:
             self.history.record(time.time(), {k: v for k, v in self.snapshot().items()
                                               if k[0] in self._kept})
 
+    def sample_fine(self) -> None:
+        """A point of the 10 s history, stamped with the boundary just passed (it is
+        taken within a second or so of it), so that buckets start on the boundaries."""
+        if self.fine is not None:
+            self.fine.record(math.floor(time.time() / FINE_SECONDS) * FINE_SECONDS,
+                             {k: v for k, v in self.snapshot().items()
+                              if k[0] in self._fine_kept})
+
     async def background(self, scrape_executor: Executor) -> None:
-        """Until cancelled: the history's samples (no Prometheus), and the collectors run
-        when nobody scraped them for RESOURCE_SECONDS while someone reads or the
+        """Until cancelled: the histories' samples (no Prometheus), and the collectors
+        run when nobody scraped them for RESOURCE_SECONDS while someone reads or the
         history needs their counters."""
         loop = asyncio.get_running_loop()
-        next_sample = time.monotonic()
+        next_sample = time.monotonic() if self.history is not None else math.inf
+        next_fine = math.inf if self.fine is None else time.time()
         tick = min(RESOURCE_SECONDS, self.history.interval if self.history else math.inf)
         while True:
             now = time.monotonic()
@@ -179,4 +194,11 @@ class ReadSide:
                 next_sample += self.history.interval
                 if next_sample < time.monotonic():
                     next_sample = time.monotonic() + self.history.interval
-            await asyncio.sleep(tick)
+            if time.time() >= next_fine:
+                try:
+                    await loop.run_in_executor(self.executor, self.sample_fine)
+                except Exception:
+                    log.exception("sampling the 10 s history failed")
+                next_fine = (math.floor(time.time() / FINE_SECONDS) + 1) * FINE_SECONDS
+            await asyncio.sleep(max(0.01, min(tick, next_fine - time.time(),
+                                              next_sample - time.monotonic())))

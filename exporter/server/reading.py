@@ -95,6 +95,12 @@ class Answers:
         return answer
 
 
+def read_error(kind: str, message: str, **details: str) -> dict[str, Any]:
+    """A read route's error body, in the format the tier routing backend documents
+    (``{error, message, details}``), the same for every read route."""
+    return {"error": kind, "message": message, "details": details}
+
+
 class ReadRoutes:
     """Handlers of every GET route that shows recorded data."""
 
@@ -116,8 +122,8 @@ class ReadRoutes:
                          [(b"cache-control", b"no-store"), *PAGE_HEADERS])
 
     async def _upgrade(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
-        await send_json(send, 426, {"error": f"{WS_PATH} is a WebSocket: connect with "
-                                             "Upgrade: websocket"},
+        await send_json(send, 426, read_error("UpgradeRequired", f"{WS_PATH} is a WebSocket: "
+                                              "connect with Upgrade: websocket"),
                         [(b"upgrade", b"websocket")])
 
     async def _asset(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
@@ -132,7 +138,7 @@ class ReadRoutes:
         if denied is None:
             return False
         self.llm.record_auth_failure(endpoint="read")
-        await send_json(send, 401, {"error": denied},
+        await send_json(send, 401, read_error("Unauthorized", denied),
                         [(b"www-authenticate", b'Basic realm="llm-exporter"')])
         return True
 
@@ -144,8 +150,9 @@ class ReadRoutes:
         now = time.monotonic()
         turn = max(now, self._next_read)
         if turn - now > MAX_READ_DELAY:
-            await send_json(send, 503, {"error": f"reads are paced to {READS_PER_SECOND:g} a "
-                                                 "second; retry in a second"},
+            await send_json(send, 503, read_error("Busy", f"reads are paced to "
+                                                  f"{READS_PER_SECOND:g} a second; retry in "
+                                                  "a second"),
                             [(b"retry-after", b"1")])
             return
         self._next_read = turn + 1.0 / READS_PER_SECOND
@@ -157,8 +164,8 @@ class ReadRoutes:
         kept = self.answers.get(key, MAX_STALE_SECONDS if busy else 0.0)
         if kept is None:
             if self.answers.waiting >= MAX_WAITING_READS:
-                await send_json(send, 503, {"error": f"{MAX_WAITING_READS} reads are waiting; "
-                                                     "retry in a second"},
+                await send_json(send, 503, read_error("Busy", f"{MAX_WAITING_READS} reads are "
+                                                      "waiting; retry in a second"),
                                 [(b"retry-after", b"1")])
                 return
             kept = await self.answers.compute(
@@ -170,9 +177,9 @@ class ReadRoutes:
         try:
             payload = await self.read.answer(path, parse(query))
         except ParamError as exc:
-            return 400, dumps({"error": str(exc), "field": exc.field})
+            return 400, dumps(read_error("InvalidParameter", str(exc), field=exc.field))
         except SourceError as exc:
-            return 502, dumps({"error": str(exc)})
+            return 502, dumps(read_error("SourceUnavailable", str(exc)))
         return 200, dumps(payload)
 
     async def websocket(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:

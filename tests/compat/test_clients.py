@@ -148,6 +148,8 @@ def test_proxy_status_strings_map_to_status_and_error_type(sidecar_factory) -> N
     # one bad record refuses the whole array: nothing of it is recorded
     status, reply = sc.post("/_qs/usage", [records[0], {**records[0], "status": "OK"}])
     assert status == 422 and reply["field"] == "body[1].status"
+    status, reply = sc.post("/_qs/usage", [])  # nothing to record is a mistake, said so
+    assert status == 422 and reply["field"] == "body"
     status, reply = sc.post("/_qs/usage", {"model": "gpt-4o", "api_key": "sk-live-123"})
     assert status == 422 and reply["field"] == "body.api_key"
     assert recorded(sc.llm, "llm_requests_total", provider="openai", model="gpt-4o",

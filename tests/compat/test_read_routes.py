@@ -31,10 +31,11 @@ def test_bad_parameters_get_400_naming_them(sidecar_factory) -> None:
                         ("/_qs/metrics?from=2025-01-01T00:00:00Z&to=2024-01-01T00:00:00Z",
                          "from"),
                         ("/api/llm/costs?days=nan", "days"),
-                        ("/api/v1/requests/recent?limit=0", "limit")):
+                        ("/api/v1/requests/recent?limit=0", "limit"),
+                        ("/api/v1/requests/recent?limit=1.5", "limit")):
         status, _, body = sc.request("GET", path)
         assert status == 400, (path, body)
-        assert json.loads(body)["field"] == field
+        assert json.loads(body)["details"] == {"field": field}
 
 
 def test_read_routes_and_page_need_the_metrics_credentials(sidecar_factory) -> None:

@@ -149,18 +149,18 @@ def check_all_routes(get: Any, sent: Sent, prices: Any, kind: str) -> None:
     assert sum(t["requests"] for t in q["timeseries"]) == 2
     assert get("/_qs/health") == {"status": "ok"}
 
-    r = get("/api/metrics/routing")
+    r = get("/api/v1/read/routing")
     assert r["matrix"]["simple"]["local"]["count"] == 2
     assert close(r["matrix"]["simple"]["local"]["avg_score"], 1.0)
     assert r["matrix"]["complex"]["premium"] == {"count": 1, "avg_score": 3.0}
     assert r["total_decisions"] == 3 and close(r["fallback_rate"], round(100 / 3, 4))
     assert close(r["avg_decision_time_ms"], 7.0 / 3)
     assert r["model_availability"]["local"] == {"available": 2, "total": 3}
-    t = get("/api/metrics/tiers")["tiers"]
+    t = get("/api/v1/read/tiers")["tiers"]
     assert close(t["local"]["tokens_per_second"], 200 / 0.8)
     assert close(t["premium"]["tokens_per_second"], 300 / 2.0)
     assert t["premium"]["error_rate"] == 100 and t["simple"]["requests"] == 2  # SIMPLE + simple
-    assert get("/api/metrics/queries")["total_requests"] == 9
+    assert get("/api/v1/read/queries")["total_requests"] == 9
 
     providers = {p["name"]: p for p in get("/api/llm/providers")["providers"]}
     assert providers["openai"]["total_requests"] == 5  # 3 tracked, 1 proxied, 1 recorded

@@ -53,7 +53,7 @@ def test_read_routes_from_prometheus_equal_what_was_sent(sidecar_factory, tmp_pa
         assert report.main(args, out) == 0
         mine = json.loads(out.getvalue())
         assert mine["/api/v1/dashboard/metrics"]["total_requests"] == 9
-        assert mine["/api/metrics/routing"]["matrix"] == get("/api/metrics/routing")["matrix"]
+        assert mine["/api/v1/read/routing"]["matrix"] == get("/api/v1/read/routing")["matrix"]
         assert mine["by_team"]["search"]["requests"] == 2
         table = io.StringIO()
         assert report.main(argparse.Namespace(**{**vars(args), "json": False}), table) == 0
@@ -68,3 +68,42 @@ def test_read_routes_from_prometheus_equal_what_was_sent(sidecar_factory, tmp_pa
     finally:
         if prom.proc.poll() is None:
             prom.stop()
+
+
+def test_seed_003_shapes_from_prometheus(sidecar_factory, tmp_path: Path,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tier routing backend's routes and WebSocket, answered from a real Prometheus:
+    the same documented shapes and values as from the sidecar's own counters."""
+    import os
+
+    import psutil
+    from websockets.sync.client import connect
+
+    from ..compat import seed_003
+
+    monkeypatch.setenv("LLM_EXPORTER_ZERO_HOLD_SECONDS", "2")
+    ingest = sidecar_factory()
+    prom = Prometheus(tmp_path, [ingest.port], [])
+    try:
+        sent_at = seed_003.send(ingest.url)
+        wait_for(lambda: prom.value("sum(llm_requests_total)") == 3 and
+                 prom.value("sum(llm_routing_decisions_total)") == 4, 30,
+                 "Prometheus to scrape the 3 queries and 4 decisions")
+        time.sleep(1.5)  # one more scrape: every family has its last value
+        reader = sidecar_factory(Settings(server=ServerSettings(
+            prometheus_url=f"http://127.0.0.1:{prom.port}")))
+
+        def get(path: str) -> object:
+            with urllib.request.urlopen(reader.url + path, timeout=30) as response:
+                return json.loads(response.read())
+
+        cores, memory = os.cpu_count(), psutil.virtual_memory().total
+        seed_003.check_queries(get("/api/metrics/queries"), sent_at)
+        seed_003.check_tiers(get("/api/metrics/tiers"))
+        seed_003.check_resources(get("/api/metrics/resources"), cores, memory)
+        seed_003.check_routing(get("/api/metrics/routing"))
+        ws_url = reader.url.replace("http://", "ws://") + "/api/metrics/ws"
+        with connect(ws_url, open_timeout=10) as ws:
+            seed_003.check_update(json.loads(ws.recv(timeout=30)), cores, memory, sent_at)
+    finally:
+        prom.stop()

@@ -68,3 +68,12 @@ def test_gauges_from_several_replicas_take_sum_max_or_min() -> None:
     assert src.current("llm_tier_models", ("tier",), {}) == {("local",): 6.0}
     assert src.current("llm_tier_models", ("tier",), {}, "max") == {("local",): 3.0}
     assert src.current("llm_provider_up", ("provider",), {}, "min") == {("openai",): 0.0}
+
+
+def test_a_window_ending_just_past_a_boundary_keeps_its_newest_bucket() -> None:
+    """A window ending 0.3 s into a bucket has that bucket: its counts are not dropped."""
+    from exporter.readout.sources import bucket_starts
+
+    assert bucket_starts(Window(830.0, 1000.3), 10)[-1] == 1000.0
+    assert len(bucket_starts(Window(830.0, 1000.3), 10)) == 18
+    assert bucket_starts(Window(830.0, 1000.0), 10)[-1] == 990.0  # an empty one is not

@@ -29,9 +29,9 @@ HOSTILE = (
     ("/api/v1/dashboard/metrics?time_range_hours=1e9", "time_range_hours"),
     ("/api/v1/dashboard/metrics?time_range_hours=inf", "time_range_hours"),
     ("/api/v1/dashboard/metrics?team_alias=" + "t" * 300, "team_alias"),
-    ("/api/metrics/queries?minutes=1e9", "minutes"),
-    ("/api/metrics/tiers?minutes=1441", "minutes"),
-    ("/api/metrics/routing?minutes=1e12", "minutes"),
+    ("/api/v1/read/queries?minutes=1e9", "minutes"),
+    ("/api/v1/read/tiers?minutes=1441", "minutes"),
+    ("/api/v1/read/routing?minutes=1e12", "minutes"),
     ("/api/llm/trends?days=1e6", "days"),
     ("/api/llm/costs?days=-1", "days"),
     ("/api/v1/requests/recent?limit=1e12", "limit"),
@@ -71,7 +71,7 @@ def test_hostile_ranges_get_a_400_naming_the_parameter(sidecar) -> None:
     for path, field in HOSTILE:
         status, body = get(port, path)
         assert status == 400, (path, status, body[:200])
-        assert json.loads(body)["field"] == field, (path, body)
+        assert json.loads(body)["details"]["field"] == field, (path, body)
     grown = (process.memory_info().rss - rss) / 1e6
     assert grown < 50, f"the sidecar grew {grown:.0f} MB answering bad parameters"
 
@@ -84,7 +84,7 @@ def test_the_widest_ranges_allowed_answer_and_stay_small(sidecar) -> None:
     assert status == 200, body[:200]
     assert len(json.loads(body)["timeseries"]) <= 8785 and len(body) < 2_000_000
     for path in ("/api/v1/dashboard/metrics?time_range_hours=8784", "/api/llm/trends?days=366",
-                 "/api/metrics/routing?minutes=44640", "/api/metrics/tiers?minutes=1440"):
+                 "/api/v1/read/routing?minutes=44640", "/api/v1/read/tiers?minutes=1440"):
         assert get(port, path)[0] == 200, path
 
 

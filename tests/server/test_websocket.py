@@ -32,8 +32,9 @@ def test_pushes_metrics_update_at_one_hertz(sidecar_factory) -> None:
         gap = time.monotonic() - t0
     assert first["type"] == second["type"] == "metrics_update"
     assert 0.7 < gap < 2.5, gap
-    assert first["routing"]["matrix"]["simple"]["local"]["count"] == 1
-    assert {"queries", "tiers", "resources", "routing", "timestamp"} <= set(first)
+    assert first["routing"]["decisionMatrix"] == [
+        {"complexity": "SIMPLE", "tier": "LOCAL", "count": 1, "avgScore": 0.5}]
+    assert set(first) == {"type", "timestamp", "queries", "resources", "routing"}
 
 
 def test_another_sites_page_is_refused(sidecar_factory) -> None:

@@ -90,7 +90,7 @@ async function get(path, params) {
   const query = new URLSearchParams(params || {}).toString();
   const res = await fetch(path + (query ? "?" + query : ""), { headers: { Accept: "application/json" } });
   const body = await res.json();
-  if (!res.ok) throw new Error(path + ": " + (body.error || res.status));
+  if (!res.ok) throw new Error(path + ": " + (body.message || body.error || res.status));
   return body;
 }
 
@@ -167,8 +167,8 @@ async function refresh() {
   try {
     const [d, r, res] = await Promise.all([
       get("/api/v1/dashboard/metrics", params),
-      get("/api/metrics/routing", { minutes: Math.round(hours * 60) }),
-      get("/api/metrics/resources"),
+      get("/api/v1/read/routing", { minutes: Math.round(hours * 60) }),
+      get("/api/v1/read/resources"),
     ]);
     renderDashboard(d);
     renderRouting(r);
