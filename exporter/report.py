@@ -14,7 +14,8 @@ import urllib.request
 from datetime import datetime, timezone
 from typing import Any, TextIO
 
-from .compat import views
+from .compat import provider_views, views
+from .pricing import PriceBook
 from .readout.endpoint import Endpoint
 from .readout.history import State
 from .readout.queries import Questions
@@ -62,7 +63,7 @@ def scraped(endpoint: Endpoint) -> State:
 
 
 def answers(q: Questions, hours: float, team: str | None, model: str | None,
-            reference: str | None) -> dict[str, Any]:
+            reference: str | None, prices: PriceBook | None = None) -> dict[str, Any]:
     """Every backend's answer for the range, keyed by its route."""
     p = {"time_range_hours": f"{hours}", "minutes": f"{min(hours * 60, 1440)}",
          "days": f"{max(hours / 24, 1 / 24)}",
@@ -71,9 +72,9 @@ def answers(q: Questions, hours: float, team: str | None, model: str | None,
                 **({"model_filter": model} if model else {})}
     return {"/api/v1/dashboard/metrics": views.cost_dashboard(q, filtered),
             "/_qs/metrics": views.proxy_metrics(q, {**p, **({"model": model} if model else {})}),
-            "/api/llm/providers": views.providers_list(q, p),
-            "/api/llm/costs": views.providers_costs(q, p, reference),
-            "/api/llm/trends": views.providers_trends(q, p),
+            "/api/llm/providers": provider_views.providers_list(q, p),
+            "/api/llm/costs": provider_views.providers_costs(q, p, reference, prices),
+            "/api/llm/trends": provider_views.providers_trends(q, p),
             "/api/v1/read/routing": views.routing_matrix(q, p),
             "by_team": {k[0]: r for k, r in q.breakdown(("team",), Window.last(hours * 3600),
                                                         {"team": team} if team else {}).items()}}
@@ -113,14 +114,16 @@ def render(a: dict[str, Any], out: TextIO) -> None:
     _table(out, "By team", ["team", "requests", "tokens", "cost"],
            [[t, r["requests"], r["tokens"], r["cost"]] for t, r in sorted(a["by_team"].items())
             if r["requests"] or r["tokens"]])
-    _table(out, "By provider", ["provider", "requests", "success %", "avg s", "circuit", "up"],
-           [[p["name"], p["total_requests"], p["success_rate"], p["avg_response_time"],
-             p["circuit_state"], "yes" if p["available"] else "no"]
+    _table(out, "By provider", ["provider", "requests", "success %", "avg ms", "circuit", "up"],
+           [[p["name"], p["total_requests"], p["success_rate"], p["avg_response_time_ms"],
+             p["circuit_state"], "yes" if p["is_available"] else "no"]
             for p in a["/api/llm/providers"]["providers"]])
     c = a["/api/llm/costs"]
     _table(out, f"Savings against {c['reference_model'] or '(no reference model)'}",
-           ["", "value"], [["cost", c["total_cost"]], ["on the reference", c["hypothetical_cost"]],
-                           ["savings", c["savings"]], ["savings %", c["savings_percent"]],
+           ["", "value"], [["cost", c["total_cost_usd"]],
+                           ["on the reference", c["hypothetical_claude_cost_usd"]],
+                           ["savings", c["estimated_savings_usd"]],
+                           ["savings %", c["savings_percentage"]],
                            ["local requests", c["local_requests"]],
                            ["remote requests", c["remote_requests"]]])
     r = a["/api/v1/read/routing"]
@@ -159,7 +162,7 @@ def main(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
         hours = window_hours(args.range)
         reference = "/".join(settings.baseline) if settings.baseline else None
         result = answers(Questions(source, settings.namespace), hours, args.team, args.model,
-                         reference)
+                         reference, settings.price_book())
     except (ValueError, SourceError, OSError) as exc:
         print(f"llm-exporter report: {exc}", file=sys.stderr)
         return 2

@@ -4,9 +4,15 @@ labels; the message only helps pick the bounded error type."""
 
 from __future__ import annotations
 
+import functools
+import os
+import threading
+import types
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..events import EventError, FieldSpec, check_fields, check_labels
+from . import provider_state
 from .infer import error_type, infer_provider
 from .transport import Transport
 
@@ -45,6 +51,7 @@ def record(llm: LLMMetrics, body: dict[str, Any], recent: RecentRequests | None
         **args, input_tokens=prompt, output_tokens=completion, duration_seconds=seconds,
         status="success" if ok else "error",
         error_type=None if ok else error_type(raw_status, body.get("error_message")))
+    provider_state.record_call(llm, args["provider"], ok)
     if recent is not None:
         recent.add(request_id=body.get("request_id"), user_id=body.get("user_id"),
                    provider=args["provider"], model=model, team=None, tier=None,
@@ -55,14 +62,74 @@ def record(llm: LLMMetrics, body: dict[str, Any], recent: RecentRequests | None
             "tokens": prompt + completion}
 
 
+class _ClassOrInstance:
+    """A method callable on an instance or on the class, as the service's document calls
+    it (``LLMMetricsService.record_request(...)``): on the class it is the process's
+    default service (:meth:`LLMMetricsService.default`)."""
+
+    def __init__(self, fn: Callable[..., Any]) -> None:
+        self.fn = fn
+        functools.update_wrapper(self, fn)  # type: ignore[arg-type]
+
+    def __get__(self, obj: Any, cls: type[LLMMetricsService]) -> Callable[..., Any]:
+        fn = self.fn
+        if obj is not None:
+            return types.MethodType(fn, obj)
+
+        @functools.wraps(fn)
+        def on_default(*args: Any, **kwargs: Any) -> Any:
+            return fn(cls.default(), *args, **kwargs)  # resolved at call time
+        return on_default
+
+
+_default: LLMMetricsService | None = None
+_default_lock = threading.Lock()
+
+
 class LLMMetricsService:
-    """The provider metrics service's recording call, into a sidecar (``base_url``) or a
-    recorder in process (``metrics``)."""
+    """The provider metrics service's calls, into a sidecar (``base_url``) or a recorder
+    in process (``metrics``): ``record_request``, and its reads ``get_all_providers``
+    and ``get_cost_summary`` (the sidecar's routes, or the same views over the recorder's
+    counters since it started). ``read_token`` (or ``LLM_EXPORTER_READ_TOKEN``) is the
+    sidecar's read token, when reads are private."""
 
     def __init__(self, base_url: str | None = None, *, metrics: LLMMetrics | None = None,
-                 token: str | None = None, timeout: float = 10.0) -> None:
-        self._transport = Transport(base_url, metrics=metrics, token=token, timeout=timeout)
+                 token: str | None = None, timeout: float = 10.0,
+                 read_token: str | None = None) -> None:
+        self._transport = Transport(base_url, metrics=metrics, token=token, timeout=timeout,
+                                    read_token=read_token)
 
+    @classmethod
+    def default(cls) -> LLMMetricsService:
+        """The process's service: the sidecar at ``LLM_EXPORTER_URL`` when that is set,
+        otherwise a recorder in process on the default Prometheus registry."""
+        global _default
+        with _default_lock:
+            if _default is None:
+                url = os.environ.get("LLM_EXPORTER_URL")
+                if url:
+                    _default = cls(base_url=url)
+                else:
+                    from ..recorder import LLMMetrics
+
+                    _default = cls(metrics=LLMMetrics())
+            return _default
+
+    @_ClassOrInstance
+    def get_all_providers(self, days: float = 7) -> list[dict[str, Any]]:
+        """Every provider by priority: ``display_name``, ``type``, ``priority``,
+        ``enabled``, ``is_available``, ``circuit_state``, ``total_requests``,
+        ``successful_requests``, ``avg_response_time_ms`` ..."""
+        return self._transport.get("/api/llm/providers", {"days": f"{days:g}"})["providers"]
+
+    @_ClassOrInstance
+    def get_cost_summary(self, days: float = 30) -> dict[str, Any]:
+        """``total_cost_usd``, ``total_requests``, ``local_requests``, ``remote_requests``,
+        ``hypothetical_claude_cost_usd``, ``estimated_savings_usd``,
+        ``savings_percentage``."""
+        return self._transport.get("/api/llm/costs", {"days": f"{days:g}"})
+
+    @_ClassOrInstance
     def record_request(self, provider_name: str | None, model: str, status: str = "success",
                        prompt_tokens: int = 0, completion_tokens: int = 0,
                        duration_seconds: float | None = None,

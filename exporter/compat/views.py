@@ -2,18 +2,18 @@
 from :class:`~exporter.readout.queries.Questions`. Rates are percentages (0..100), as
 those dashboards showed them; every answer says its source and the span it covers.
 
-Long because it holds four backends' shapes side by side; each function is one route.
+The cost backend's and the proxy's shapes, and the native shapes of the tier routing
+routes; the tier routing backend's own shapes are in :mod:`.tier_views`, the provider
+service's in :mod:`.provider_views`.
 """
 
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from typing import Any, TypeVar
 
-from ..pricing import SELF_HOSTED_PROVIDERS
 from ..readout.queries import Questions
 from ..readout.sources import Window
 from .params import (
@@ -55,7 +55,7 @@ MINUTES = Number("minutes", 60, 1, 24 * 60, "minutes back (one bucket per minute
 MATRIX_MINUTES = Number("minutes", 60, 1, 31 * 24 * 60, "minutes back")
 
 
-def _days(default: float) -> Number:
+def days_param(default: float) -> Number:
     return Number("days", default, 1 / 24, MAX_RANGE_SECONDS / DAY, "days back")
 
 
@@ -250,105 +250,3 @@ def routing_matrix(q: Questions, params: Params) -> dict[str, Any]:
             "avg_decision_time_ms": r["decision_seconds_sum"] / n * 1000.0 if n else 0.0,
             "fallback_rate": pct(fallbacks, total),
             "model_availability": r["availability"], "source": source(q, window)}
-
-
-# ------------------------------------------------------------------ provider service
-
-DAYS_1, DAYS_7, DAYS_30 = _days(1), _days(7), _days(30)
-
-
-def _provider_row(name: str, row: Mapping[str, Any]) -> dict[str, Any]:
-    up = row.get("up")
-    return {"name": name, "enabled": True, "available": up is None or up >= 1,
-            "circuit_state": row.get("circuit", "closed"),
-            "total_requests": row.get("requests", 0.0),
-            "success_rate": pct(row.get("requests", 0.0) - row.get("errors", 0.0),
-                                row.get("requests", 0.0)),
-            "avg_response_time": avg_ms(row) / 1000.0}
-
-
-@route("/api/llm/providers", DAYS_1)
-def providers_list(q: Questions, params: Params) -> dict[str, Any]:
-    """GET /api/llm/providers?days=: each provider's availability, circuit state,
-    success rate and average response time (seconds)."""
-    window = Window.last(DAYS_1.read(params) * DAY)
-    rows = q.providers(window)
-    return {"providers": [_provider_row(p, r) for p, r in sorted(rows.items())],
-            "source": source(q, window)}
-
-
-@route("/api/llm/metrics", DAYS_1)
-def providers_metrics(q: Questions, params: Params) -> dict[str, Any]:
-    """GET /api/llm/metrics?days=: request, token and cost totals, by provider and model."""
-    days = DAYS_1.read(params)
-    window = Window.last(days * DAY)
-    totals = q.totals(window, {})
-
-    def row(r: Mapping[str, float]) -> dict[str, Any]:
-        return {"requests": r["requests"], "successful": r["requests"] - r["errors"],
-                "failed": r["errors"], "tokens": r["tokens"], "cost": r["cost"],
-                "success_rate": pct(r["requests"] - r["errors"], r["requests"]),
-                "avg_response_time": avg_ms(r) / 1000.0}
-
-    return {"days": days, "total_requests": totals["requests"],
-            "successful_requests": totals["requests"] - totals["errors"],
-            "failed_requests": totals["errors"],
-            "success_rate": pct(totals["requests"] - totals["errors"], totals["requests"]),
-            "total_tokens": totals["tokens"], "total_cost": totals["cost"],
-            "avg_response_time": avg_ms(totals) / 1000.0,
-            "by_provider": {k[0]: row(r) for k, r in
-                            sorted(q.breakdown(("provider",), window, {}).items())},
-            "by_model": {k[0]: row(r) for k, r in
-                         sorted(q.breakdown(("model",), window, {}).items())},
-            "source": source(q, window)}
-
-
-@route("/api/llm/costs", DAYS_30)
-def providers_costs(q: Questions, params: Params, reference: str | None = None
-                    ) -> dict[str, Any]:
-    """GET /api/llm/costs?days=: cost, local and remote requests, what the same traffic
-    would have cost on the reference model, and the savings (negative where dearer)."""
-    days = DAYS_30.read(params)
-    window = Window.last(days * DAY)
-    rows = q.breakdown(("provider",), window, {})
-    cost = sum(r["cost"] for r in rows.values())
-    hypothetical = sum(r["reference_cost"] for r in rows.values())
-    local = sum(r["requests"] for k, r in rows.items() if k[0] in SELF_HOSTED_PROVIDERS)
-    total = sum(r["requests"] for r in rows.values())
-    out: dict[str, Any] = {
-        "days": days, "total_cost": cost, "total_requests": total, "local_requests": local,
-        "remote_requests": total - local, "reference_model": reference,
-        "hypothetical_cost": hypothetical if reference else None,
-        "savings": hypothetical - cost if reference else None,
-        "savings_percent": pct(hypothetical - cost, hypothetical) if reference else None,
-        "source": source(q, window)}
-    if not reference:
-        out["note"] = "no reference model: set pricing.baseline (provider/model) to compare"
-    return out
-
-
-@route("/api/llm/trends", DAYS_7)
-def providers_trends(q: Questions, params: Params) -> dict[str, Any]:
-    """GET /api/llm/trends?days=: one row per UTC day."""
-    window = Window.last(DAYS_7.read(params) * DAY)
-    trend = q.trend(window, DAY, {})
-    rows = []
-    for t, cells in trend:
-        r = cells.get((), {})
-        n, errors = r.get("requests", 0.0), r.get("errors", 0.0)
-        rows.append({"date": iso(t)[:10], "requests": n, "successful": n - errors,
-                     "failed": errors, "tokens": r.get("tokens", 0.0),
-                     "cost": r.get("cost", 0.0), "success_rate": pct(n - errors, n)})
-    return {"trends": rows, "source": source(q, window)}
-
-
-@route("/api/llm/health")
-def providers_health(q: Questions, params: Params) -> dict[str, Any]:
-    """GET /api/llm/health: healthy when every known provider is up, degraded when some
-    are down, unhealthy when all are."""
-    rows = q.providers(Window.last(HOUR))
-    states = {p: {"available": r.get("up") is None or r["up"] >= 1,
-                  "circuit_state": r.get("circuit", "closed")} for p, r in rows.items()}
-    down = sum(1 for s in states.values() if not s["available"])
-    status = "healthy" if not down else "unhealthy" if down == len(states) else "degraded"
-    return {"status": status, "providers": states, "timestamp": iso(time.time())}

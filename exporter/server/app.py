@@ -28,6 +28,7 @@ from .page import Page
 from .read import ReadSide
 from .reading import ReadRoutes
 from .replay import Kept, Replays, digest, key_error
+from .switch import SWITCH, SWITCH_ROUTE, ProviderSwitch
 from .wire import (
     JSON,
     Receive,
@@ -84,6 +85,8 @@ class SidecarApp:
             **self.reading.routes(),
             "/docs": {"GET": self._docs},
             "/openapi.json": {"GET": self._openapi},
+            SWITCH_ROUTE: {"POST": ProviderSwitch(llm, self.read, self.auth,
+                                                  settings.max_body_bytes)},
             **{path: {"POST": functools.partial(self.replays.keyed, handler=self._compat)}
                for path in compat.WRITE},
         }
@@ -104,6 +107,10 @@ class SidecarApp:
                 if wrapped is None:
                     return
                 send = wrapped
+            switch = SWITCH.match(path)
+            if switch is not None:  # the provider service's /api/llm/providers/<id>/enable
+                scope["llm_exporter.switch"] = switch.groups()
+                path = SWITCH_ROUTE
             methods = self._routes.get(path)
             if methods is None:
                 await send_json(send, 404, {"error": f"no route {path}; see /docs"})

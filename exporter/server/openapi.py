@@ -93,6 +93,19 @@ def openapi() -> dict[str, Any]:
                             {"type": "integer", "minimum": 1, "maximum": 1_000_000},
                             {"type": "string", "maxLength": 0}]}}],
         "security": [{"basic": []}, {}], "responses": _READ}}
+    for action in ("enable", "disable"):
+        paths[f"/api/llm/providers/{{id}}/{action}"] = {"post": {
+            "summary": f"{action} a provider (the provider service's switch)",
+            "security": [{"bearer": []}, {}],
+            "parameters": [{"name": "id", "in": "path", "required": True,
+                            "description": "the provider's name, or its priority",
+                            "schema": {"type": "string", "minLength": 1, "maxLength": 200,
+                                       "pattern": "^[^/]+$"}}],
+            "requestBody": {"required": False, "content": {"application/json": {"schema": {
+                "type": "object", "properties": {"enabled": {"type": "boolean"}}}}}},
+            "responses": {"200": {"description": "switched"},
+                          **{code: _ERROR for code in ("400", "401", "404", "413", "422")},
+                          "502": {"description": "the configured Prometheus did not answer"}}}}
     paths["/_qs/health"] = {"get": {"summary": "the proxy's health check",
                                     "responses": {"200": {"description": "ok"}}}}
     paths["/api/metrics/ws"] = {"get": {

@@ -18,7 +18,7 @@ from typing import Any
 
 from ..catalog import family
 from ..collectors import CollectorSet, Samples
-from ..compat import shapes, views
+from ..compat import provider_state, shapes
 from ..compat.params import Number
 from ..config import ServerSettings
 from ..readout.history import History, State
@@ -90,13 +90,11 @@ class ReadSide:
         self.questions = Questions(source, llm.namespace)
         self._kept = frozenset(self.questions.name(k, s) for k, s in _HISTORY_KEYS)
         self._fine_kept = frozenset(self.questions.name(k, s) for k, s in _FINE_KEYS)
-        baseline = llm.settings.baseline
-        reference = "/".join(baseline) if baseline else None
         q = self.questions
         self.routes: dict[str, Callable[[Params], Any]] = {
             path: functools.partial(view, q) for path, (view, _) in shapes.ROUTES.items()}
-        self.routes["/api/llm/costs"] = functools.partial(views.providers_costs, q,
-                                                          reference=reference)
+        for path in ("/api/llm/costs", "/api/llm/providers"):  # with this recorder's state
+            self.routes[path] = functools.partial(shapes.provider_views.answer, path, q, llm)
         self.routes["/api/v1/requests/recent"] = self._recent
         self.routes["/_qs/health"] = lambda p: {"status": "ok"}
         self.feed = Feed(self._message)
@@ -194,6 +192,7 @@ class ReadSide:
                 next_sample += self.history.interval
                 if next_sample < time.monotonic():
                     next_sample = time.monotonic() + self.history.interval
+            provider_state.tick(self.llm)
             if time.time() >= next_fine:
                 try:
                     await loop.run_in_executor(self.executor, self.sample_fine)

@@ -165,12 +165,13 @@ def check_all_routes(get: Any, sent: Sent, prices: Any, kind: str) -> None:
     providers = {p["name"]: p for p in get("/api/llm/providers")["providers"]}
     assert providers["openai"]["total_requests"] == 5  # 3 tracked, 1 proxied, 1 recorded
     assert providers["openai"]["success_rate"] == 60.0
-    assert providers["ollama"]["avg_response_time"] == 2.0
+    assert providers["ollama"]["avg_response_time_ms"] == 2000.0
     costs = get("/api/llm/costs")
     assert costs["local_requests"] == 3 and costs["remote_requests"] == 6
     assert costs["reference_model"] == "/".join(BASELINE)
-    assert close(costs["total_cost"], total_cost)
-    assert close(costs["savings"], costs["hypothetical_cost"] - total_cost)
+    assert close(costs["total_cost_usd"], total_cost)
+    assert close(costs["estimated_savings_usd"],
+                 costs["hypothetical_claude_cost_usd"] - total_cost)
     m = get("/api/llm/metrics")
     assert m["total_requests"] == 9 and m["failed_requests"] == 4
     assert sum(row["requests"] for row in get("/api/llm/trends")["trends"]) == 9

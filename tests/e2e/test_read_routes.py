@@ -107,3 +107,27 @@ def test_seed_003_shapes_from_prometheus(sidecar_factory, tmp_path: Path,
             seed_003.check_update(json.loads(ws.recv(timeout=30)), cores, memory, sent_at)
     finally:
         prom.stop()
+
+
+def test_seed_004_reads_from_prometheus(sidecar_factory, tmp_path: Path,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The provider service's documented reads, from a sidecar that asks a Prometheus:
+    the breaker that the recording sidecar derived arrives through its gauges."""
+    from exporter.compat import LLMMetricsService
+
+    from ..compat.test_seed_004 import check, traffic
+
+    monkeypatch.setenv("LLM_EXPORTER_ZERO_HOLD_SECONDS", "2")
+    ingest = sidecar_factory()
+    prom = Prometheus(tmp_path, [ingest.port], [])
+    try:
+        traffic(LLMMetricsService(base_url=ingest.url))
+        wait_for(lambda: prom.value("sum(llm_requests_total)") == 8 and
+                 prom.value('sum(llm_provider_circuit_state{state="open"})') == 1, 30,
+                 "Prometheus to scrape the 8 calls and the open circuit")
+        time.sleep(1.5)  # one more scrape: every family has its last value
+        reader = sidecar_factory(Settings(server=ServerSettings(
+            prometheus_url=f"http://127.0.0.1:{prom.port}")))
+        check(LLMMetricsService(base_url=reader.url), ingest.llm, local=False)
+    finally:
+        prom.stop()

@@ -16,6 +16,7 @@ from websockets.sync.client import connect
 
 from exporter.compat import MetricsCollector
 from exporter.server.page import MAX_SOCKETS, WS_PING_SECONDS
+from exporter.server.read import FRESH_SECONDS
 
 
 def test_pushes_metrics_update_at_one_hertz(sidecar_factory) -> None:
@@ -24,6 +25,7 @@ def test_pushes_metrics_update_at_one_hertz(sidecar_factory) -> None:
     router.record_routing_decision(complexity="Simple", tier="LOCAL", score=0.5,
                                    decision_time_ms=1.0)
     assert router.flush(10)
+    time.sleep(FRESH_SECONDS)  # a message shows the counters as of at most this long ago
     ws_url = sc.url.replace("http://", "ws://") + "/api/metrics/ws"
     with connect(ws_url, open_timeout=10) as ws:
         first = json.loads(ws.recv(timeout=10))
