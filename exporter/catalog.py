@@ -130,6 +130,12 @@ LLM_FAMILIES: tuple[Family, ...] = (
     _f("prompt_cache_write_premium", "llm_prompt_cache_write_premium_usd_total", "counter",
        "What prompt-cache writes cost above the uncached input rate (Anthropic's 5-minute "
        "and 1-hour write premiums); savings minus this is the net saving.", _R, unit="usd"),
+    _f("team_duration", "llm_team_request_duration_seconds_total", "counter",
+       "Sum of request durations per request label set, team included (the latency "
+       "histograms drop team): over llm_timed_requests_total, one team's average "
+       "latency.", _R, unit="seconds"),
+    _f("timed_requests", "llm_timed_requests_total", "counter",
+       "Requests that reported a duration, per request label set (team included).", _R),
     _f("model_price_info", "llm_model_price_info", "gauge",
        "Where a model's prices come from (source: catalog, override, free, pool, none; "
        "pool: the GPU pool whose hours are its cost); always 1.",

@@ -63,12 +63,15 @@ class RecentRequests:
         if self.log_lines and request_log.isEnabledFor(logging.INFO):
             request_log.info(json.dumps(_dict(entry), separators=(",", ":")))
 
-    def latest(self, limit: int | None = None) -> list[dict[str, Any]]:
-        """The newest first, at most ``limit``."""
+    def latest(self, limit: int | None = None, min_cost: float = 0.0) -> list[dict[str, Any]]:
+        """The newest first, at most ``limit``, of those that cost at least ``min_cost``."""
         if not self.size:
             return []
         items = list(self._ring)
         items.reverse()
+        if min_cost > 0:
+            at = FIELDS.index("cost")
+            items = [e for e in items if (e[at] or 0.0) >= min_cost]
         if limit is not None:
             items = items[:limit]
         return [_dict(entry) for entry in items]

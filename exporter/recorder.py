@@ -59,13 +59,15 @@ _HOT_PATH_SLOTS = {"value": 0, "input": 0, "cache_read": 1, "cache_write": 2, "o
                    "reasoning": 4, "cost input": 5, "cost cache_read": 6,
                    "cost cache_write": 7, "cost output": 8, "cost reasoning": 9,
                    "savings": 10, "reference": 11, "cache savings": 12,
-                   "write premium": 13}
+                   "write premium": 13, "team duration": 14, "timed": 15}
 if {"value": layout.VALUE, **layout.TOKEN_SLOT,
                        **{f"cost {t}": i for t, i in layout.COST_SLOT.items()},
                        "savings": layout.SAVINGS_SLOT,
                        "reference": layout.REFERENCE_SLOT,
                        "cache savings": layout.CACHE_SAVINGS_SLOT,
-                       "write premium": layout.WRITE_PREMIUM_SLOT} != _HOT_PATH_SLOTS:
+                       "write premium": layout.WRITE_PREMIUM_SLOT,
+                       "team duration": layout.TEAM_DURATION_SLOT,
+                       "timed": layout.TIMED_SLOT} != _HOT_PATH_SLOTS:
     raise ImportError("recorder.record_request's slot literals disagree with _store.layout")
 _HOT_PATH_SUMS = {"request_tokens": 15, "request_duration": 17, "ttft": 20, "tpot": 14}
 if {k: layout.sum_slot(BY_KEY[k]) for k in _HOT_PATH_SUMS} != _HOT_PATH_SUMS:
@@ -165,15 +167,13 @@ class LLMMetrics(Recordings):
                        trace_id: str | None = None) -> float:
         """Record one finished LLM request and return its cost in USD.
 
-        Token counts follow OpenAI's usage and the GenAI semantic conventions:
-        ``input_tokens`` is all input, cached included; ``cache_read_tokens`` and
-        ``cache_write_tokens`` say how many of them hit or filled the prompt cache
-        (``cache_write_1h_tokens``: how many of the writes went to a 1-hour cache);
-        ``output_tokens`` is all output, ``reasoning_tokens`` how many were reasoning.
+        Tokens as OpenAI's usage and the GenAI conventions count them: ``input_tokens``
+        is all input, cached included, ``cache_read_tokens``/``cache_write_tokens`` (of
+        which ``cache_write_1h_tokens`` to a 1-hour cache) hit or filled the prompt
+        cache; ``output_tokens`` is all output, ``reasoning_tokens`` the reasoning.
         ``cache_hit`` is your own response cache (cache="response"). ``trace_id`` (or the
         OpenTelemetry span, with ``otel_exemplars=True``) becomes an exemplar on latency
-        and cost. Raises ValueError for a programmer error (negative tokens, bad status).
-        """
+        and cost. Raises ValueError for a programmer error (negative tokens, bad status)."""
         try:
             uncached = input_tokens - cache_read_tokens - cache_write_tokens
             visible = output_tokens - reasoning_tokens
@@ -331,6 +331,8 @@ class LLMMetrics(Recordings):
                 h = row.duration
                 h[i_dur] += 1
                 h[17] += duration_seconds  # sum
+                u[14] += duration_seconds  # team duration
+                u[15] += 1  # timed
             if i_ttft >= 0:
                 h = row.ttft
                 h[i_ttft] += 1

@@ -49,6 +49,7 @@ def test_catalog_matches_design() -> None:
         "llm_provider_circuit_state", "llm_batches_total", "llm_batch_size",
         "llm_worker_pool_active", "llm_worker_pool_queued",
         "llm_prompt_cache_savings_usd_total", "llm_prompt_cache_write_premium_usd_total",
+        "llm_team_request_duration_seconds_total", "llm_timed_requests_total",
         "llm_model_price_info", "llm_pool_cost_usd_total", "llm_price_catalog_info",
         "llm_price_catalog_age_seconds"}
     f = catalog.family

@@ -11,8 +11,8 @@ read it here.
 - a histogram: ``[count per bucket..., count above the last bucket (+Inf), sum]``,
   not cumulative (cumulative counts are summed at scrape time, as client_python does);
 - a request label set's *usage*: one list backing the tokens and the cost of each token
-  type, the savings and the prompt-cache effects, so a request updates them after one
-  lookup.
+  type, the savings, the prompt-cache effects and the per-team duration sum and count,
+  so a request updates them after one lookup.
 """
 
 from __future__ import annotations
@@ -34,13 +34,16 @@ SAVINGS_SLOT = 2 * len(TOKEN_TYPES)
 REFERENCE_SLOT = SAVINGS_SLOT + 1
 CACHE_SAVINGS_SLOT = REFERENCE_SLOT + 1
 WRITE_PREMIUM_SLOT = CACHE_SAVINGS_SLOT + 1
-USAGE_SIZE = WRITE_PREMIUM_SLOT + 1
+TEAM_DURATION_SLOT = WRITE_PREMIUM_SLOT + 1
+TIMED_SLOT = TEAM_DURATION_SLOT + 1
+USAGE_SIZE = TIMED_SLOT + 1
 USAGE_OFFSETS = {"tokens": 0, "cost": len(TOKEN_TYPES)}
 """Families that read one usage list per token type: slot = offset + token type index
 (the two share their Series objects, one per token type, so label text is kept once)."""
 USAGE_SCALARS = {"cost_savings": SAVINGS_SLOT, "reference_cost": REFERENCE_SLOT,
                  "prompt_cache_savings": CACHE_SAVINGS_SLOT,
-                 "prompt_cache_write_premium": WRITE_PREMIUM_SLOT}
+                 "prompt_cache_write_premium": WRITE_PREMIUM_SLOT,
+                 "team_duration": TEAM_DURATION_SLOT, "timed_requests": TIMED_SLOT}
 """Families that read one slot of a usage list, labelled by the request labels alone."""
 USAGE_FOLD = "cost_savings"
 """The scalar family whose series budget decides a usage list's fold."""

@@ -10,11 +10,12 @@ batch_id) are accepted and never become labels. :class:`SyncMetricsClient` and
 from __future__ import annotations
 
 import asyncio
+import uuid
 from typing import TYPE_CHECKING, Any
 
 from ..cardinality import PLACEHOLDER
 from ..events import EventError, FieldSpec, check_fields, check_labels
-from .infer import infer_provider
+from .infer import FAILED, SUCCEEDED, infer_provider, outcome
 from .transport import Transport
 
 if TYPE_CHECKING:
@@ -27,7 +28,20 @@ TRACK = {
     "total_tokens": FieldSpec("count"), "latency_ms": FieldSpec("ms"),
     "team_alias": FieldSpec("optional_label"), "cache_hit": FieldSpec("optional_bool"),
     "query_type": FieldSpec("optional_label", doc="recorded as the tier label"),
-    "status": FieldSpec("enum", choices=("success", "error")),
+    "status": FieldSpec("enum", choices=SUCCEEDED + FAILED,
+                        doc="success, or error/failed/timeout ... (its metrics table's)"),
+    "time_to_first_token_ms": FieldSpec("ms"),
+    "cache_similarity_score": FieldSpec("ratio", doc="a semantic cache match's score "
+                                                     "(0..1), with cache_hit"),
+    # the rest of its metrics table's columns: checked, accepted, never labels; costs come
+    # from the price book (pricing.overrides for your own prices), not from the payload
+    "id": FieldSpec("count", doc="accepted, not used"),
+    "response_cost": FieldSpec("nonneg", doc="accepted, not used: priced from the catalog"),
+    "prompt_cost": FieldSpec("nonneg", doc="accepted, not used"),
+    "output_cost": FieldSpec("nonneg", doc="accepted, not used"),
+    "is_batched": FieldSpec("optional_bool", doc="accepted, not used"),
+    "batch_size": FieldSpec("count", doc="accepted, not used"),
+    "end_user": FieldSpec("optional_label", doc="accepted, never a label"),
 }
 
 
@@ -47,19 +61,28 @@ def track(llm: LLMMetrics, body: dict[str, Any], recent: RecentRequests | None
     args = {"provider": provider, "model": model, "team": kw.get("team_alias"),
             "tier": kw.get("query_type")}
     check_labels(args, "body")
-    latency = kw.get("latency_ms")
-    status = kw.get("status", "success")
+    latency, ttft = kw.get("latency_ms"), kw.get("time_to_first_token_ms")
+    status, kind = outcome(kw.get("status", "success"), body.get("error_message"))
+    hit, similarity = kw.get("cache_hit"), kw.get("cache_similarity_score")
+    if similarity is not None and hit is None:
+        raise EventError("body.cache_similarity_score", "needs cache_hit (was the match "
+                                                        "served from the cache?)")
     cost = llm.record_request(
         **args, input_tokens=prompt, output_tokens=output,
         duration_seconds=latency / 1000.0 if latency is not None else None,
-        cache_hit=kw.get("cache_hit"), status=status)
+        ttft_seconds=ttft / 1000.0 if ttft is not None else None,
+        cache_hit=hit if similarity is None else None, status=status, error_type=kind)
+    if similarity is not None:  # the same lookup as cache_hit's, with its score
+        llm.record_cache_lookup(cache="response", hit=bool(hit), similarity=similarity,
+                                team=args["team"])
+    request_id = body.get("request_id") or str(uuid.uuid4())
     if recent is not None:
-        recent.add(request_id=body.get("request_id"), user_id=body.get("user_id"),
+        recent.add(request_id=request_id, user_id=body.get("user_id"),
                    provider=provider, model=model, team=args["team"], tier=args["tier"],
                    prompt_tokens=prompt, output_tokens=output, cost=cost, latency_ms=latency,
-                   cache_hit=kw.get("cache_hit"), status=status)
+                   cache_hit=hit, status=status)
     return {"status": "success", "message": "Metrics tracked successfully",
-            "request_id": body.get("request_id"), "cost": cost, "tokens": prompt + output}
+            "request_id": request_id, "cost": cost, "tokens": prompt + output}
 
 
 CACHE = {

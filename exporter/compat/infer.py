@@ -58,3 +58,15 @@ def http_status(code: int) -> tuple[str, str | None]:
     if code in (408, 504):
         return "error", "timeout"
     return "error", "server_error" if code >= 500 else "client_error"
+
+
+#: The status words the home-grown backends wrote: these succeed, the rest fail.
+SUCCEEDED = ("success", "ok", "completed", "succeeded")
+FAILED = ("error", "failed", "failure", "timeout", "rate_limited", "cancelled")
+
+
+def outcome(status: str, message: str | None) -> tuple[str, str | None]:
+    """(status, error_type) of a status word (one of SUCCEEDED or FAILED) and an error
+    message."""
+    word = status.strip().lower()
+    return ("success", None) if word in SUCCEEDED else ("error", error_type(word, message))

@@ -11,9 +11,9 @@ import types
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ..events import EventError, FieldSpec, check_fields, check_labels
+from ..events import FieldSpec, check_fields, check_labels
 from . import provider_state
-from .infer import error_type, infer_provider
+from .infer import FAILED, SUCCEEDED, infer_provider, outcome
 from .transport import Transport
 
 if TYPE_CHECKING:
@@ -22,25 +22,18 @@ if TYPE_CHECKING:
 
 RECORD = {
     "model": FieldSpec("label", True), "provider_name": FieldSpec("optional_label"),
-    "status": FieldSpec("enum", choices=("success", "ok", "completed", "succeeded", "error",
-                                         "failed", "failure", "timeout", "rate_limited",
-                                         "cancelled"),
+    "status": FieldSpec("enum", choices=SUCCEEDED + FAILED,
                         doc="success/ok/completed, or error/failed/timeout"),
     "prompt_tokens": FieldSpec("count"), "completion_tokens": FieldSpec("count"),
     "duration_seconds": FieldSpec("seconds"),
 }
-_OK = {"success", "ok", "completed", "succeeded"}
-_FAILED = {"error", "failed", "failure", "timeout", "rate_limited", "cancelled"}
 
 
 def record(llm: LLMMetrics, body: dict[str, Any], recent: RecentRequests | None
            ) -> dict[str, Any]:
     kw = check_fields(body, RECORD, "body", "/api/llm/record")
-    raw_status = (kw.get("status") or "success").strip().lower()
-    if raw_status not in _OK | _FAILED:
-        raise EventError("body.status", f"must be one of {', '.join(sorted(_OK | _FAILED))}, "
-                                        f"got {kw.get('status')!r}")
-    ok = raw_status in _OK
+    status, kind = outcome(kw.get("status") or "success", body.get("error_message"))
+    ok = status == "success"
     model = kw["model"]
     args = {"provider": kw.get("provider_name") or infer_provider(llm.prices, model),
             "model": model}
@@ -49,15 +42,14 @@ def record(llm: LLMMetrics, body: dict[str, Any], recent: RecentRequests | None
     seconds = kw.get("duration_seconds")
     cost = llm.record_request(
         **args, input_tokens=prompt, output_tokens=completion, duration_seconds=seconds,
-        status="success" if ok else "error",
-        error_type=None if ok else error_type(raw_status, body.get("error_message")))
+        status=status, error_type=kind)
     provider_state.record_call(llm, args["provider"], ok)
     if recent is not None:
         recent.add(request_id=body.get("request_id"), user_id=body.get("user_id"),
                    provider=args["provider"], model=model, team=None, tier=None,
                    prompt_tokens=prompt, output_tokens=completion, cost=cost,
                    latency_ms=None if seconds is None else seconds * 1000.0, cache_hit=None,
-                   status="success" if ok else "error")
+                   status=status)
     return {"status": "success", "message": "LLM call recorded", "cost": cost,
             "tokens": prompt + completion}
 

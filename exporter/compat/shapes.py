@@ -1,7 +1,7 @@
 """Every read route, registered: the native shapes (:mod:`.views`) and each home-grown
 backend's documented shapes over the same questions (:mod:`.tier_views`,
-:mod:`.provider_views`). Import
-``ROUTES`` from here: importing this module is what registers them all."""
+:mod:`.provider_views`). Import ``ROUTES`` from here: importing this module is what
+registers them all."""
 
 from __future__ import annotations
 
@@ -10,4 +10,4 @@ from . import provider_views, tier_views, views
 ROUTES = views.ROUTES
 update = tier_views.update
 
-__all__ = ["ROUTES", "provider_views", "update"]
+__all__ = ["ROUTES", "provider_views", "update", "views"]

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from typing import Any, TypeVar
 
+from ..cardinality import normalise_model
 from ..readout.queries import Questions
 from ..readout.sources import Window
 from .params import (
@@ -23,6 +24,7 @@ from .params import (
     Instant,
     Number,
     Param,
+    ParamError,
     Params,
     Text,
     time_range,
@@ -86,8 +88,16 @@ def source(q: Questions, window: Window, ignored: list[str] | None = None) -> di
 
 
 def _filters(params: Params, **names: Text) -> dict[str, str]:
-    return {label: value for label, p in names.items()
-            if (value := p.read(params)) is not None}
+    """Label filters; a model is spelled as it is recorded (``models/gemini-2.5-flash``
+    finds ``gemini-2.5-flash``)."""
+    out = {label: value for label, p in names.items()
+           if (value := p.read(params)) is not None}
+    if "model" in out:
+        try:
+            out["model"] = normalise_model("", out["model"])
+        except ValueError as exc:
+            raise ParamError(names["model"].name, str(exc)) from None
+    return out
 
 
 # ------------------------------------------------------------------ cost backend
@@ -95,7 +105,9 @@ def _filters(params: Params, **names: Text) -> dict[str, str]:
 @route("/api/v1/dashboard/metrics", HOURS, TEAM_ALIAS, MODEL_FILTER, MIN_COST)
 def cost_dashboard(q: Questions, params: Params) -> dict[str, Any]:
     """GET /api/v1/dashboard/metrics?time_range_hours=&team_alias=&model_filter=
-    (&min_cost= keeps the models that cost at least that much)."""
+    (&min_cost= keeps the models and teams that cost at least that much; the KPIs cover
+    every request, as per-request costs are not kept: /api/v1/requests/recent filters
+    single requests)."""
     hours = HOURS.read(params)
     min_cost = MIN_COST.read(params)
     window = Window.last(hours * HOUR)
@@ -108,25 +120,27 @@ def cost_dashboard(q: Questions, params: Params) -> dict[str, Any]:
     lookups = totals["cache_hits"] + totals["cache_misses"]
     trend = q.trend(window, HOUR, match)
     return {
-        "total_cost": totals["cost"], "total_tokens": totals["tokens"],
-        "total_requests": totals["requests"], "avg_latency_ms": avg_ms(totals),
+        "total_cost": totals["cost"], "total_tokens": round(totals["tokens"]),
+        "total_requests": round(totals["requests"]), "avg_latency_ms": avg_ms(totals),
         "cache_hit_rate": pct(totals["cache_hits"], lookups),
         "error_rate": pct(totals["errors"], totals["requests"]),
-        "model_usage": {k[0]: {"count": r["requests"], "tokens": r["tokens"],
+        "model_usage": {k[0]: {"count": round(r["requests"]), "tokens": round(r["tokens"]),
                                "cost": r["cost"]}
                         for k, r in sorted(models.items()) if r["cost"] >= min_cost and
                         (r["requests"] or r["tokens"] or r["cost"])},
         "hourly_trend": {datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%d %H:00"):
                          {"cost": cells.get((), {}).get("cost", 0.0),
-                          "count": cells.get((), {}).get("requests", 0.0)}
+                          "count": round(cells.get((), {}).get("requests", 0.0))}
                          for t, cells in trend},
-        "team_usage": {k[0]: {"count": r["requests"], "tokens": r["tokens"], "cost": r["cost"]}
-                       for k, r in sorted(teams.items()) if r["requests"] or r["tokens"]},
-        "cache": {"hits": totals["cache_hits"], "misses": totals["cache_misses"]},
+        "team_usage": {k[0]: {"count": round(r["requests"]), "tokens": round(r["tokens"]),
+                              "cost": r["cost"], "avg_latency_ms": avg_ms(r)}
+                       for k, r in sorted(teams.items()) if r["cost"] >= min_cost and
+                       (r["requests"] or r["tokens"])},
+        "cache": {"hits": round(totals["cache_hits"]), "misses": round(totals["cache_misses"])},
         "latency_percentiles_ms": {p: None if latency[p] is None else latency[p] * 1000.0
                                    for p in ("p50", "p95", "p99")},
-        "latency_distribution": [{"le_ms": b * 1000.0 if b != math.inf else None, "count": c}
-                                 for b, c in latency["buckets"]],
+        "latency_distribution": [{"le_ms": b * 1000.0 if b != math.inf else None,
+                                  "count": round(c)} for b, c in latency["buckets"]],
         "source": source(q, window, q.ignored(("request_duration",), match)),
     }
 
@@ -141,13 +155,14 @@ def proxy_metrics(q: Questions, params: Params) -> dict[str, Any]:
     models = q.breakdown(("model",), window, match)
     trend = q.trend(window, HOUR, match)
     return {
-        "totals": {"total_tokens": sum(r["tokens"] for r in models.values()),
-                   "total_requests": sum(r["requests"] for r in models.values())},
-        "by_model": [{"model": k[0], "tokens": r["tokens"], "requests": r["requests"],
-                      "avg_latency_ms": avg_ms(r)}
+        "totals": {"total_tokens": round(sum(r["tokens"] for r in models.values())),
+                   "total_requests": round(sum(r["requests"] for r in models.values()))},
+        "by_model": [{"model": k[0], "tokens": round(r["tokens"]),
+                      "requests": round(r["requests"]), "avg_latency_ms": avg_ms(r)}
                      for k, r in sorted(models.items()) if r["requests"] or r["tokens"]],
-        "timeseries": [{"bucket_start": iso(t), "tokens": cells.get((), {}).get("tokens", 0.0),
-                        "requests": cells.get((), {}).get("requests", 0.0)}
+        "timeseries": [{"bucket_start": iso(t),
+                        "tokens": round(cells.get((), {}).get("tokens", 0.0)),
+                        "requests": round(cells.get((), {}).get("requests", 0.0))}
                        for t, cells in trend],
         "source": source(q, window),
     }

@@ -79,22 +79,31 @@ class Questions:
         put("tokens", self.increase("tokens", by, window, match))
         put("cost", self.increase("cost", by, window, match))
         put("reference_cost", self.increase("reference_cost", by, window, match))
-        if all(b in BY_KEY["request_duration"].labels for b in by):
-            put("latency_count", self.increase("request_duration", by, window, match, "_count"))
-            put("latency_sum", self.increase("request_duration", by, window, match, "_sum"))
+        if all(b in BY_KEY["request_duration"].labels for b in by) or "team" in by:
+            count, total = self._latency(by, window, match)
+            put("latency_count", count)
+            put("latency_sum", total)
         for row in rows.values():
             for field in ("requests", "errors", "tokens", "cost", "reference_cost"):
                 row.setdefault(field, 0.0)
         return rows
 
+    def _latency(self, by: tuple[str, ...], window: Window, match: Match
+                 ) -> tuple[Vector, Vector]:
+        """(timed requests, their duration sum): from the latency histogram, or, where a
+        team is asked for (the histogram has no team), the per-team duration counters."""
+        if "team" in by or "team" in match:
+            return (self.increase("timed_requests", by, window, match),
+                    self.increase("team_duration", by, window, match))
+        return (self.increase("request_duration", by, window, match, "_count"),
+                self.increase("request_duration", by, window, match, "_sum"))
+
     def totals(self, window: Window, match: Match) -> dict[str, float]:
         row = self.breakdown((), window, match).get((), {})
         out = {f: row.get(f, 0.0) for f in ("requests", "errors", "tokens", "cost",
                                             "reference_cost")}
-        out["latency_count"] = sum(self.increase("request_duration", (), window, match,
-                                                 "_count").values())
-        out["latency_sum"] = sum(self.increase("request_duration", (), window, match,
-                                               "_sum").values())
+        count, total = self._latency((), window, match)
+        out["latency_count"], out["latency_sum"] = sum(count.values()), sum(total.values())
         cache = self.increase("cache_lookups", ("result",), window,
                               {**match, "cache": "response"})
         out["cache_hits"] = cache.get(("hit",), 0.0)

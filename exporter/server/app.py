@@ -22,7 +22,7 @@ from ..compat import routes as compat
 from ..config import ServerSettings
 from ..events import EVENTS, EventError, validate
 from ..recorder import LLMMetrics
-from .guard import Guard, default_hosts, json_body
+from .guard import Guard, default_hosts, json_body, preflight
 from .openapi import docs_html, openapi
 from .page import Page
 from .read import ReadSide
@@ -139,11 +139,9 @@ class SidecarApp:
             await send_json(send, 403, {"error": denied})
             return None
         cors = self.guard.cors(origin)
-        if scope["method"] == "OPTIONS" and path in self._ingest:
-            await send_bytes(send, 204, b"", b"text/plain", cors + [
-                (b"access-control-allow-methods", b"POST"),
-                (b"access-control-allow-headers", b"content-type, authorization, idempotency-key"),
-                (b"access-control-max-age", b"600")])
+        if scope["method"] == "OPTIONS" and (path in self._ingest or path in self.read.routes):
+            await send_bytes(send, 204, b"", b"text/plain",
+                             cors + preflight(write=path in self._ingest))
             return None
 
         async def with_cors(message: dict[str, Any]) -> None:

@@ -69,6 +69,15 @@ class Guard:
         return [(b"access-control-allow-origin", origin), (b"vary", b"Origin")]
 
 
+def preflight(write: bool) -> list[tuple[bytes, bytes]]:
+    """A CORS preflight's answer headers: a write route's POST, or a read route's GET
+    (a frontend on another origin sending the read token)."""
+    return [(b"access-control-allow-methods", b"POST" if write else b"GET"),
+            (b"access-control-allow-headers",
+             b"content-type, authorization, idempotency-key" if write else b"authorization"),
+            (b"access-control-max-age", b"600")]
+
+
 def json_body(content_type: bytes | None) -> str | None:
     """None if the body is declared JSON, else why not (a 415)."""
     media = (content_type or b"").split(b";")[0].strip().lower()

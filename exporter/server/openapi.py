@@ -86,12 +86,13 @@ def openapi() -> dict[str, Any]:
                                "parameters": [p.schema() for p in params],
                                "security": [{"basic": []}, {}], "responses": _READ}}
     paths["/api/v1/requests/recent"] = {"get": {
-        "summary": "the last requests, newest first (?limit=, default 50)",
+        "summary": "the last requests, newest first (?limit=, default 50; ?min_cost= USD)",
         "parameters": [{"name": "limit", "in": "query", "required": False,
                         "description": "how many (1 to recent_requests, at most 1,000,000)",
                         "schema": {"anyOf": [  # empty means the default, 50
                             {"type": "integer", "minimum": 1, "maximum": 1_000_000},
-                            {"type": "string", "maxLength": 0}]}}],
+                            {"type": "string", "maxLength": 0}]}},
+                       shapes.views.MIN_COST.schema()],
         "security": [{"basic": []}, {}], "responses": _READ}}
     for action in ("enable", "disable"):
         paths[f"/api/llm/providers/{{id}}/{action}"] = {"post": {

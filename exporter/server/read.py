@@ -18,7 +18,7 @@ from typing import Any
 
 from ..catalog import family
 from ..collectors import CollectorSet, Samples
-from ..compat import provider_state, shapes
+from ..compat import provider_state, shapes, views
 from ..compat.params import Number
 from ..config import ServerSettings
 from ..readout.history import History, State
@@ -37,7 +37,8 @@ _HISTORY_KEYS = (("requests", ""), ("tokens", ""), ("cost", ""), ("reference_cos
                  ("request_duration", "_bucket"), ("ttft", "_sum"), ("cache_lookups", ""),
                  ("routing_decisions", ""), ("routing_score", "_sum"),
                  ("routing_score", "_count"), ("routing_duration", "_sum"),
-                 ("routing_duration", "_count"), ("disk_io", ""), ("network_io", ""))
+                 ("routing_duration", "_count"), ("disk_io", ""), ("network_io", ""),
+                 ("team_duration", ""), ("timed_requests", ""))
 
 
 #: The short history at 10 s that the tier routing backend's 10-second series come from
@@ -131,10 +132,10 @@ class ReadSide:
         return self._load * math.exp(-max(0.0, time.monotonic() - self._load_at))
 
     def _recent(self, params: Params) -> list[dict[str, Any]]:
-        """GET /api/v1/requests/recent?limit= (newest first; default 50)."""
+        """GET /api/v1/requests/recent?limit=&min_cost= (newest first; default 50)."""
         limit = int(Number("limit", 50, 1, max(self.recent.size, 1), "requests",
                            integer=True).read(params))
-        return self.recent.latest(limit)
+        return self.recent.latest(limit, views.MIN_COST.read(params))
 
     def update(self) -> dict[str, Any]:
         """The routing backend's WebSocket message."""

@@ -95,6 +95,10 @@ class Answers:
         return answer
 
 
+#: Where the cost backend's users open its dashboard: the live page, there too.
+DASHBOARD_PATH = "/static/dashboard.html"
+
+
 def read_error(kind: str, message: str, **details: str) -> dict[str, Any]:
     """A read route's error body, in the format the tier routing backend documents
     (``{error, message, details}``), the same for every read route."""
@@ -111,7 +115,8 @@ class ReadRoutes:
         self._next_read = -math.inf
 
     def routes(self) -> dict[str, dict[str, Handler]]:
-        return {"/": {"GET": self._landing}, WS_PATH: {"GET": self._upgrade},
+        return {"/": {"GET": self._landing}, DASHBOARD_PATH: {"GET": self._landing},
+                WS_PATH: {"GET": self._upgrade},
                 **{path: {"GET": self._get} for path in self.read.routes},
                 **{path: {"GET": self._asset} for path in self.page.assets}}
 

@@ -93,3 +93,9 @@ def test_each_request_can_be_a_json_log_line(sidecar_factory, caplog) -> None:
     assert len(lines) == 1
     assert lines[0]["request_id"] == "log-1" and lines[0]["team_alias"] == "search"
     assert lines[0]["prompt_tokens"] == 10 and lines[0]["cost"] > 0
+
+
+def test_a_model_filter_that_is_no_model_is_a_400(sidecar_factory) -> None:
+    sc = sidecar_factory()
+    status, _, body = sc.request("GET", "/api/v1/dashboard/metrics?model_filter=%1C")
+    assert status == 400 and json.loads(body)["details"] == {"field": "model_filter"}

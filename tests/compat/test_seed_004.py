@@ -46,8 +46,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from exporter import LLMMetrics
-from exporter.compat import LLMMetricsService
-from exporter.compat import provider_state
+from exporter.compat import LLMMetricsService, provider_state
 from exporter.server.read import FRESH_SECONDS
 
 

@@ -136,8 +136,13 @@ def check_all_routes(get: Any, sent: Sent, prices: Any, kind: str) -> None:
     assert search["total_requests"] == 2 and search["total_tokens"] == 1300
     assert close(search["total_cost"], sent.team_costs["search"])
     assert close(search["cache_hit_rate"], round(100 * 30 / 101, 4))
-    assert search["source"]["ignored_filters"] == ["team"]  # latency has no team label
-    mini = get("/api/v1/dashboard/metrics?time_range_hours=1&model_filter=gpt-4o-mini")
+    assert close(search["avg_latency_ms"], (1500 + 2000) / 2)  # this team's own
+    assert search["source"]["ignored_filters"] == ["team"]  # the percentiles have no team
+    assert close(d["team_usage"]["ads"]["avg_latency_ms"], 300.0)
+    assert all(type(d[k]) is int for k in ("total_tokens", "total_requests"))
+    assert all(type(m["count"]) is int and type(m["tokens"]) is int
+               for m in d["model_usage"].values())
+    mini = get("/api/v1/dashboard/metrics?time_range_hours=1&model_filter=models/gpt-4o-mini")
     assert mini["total_requests"] == 2 and list(mini["model_usage"]) == ["gpt-4o-mini"]
     cheap = get("/api/v1/dashboard/metrics?time_range_hours=1&min_cost=0.001")
     assert all(m["cost"] >= 0.001 for m in cheap["model_usage"].values())
