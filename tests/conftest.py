@@ -12,6 +12,24 @@ from prometheus_client import CollectorRegistry
 
 from exporter import LLMMetrics, Pool, PriceBook, PriceOverride
 
+#: Tests that run real Prometheus, Alertmanager, promtool or schemathesis for long: marked
+#: ``e2e`` (``pytest -m "not e2e"`` runs the rest in under a minute) and collected first,
+#: so that under xdist the longest start at once instead of ending the run alone.
+_E2E = ("tests/e2e/", "tests/mixin/test_rules.py", "tests/integration/test_schemathesis.py")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "e2e: real Prometheus/Alertmanager/promtool runs, "
+                                       "each taking seconds to minutes")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.nodeid.startswith(_E2E):
+            item.add_marker(pytest.mark.e2e)
+    items.sort(key=lambda item: item.get_closest_marker("e2e") is None)  # stable
+
+
 #: The Debian package that brings each binary the tests run.
 PACKAGES = {"prometheus": "prometheus", "promtool": "prometheus",
             "alertmanager": "prometheus-alertmanager", "amtool": "prometheus-alertmanager",
