@@ -13,19 +13,14 @@ instrumentors are imported when first used, so ``import exporter`` stays light.
 from __future__ import annotations
 
 from importlib import import_module
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
-
-try:
-    __version__ = version("llm-exporter")
-except PackageNotFoundError:  # running from a source tree
-    __version__ = "0.0.0+unknown"
 
 from ._call import Call
 from ._context import labels
 from ._errors import classify as classify_error
 from ._metrics_server import start_metrics_server
 from ._usage import from_anthropic, from_openai
+from ._version import __version__
 from .config import ConfigError, Settings
 from .pools import Pool
 from .pricing import PriceBook, PriceOverride, Rates

@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 
 from . import catalog, validation
 from ._call import Call
+from ._version import __version__
 from .cardinality import LabelCaps, normalise_model, normalise_optional, normalise_provider
 from .config import Settings
 from .pricing import PriceBook, cache_effect, costs
@@ -46,8 +47,6 @@ class OTelMetrics:
     def __init__(self, meter_provider: Any = None, *, config: Settings | None = None,
                  prices: PriceBook | None = None, operation: str = "chat") -> None:
         from opentelemetry import metrics
-
-        from . import __version__
 
         settings = config or Settings.load()
         self._prices = prices if prices is not None else settings.price_book()

@@ -28,6 +28,7 @@ from ._rows import RowBook
 from ._store import SeriesStore, layout
 from ._store.memory import wait_for
 from ._store.render import SampleKey, render_samples
+from ._version import __version__
 from .cardinality import LabelCaps
 from .catalog import (
     BY_KEY,
@@ -146,7 +147,6 @@ class LLMMetrics(Recordings):
 
     def _init_state(self) -> None:
         """Empty series state (and, in multiprocess mode, this process's own files)."""
-        from . import __version__
         store = self._store = SeriesStore(
             self.namespace, created=self._created_series, zero_hold=self._zero_hold,
             directory=self._multiprocess_dir, budget=self._series_budget,

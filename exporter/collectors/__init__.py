@@ -16,43 +16,17 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any, Protocol
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
 
 from .._store.render import SampleKey, render_samples
-from ..catalog import Family, family
+from ..catalog import family
+from .registry import _FACTORIES, Collector, Samples, available, register
+
+__all__ = ["Collector", "CollectorSet", "Samples", "as_metrics", "available", "enabled",
+           "register", "resource_collectors", "sample_values"]
 
 log = logging.getLogger(__name__)
-
-Samples = list[tuple[Family, list[tuple[tuple[str, ...], float]]]]
-"""Per family, its (label values, value) pairs."""
-
-
-class Collector(Protocol):
-    name: str
-
-    def collect(self) -> Samples:
-        """Read the resource now. May raise: the set reports it as a failure."""
-        ...
-
-
-_FACTORIES: dict[str, Callable[..., Collector | None]] = {}
-
-
-def register(name: str) -> Callable[[Callable[..., Collector | None]],
-                                    Callable[..., Collector | None]]:
-    """Decorator for a collector module's factory. The factory takes keyword options
-    (``gpu_processes``...) and may return None when its resource is absent (no GPU)."""
-    def add(factory: Callable[..., Collector | None]) -> Callable[..., Collector | None]:
-        _FACTORIES[name] = factory
-        return factory
-    return add
-
-
-def available() -> tuple[str, ...]:
-    """The names of every registered collector."""
-    return tuple(_FACTORIES)
-
 
 def enabled(names: Iterable[str], namespace: str = "llm", **options: Any) -> CollectorSet:
     """The set of the named collectors that can run here; KeyError names an unknown one."""

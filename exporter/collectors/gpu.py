@@ -11,7 +11,7 @@ import logging
 from typing import Any
 
 from ..catalog import family
-from . import Samples, register
+from .registry import Samples, register
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from ..cardinality import PLACEHOLDER
 from ..events import EventError, FieldSpec, check_fields, check_labels
 from .infer import FAILED, SUCCEEDED, infer_provider, outcome
-from .transport import Transport
+from .transport import Translator, Transport
 
 if TYPE_CHECKING:
     from ..recent import RecentRequests
@@ -174,7 +174,7 @@ class SyncMetricsClient:
                       query_type: str | None = None, status: str = "success"
                       ) -> dict[str, Any]:
         """One request; returns {"status", "message", "request_id", "cost", "tokens"}."""
-        return self._transport.post("/api/v1/metrics/track", _track_body(
+        return self._transport.post("/api/v1/metrics/track", track, _track_body(
             model, prompt_tokens, output_tokens, total_tokens, latency_ms, user_id,
             request_id, team_alias, cache_hit, query_type, status))
 
@@ -182,14 +182,14 @@ class SyncMetricsClient:
                             avg_lookup_time_ms: float | None = None,
                             team_alias: str | None = None) -> dict[str, Any]:
         """Cache hits and misses since the last report."""
-        return self._transport.post("/api/v1/metrics/cache", _cache_body(
+        return self._transport.post("/api/v1/metrics/cache", cache, _cache_body(
             cache_hit, cache_miss, avg_lookup_time_ms, team_alias))
 
     def track_batch(self, batch_id: str, batch_size: int, total_tokens: int = 0,
                     batch_cost: float | None = None, batch_latency_ms: float | None = None,
                     team_alias: str | None = None) -> dict[str, Any]:
         """One batch job; ``batch_cost`` from the bill, or priced when a model is known."""
-        return self._transport.post("/api/v1/metrics/batch", _batch_body(
+        return self._transport.post("/api/v1/metrics/batch", batch, _batch_body(
             batch_id, batch_size, total_tokens, batch_cost, batch_latency_ms, team_alias))
 
     def close(self) -> None:
@@ -204,10 +204,11 @@ class MetricsClient:
                  token: str | None = None, timeout: float = 10.0) -> None:
         self._transport = Transport(base_url, metrics=metrics, token=token, timeout=timeout)
 
-    async def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    async def _post(self, path: str, translate: Translator, body: dict[str, Any]
+                    ) -> dict[str, Any]:
         if self._transport.metrics is not None:
-            return self._transport.post(path, body)
-        return await asyncio.to_thread(self._transport.post, path, body)
+            return self._transport.post(path, translate, body)
+        return await asyncio.to_thread(self._transport.post, path, translate, body)
 
     async def track_request(self, model: str, prompt_tokens: int = 0, output_tokens: int = 0,
                             total_tokens: int | None = None, latency_ms: float | None = None,
@@ -215,21 +216,21 @@ class MetricsClient:
                             team_alias: str | None = None, cache_hit: bool | None = None,
                             query_type: str | None = None, status: str = "success"
                             ) -> dict[str, Any]:
-        return await self._post("/api/v1/metrics/track", _track_body(
+        return await self._post("/api/v1/metrics/track", track, _track_body(
             model, prompt_tokens, output_tokens, total_tokens, latency_ms, user_id,
             request_id, team_alias, cache_hit, query_type, status))
 
     async def track_cache_metrics(self, cache_hit: int, cache_miss: int,
                                   avg_lookup_time_ms: float | None = None,
                                   team_alias: str | None = None) -> dict[str, Any]:
-        return await self._post("/api/v1/metrics/cache", _cache_body(
+        return await self._post("/api/v1/metrics/cache", cache, _cache_body(
             cache_hit, cache_miss, avg_lookup_time_ms, team_alias))
 
     async def track_batch(self, batch_id: str, batch_size: int, total_tokens: int = 0,
                           batch_cost: float | None = None,
                           batch_latency_ms: float | None = None,
                           team_alias: str | None = None) -> dict[str, Any]:
-        return await self._post("/api/v1/metrics/batch", _batch_body(
+        return await self._post("/api/v1/metrics/batch", batch, _batch_body(
             batch_id, batch_size, total_tokens, batch_cost, batch_latency_ms, team_alias))
 
     async def close(self) -> None:

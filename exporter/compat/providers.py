@@ -132,5 +132,5 @@ class LLMMetricsService:
                 "prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
                 "duration_seconds": duration_seconds, "error_message": error_message,
                 "endpoint": endpoint}
-        return self._transport.post("/api/llm/record",
+        return self._transport.post("/api/llm/record", record,
                                     {k: v for k, v in body.items() if v is not None})

@@ -51,12 +51,12 @@ class Transport:
         self.read_token = read_token if read_token is not None else \
             os.environ.get("LLM_EXPORTER_READ_TOKEN")
 
-    def post(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
-        """The route's answer; raises DeliveryError on a refusal, ValueError in process."""
+    def post(self, path: str, translate: Translator, payload: dict[str, Any]
+             ) -> dict[str, Any]:
+        """The route's answer (in process, ``translate``'s: the sidecar runs the same);
+        raises DeliveryError on a refusal, ValueError in process."""
         if self.metrics is not None:
-            from .routes import WRITE
-
-            return WRITE[path](self.metrics, payload, None)
+            return translate(self.metrics, payload, None)
         headers = {"Content-Type": "application/json"}
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"

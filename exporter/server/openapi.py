@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from functools import cache
 from typing import Any
 
+from .._version import __version__
 from ..compat import routes as compat
 from ..compat import shapes
 from ..events import EVENTS, FREE_FORM, FieldSpec, event_json_schemas, json_schema
@@ -49,8 +50,6 @@ def _compat_schema(fields: Mapping[str, FieldSpec]) -> dict[str, Any]:
 
 @cache
 def openapi() -> dict[str, Any]:
-    from .. import __version__
-
     events = event_json_schemas()
     one_of = [{"$ref": f"#/components/schemas/{k}"} for k in events]
     paths: dict[str, Any] = {
