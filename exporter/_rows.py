@@ -25,7 +25,6 @@ from .cardinality import (
 )
 from .catalog import REQUEST_LABELS, TOKEN_TYPES
 from .pricing import PriceBook, Rates
-from .validation import InvalidValue
 from .validation import error_type as check_error_type
 from .validation import status as check_status
 
@@ -77,13 +76,6 @@ class Row:
     flat: tuple[float, ...] | None
     expires: float | None
     """Copies of rates.flat and rates.expires, one attribute load closer."""
-
-
-def label_error(exc: ValueError) -> InvalidValue:
-    """A normalisation error ("team must be ...") as an InvalidValue naming its field."""
-    text = str(exc)
-    field, _, reason = text.partition(" ")
-    return InvalidValue(field, reason)
 
 
 class RowBook:

@@ -29,7 +29,6 @@ TOKEN_TYPES = ("input", "cache_read", "cache_write", "output", "reasoning")
 
 STATUSES = ("success", "error")
 ERROR_TYPES = ("rate_limit", "timeout", "server_error", "client_error", "content_filter", "other")
-CACHE_RESULTS = ("hit", "miss")
 CIRCUIT_STATES = ("closed", "half_open", "open")
 EVENT_RESULTS = ("accepted", "rejected")
 AUTH_ENDPOINTS = ("ingest", "metrics", "read")

@@ -13,7 +13,6 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-UPLOT_VERSION = "1.6.32"
 _TYPES = {".html": b"text/html; charset=utf-8", ".js": b"text/javascript; charset=utf-8",
           ".css": b"text/css; charset=utf-8", ".md": b"text/plain; charset=utf-8",
           "LICENSE": b"text/plain; charset=utf-8"}

@@ -31,8 +31,6 @@ from ..names import Names
 
 DATASOURCE = "${datasource}"
 RATE = "$__rate_interval"
-#: Grafana's own variables, defined on every dashboard.
-GLOBAL_VARIABLES = ("__rate_interval", "__range", "__interval")
 
 
 def steps(*levels: float, colors: tuple[str, ...] = ("green", "orange", "red")) -> list:
