@@ -160,3 +160,29 @@ def test_proxy_records_in_the_go_structs_names(sidecar_factory) -> None:
     assert all(type(v) is int for v in q["totals"].values())
     assert q["by_model"] == [{"model": "gpt-4o-mini", "tokens": 500, "requests": 2,
                               "avg_latency_ms": 400.0}]
+
+
+def test_the_documented_cache_and_batch_calls(sidecar_factory) -> None:
+    """001's examples, verbatim::
+
+        client.track_cache_metrics(cache_hit=150, cache_miss=50, avg_lookup_time_ms=2.5,
+                                   team_alias="internal-chatbot-team")
+        client.track_batch(batch_id="batch_123", batch_size=10, total_tokens=5000,
+                           batch_cost=0.125, batch_latency_ms=3500,
+                           team_alias="internal-chatbot-team")
+    """
+    sc = sidecar_factory()
+    client = SyncMetricsClient(base_url=sc.url)
+    cache = client.track_cache_metrics(cache_hit=150, cache_miss=50, avg_lookup_time_ms=2.5,
+                                       team_alias="internal-chatbot-team")
+    assert cache == {"status": "success", "message": "Cache metrics recorded successfully",
+                     "cache_hit": 150, "cache_miss": 50}
+    batch = client.track_batch(batch_id="batch_123", batch_size=10, total_tokens=5000,
+                               batch_cost=0.125, batch_latency_ms=3500,
+                               team_alias="internal-chatbot-team")
+    assert batch == {"status": "success", "message": "Batch metrics recorded successfully",
+                     "batch_id": "batch_123", "cost": 0.125, "tokens": 5000}
+    assert recorded(sc.llm, "llm_cache_lookups_total", cache="response", result="hit",
+                    team="internal-chatbot-team") == 150
+    assert recorded(sc.llm, "llm_batches_total", provider="unknown", model="unknown",
+                    team="internal-chatbot-team", status="success") == 1
