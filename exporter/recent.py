@@ -12,6 +12,7 @@ import json
 import logging
 import time
 from collections import deque
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 
@@ -38,16 +39,22 @@ class RecentRequests:
         """The request events of an accepted batch (as posted, as validated, as priced),
         with their free-form ids."""
         for event, (method, kw), cost in zip(events, calls, costs):
-            if method != "record_request":
-                continue
-            seconds = kw.get("duration_seconds")
-            self.add(
-                request_id=event.get("request_id"), user_id=event.get("user_id"),
-                provider=kw["provider"], model=kw["model"], team=kw.get("team"),
-                tier=kw.get("tier"), prompt_tokens=kw.get("input_tokens", 0),
-                output_tokens=kw.get("output_tokens", 0), cost=cost or 0.0,
-                latency_ms=None if seconds is None else seconds * 1000.0,
-                cache_hit=kw.get("cache_hit"), status=kw.get("status", "success"))
+            if method == "record_request":
+                self.request(event, kw, cost)
+
+    def request(self, ids: Mapping[str, Any], kw: Mapping[str, Any], cost: float | None
+                ) -> None:
+        """One request as recorded: ``kw`` as passed to ``LLMMetrics.record_request``,
+        ``ids`` the payload that carried its free-form ``request_id`` and ``user_id``.
+        The one mapping from a recorded request to a row, for every route."""
+        seconds = kw.get("duration_seconds")
+        self.add(
+            request_id=ids.get("request_id"), user_id=ids.get("user_id"),
+            provider=kw["provider"], model=kw["model"], team=kw.get("team"),
+            tier=kw.get("tier"), prompt_tokens=kw.get("input_tokens", 0),
+            output_tokens=kw.get("output_tokens", 0), cost=cost or 0.0,
+            latency_ms=None if seconds is None else seconds * 1000.0,
+            cache_hit=kw.get("cache_hit"), status=kw.get("status", "success"))
 
     def add(self, *, request_id: Any, user_id: Any, provider: str, model: str,
             team: str | None, tier: str | None, prompt_tokens: int, output_tokens: int,

@@ -67,20 +67,19 @@ def track(llm: LLMMetrics, body: dict[str, Any], recent: RecentRequests | None
     if similarity is not None and hit is None:
         raise EventError("body.cache_similarity_score", "needs cache_hit (was the match "
                                                         "served from the cache?)")
-    cost = llm.record_request(
-        **args, input_tokens=prompt, output_tokens=output,
-        duration_seconds=latency / 1000.0 if latency is not None else None,
-        ttft_seconds=ttft / 1000.0 if ttft is not None else None,
-        cache_hit=hit if similarity is None else None, status=status, error_type=kind)
+    call = {**args, "input_tokens": prompt, "output_tokens": output,
+            "duration_seconds": latency / 1000.0 if latency is not None else None,
+            "ttft_seconds": ttft / 1000.0 if ttft is not None else None,
+            "cache_hit": hit if similarity is None else None, "status": status,
+            "error_type": kind}
+    cost = llm.record_request(**call)
     if similarity is not None:  # the same lookup as cache_hit's, with its score
         llm.record_cache_lookup(cache="response", hit=bool(hit), similarity=similarity,
                                 team=args["team"])
     request_id = body.get("request_id") or str(uuid.uuid4())
     if recent is not None:
-        recent.add(request_id=request_id, user_id=body.get("user_id"),
-                   provider=provider, model=model, team=args["team"], tier=args["tier"],
-                   prompt_tokens=prompt, output_tokens=output, cost=cost, latency_ms=latency,
-                   cache_hit=hit, status=status)
+        recent.request({"request_id": request_id, "user_id": body.get("user_id")},
+                       {**call, "cache_hit": hit}, cost)
     return {"status": "success", "message": "Metrics tracked successfully",
             "request_id": request_id, "cost": cost, "tokens": prompt + output}
 

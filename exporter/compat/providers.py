@@ -40,16 +40,12 @@ def record(llm: LLMMetrics, body: dict[str, Any], recent: RecentRequests | None
     check_labels(args, "body")
     prompt, completion = kw.get("prompt_tokens", 0), kw.get("completion_tokens", 0)
     seconds = kw.get("duration_seconds")
-    cost = llm.record_request(
-        **args, input_tokens=prompt, output_tokens=completion, duration_seconds=seconds,
-        status=status, error_type=kind)
+    call = {**args, "input_tokens": prompt, "output_tokens": completion,
+            "duration_seconds": seconds, "status": status, "error_type": kind}
+    cost = llm.record_request(**call)
     provider_state.record_call(llm, args["provider"], ok)
     if recent is not None:
-        recent.add(request_id=body.get("request_id"), user_id=body.get("user_id"),
-                   provider=args["provider"], model=model, team=None, tier=None,
-                   prompt_tokens=prompt, output_tokens=completion, cost=cost,
-                   latency_ms=None if seconds is None else seconds * 1000.0, cache_hit=None,
-                   status=status)
+        recent.request(body, call, cost)
     return {"status": "success", "message": "LLM call recorded", "cost": cost,
             "tokens": prompt + completion}
 

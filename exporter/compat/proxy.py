@@ -111,12 +111,11 @@ def usage(llm: LLMMetrics, body: Any, recent: RecentRequests | None) -> dict[str
         calls.append((rec, args, prompt, completion, kw.get("latency_ms"), status, kind))
     costs = []
     for rec, args, prompt, completion, latency, status, kind in calls:
-        cost = llm.record_request(**args, input_tokens=prompt, output_tokens=completion,
-                                  duration_seconds=None if latency is None else latency / 1000,
-                                  status=status, error_type=kind)
+        call = {**args, "input_tokens": prompt, "output_tokens": completion,
+                "duration_seconds": None if latency is None else latency / 1000,
+                "status": status, "error_type": kind}
+        cost = llm.record_request(**call)
         costs.append(cost)
         if recent is not None:
-            recent.add(request_id=rec.get("request_id"), user_id=None, team=None, tier=None,
-                       prompt_tokens=prompt, output_tokens=completion, cost=cost,
-                       latency_ms=latency, cache_hit=None, status=status, **args)
+            recent.request({"request_id": rec.get("request_id")}, call, cost)
     return {"status": "ok", "recorded": len(calls), "cost": sum(costs)}
