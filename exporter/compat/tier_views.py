@@ -27,7 +27,7 @@ from typing import Any
 from ..readout.queries import Questions
 from ..readout.sources import Window
 from .params import Params
-from .views import iso, route
+from .views import avg_ms, iso, route
 
 STEP = 10
 """Seconds per point of the query and tier series."""
@@ -58,13 +58,12 @@ def queries(q: Questions, params: Params, now: float | None = None) -> dict[str,
     trend = q.trend(_points(QUERY_POINTS, now), STEP, {})[-QUERY_POINTS:]
     window = Window(now - TOTALS_SECONDS, now)
     totals = q.totals(window, {})
-    n = totals["latency_count"]
     tiers = q.breakdown(("tier",), window, {})
     return {"timestamps": [iso(t) for t, _ in trend],
             "queryRate": [_rate(cells.get((), {}).get("requests", 0.0), t, now)
                           for t, cells in trend],
             "totalQueries": round(totals["requests"]),
-            "avgLatencyMs": totals["latency_sum"] / n * 1000.0 if n else 0.0,
+            "avgLatencyMs": avg_ms(totals),
             "tierDistribution": {_name(k[0]): round(r["requests"])
                                  for k, r in sorted(tiers.items()) if r.get("requests")}}
 
@@ -74,28 +73,14 @@ def tiers(q: Questions, params: Params, now: float | None = None) -> dict[str, A
     """GET /api/metrics/tiers: per tier, 20 points (10 s) of generation tokens per second
     and average latency, and the last 30 minutes' request count and error rate."""
     now = time.time() if now is None else now
-    points = _points(TIER_POINTS, now)
-
-    def steps(key: str, suffix: str, match: dict[str, str]) -> dict[float, Any]:
-        return dict(q.source.steps(q.name(key, suffix), ("tier",), points, STEP, match))
-
-    n, total = steps("request_duration", "_count", {}), steps("request_duration", "_sum", {})
-    ttft = steps("ttft", "_sum", {})
-    tokens = steps("tokens", "", {"token_type": "output"})
-    starts = sorted(n)[-TIER_POINTS:]
+    starts, series = q.tier_series(_points(TIER_POINTS, now), STEP)
+    starts = starts[-TIER_POINTS:]
     out = []
     for tier, row in sorted(q.tiers(Window(now - TOTALS_SECONDS, now)).items()):
-        key = (tier,)
-        latency, speed = [], []
-        for t in starts:
-            count, spent = n[t].get(key, 0.0), total.get(t, {}).get(key, 0.0)
-            generating = spent - ttft.get(t, {}).get(key, 0.0)
-            latency.append(spent / count * 1000.0 if count else 0.0)
-            speed.append(tokens.get(t, {}).get(key, 0.0) / generating if generating > 0
-                         else 0.0)
+        latency, speed = series.get(tier, ([0.0] * len(starts), [0.0] * len(starts)))
         requests = row.get("requests", 0.0)
-        out.append({"name": _name(tier), "tokensPerSec": speed, "latencyMs": latency,
-                    "requestCount": round(requests),
+        out.append({"name": _name(tier), "tokensPerSec": speed[-TIER_POINTS:],
+                    "latencyMs": latency[-TIER_POINTS:], "requestCount": round(requests),
                     "errorRate": row.get("errors", 0.0) / requests if requests else 0.0})
     return {"tiers": out}
 

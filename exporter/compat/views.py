@@ -190,24 +190,10 @@ def routing_tiers(q: Questions, params: Params) -> dict[str, Any]:
     sparklines."""
     window = Window.last(MINUTES.read(params) * 60)
     rows = q.tiers(window)
-    spark = {name: dict(q.source.steps(q.name(key, suffix), ("tier",), window, 60, m))
-             for name, key, suffix, m in (
-                 ("n", "request_duration", "_count", {}),
-                 ("sum", "request_duration", "_sum", {}),
-                 ("ttft", "ttft", "_sum", {}),
-                 ("tokens", "tokens", "", {"token_type": "output"}))}
-    starts = sorted(spark["n"])
+    starts, series = q.tier_series(window, 60)
     tiers = {}
     for tier, row in sorted(rows.items()):
-        key = (tier,)
-        latency, speed = [], []
-        for t in starts:
-            n = spark["n"][t].get(key, 0.0)
-            s = spark["sum"][t].get(key, 0.0)
-            gen = s - spark["ttft"].get(t, {}).get(key, 0.0)
-            tok = spark["tokens"].get(t, {}).get(key, 0.0)
-            latency.append(s / n * 1000.0 if n else 0.0)
-            speed.append(tok / gen if gen > 0 else 0.0)
+        latency, speed = series.get(tier, ([0.0] * len(starts), [0.0] * len(starts)))
         gen_total = row.get("generation_seconds", 0.0)
         tiers[tier] = {"requests": row["requests"],
                        "error_rate": pct(row["errors"], row["requests"]),

@@ -182,6 +182,32 @@ class Questions:
                                             - ttft.get((tier,), 0.0), 0.0)
         return rows
 
+    def tier_series(self, window: Window, step: int
+                    ) -> tuple[list[float], dict[str, tuple[list[float], list[float]]]]:
+        """Per step of the window: each tier's average latency (ms) and generation tokens
+        per second (output tokens over duration minus time to first token); (bucket
+        starts, {tier: (latency_ms, tokens_per_second)}) for the tiers seen."""
+        def steps(key: str, suffix: str, match: Match) -> dict[float, Vector]:
+            return dict(self.source.steps(self.name(key, suffix), ("tier",), window, step,
+                                          match))
+
+        n, total = steps("request_duration", "_count", {}), steps("request_duration", "_sum", {})
+        ttft = steps("ttft", "_sum", {})
+        tokens = steps("tokens", "", {"token_type": "output"})
+        starts = sorted(n)
+        seen = {k for vector in n.values() for k in vector}
+        out: dict[str, tuple[list[float], list[float]]] = {}
+        for key in sorted(seen):
+            latency, speed = [], []
+            for t in starts:
+                count, spent = n[t].get(key, 0.0), total.get(t, {}).get(key, 0.0)
+                generating = spent - ttft.get(t, {}).get(key, 0.0)
+                latency.append(spent / count * 1000.0 if count else 0.0)
+                speed.append(tokens.get(t, {}).get(key, 0.0) / generating if generating > 0
+                             else 0.0)
+            out[key[0]] = (latency, speed)
+        return starts, out
+
     def routing(self, window: Window) -> dict[str, Any]:
         decisions = self.increase("routing_decisions", ("complexity", "tier", "fallback"),
                                   window, {})

@@ -5,6 +5,7 @@ latency percentiles equal Prometheus's own ``histogram_quantile``."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import io
 import json
 import time
@@ -21,6 +22,17 @@ from ..compat.traffic import BASELINE, check_all_routes, send
 from .conftest import Prometheus, wait_for
 
 
+def _reader_once_scraped(sidecar_factory, prom: Prometheus, scraped, what: str,
+                         settings: Settings | None = None):
+    """A sidecar answering from ``prom``, once ``scraped()`` holds and one more scrape
+    has given every family its last value."""
+    wait_for(scraped, 30, what)
+    time.sleep(1.5)
+    base = settings or Settings()
+    return sidecar_factory(dataclasses.replace(base, server=ServerSettings(
+        prometheus_url=f"http://127.0.0.1:{prom.port}")))
+
+
 def test_read_routes_from_prometheus_equal_what_was_sent(sidecar_factory, tmp_path: Path,
                                                           monkeypatch: pytest.MonkeyPatch
                                                           ) -> None:
@@ -29,11 +41,9 @@ def test_read_routes_from_prometheus_equal_what_was_sent(sidecar_factory, tmp_pa
     prom = Prometheus(tmp_path, [ingest.port], [])
     try:
         sent = send(ingest.url)
-        wait_for(lambda: prom.value("sum(llm_requests_total)") == 9, 30,
-                 "Prometheus to scrape all 9 requests")
-        time.sleep(1.5)  # one more scrape: every family has its last value
-        reader = sidecar_factory(Settings(baseline=BASELINE, server=ServerSettings(
-            prometheus_url=f"http://127.0.0.1:{prom.port}")))
+        reader = _reader_once_scraped(
+            sidecar_factory, prom, lambda: prom.value("sum(llm_requests_total)") == 9,
+            "Prometheus to scrape all 9 requests", Settings(baseline=BASELINE))
 
         def get(path: str) -> object:
             with urllib.request.urlopen(reader.url + path, timeout=30) as response:
@@ -86,12 +96,10 @@ def test_seed_003_shapes_from_prometheus(sidecar_factory, tmp_path: Path,
     prom = Prometheus(tmp_path, [ingest.port], [])
     try:
         sent_at = seed_003.send(ingest.url)
-        wait_for(lambda: prom.value("sum(llm_requests_total)") == 3 and
-                 prom.value("sum(llm_routing_decisions_total)") == 4, 30,
-                 "Prometheus to scrape the 3 queries and 4 decisions")
-        time.sleep(1.5)  # one more scrape: every family has its last value
-        reader = sidecar_factory(Settings(server=ServerSettings(
-            prometheus_url=f"http://127.0.0.1:{prom.port}")))
+        reader = _reader_once_scraped(
+            sidecar_factory, prom, lambda: prom.value("sum(llm_requests_total)") == 3 and
+            prom.value("sum(llm_routing_decisions_total)") == 4,
+            "Prometheus to scrape the 3 queries and 4 decisions")
 
         def get(path: str) -> object:
             with urllib.request.urlopen(reader.url + path, timeout=30) as response:
@@ -122,12 +130,10 @@ def test_seed_004_reads_from_prometheus(sidecar_factory, tmp_path: Path,
     prom = Prometheus(tmp_path, [ingest.port], [])
     try:
         traffic(LLMMetricsService(base_url=ingest.url))
-        wait_for(lambda: prom.value("sum(llm_requests_total)") == 8 and
-                 prom.value('sum(llm_provider_circuit_state{state="open"})') == 1, 30,
-                 "Prometheus to scrape the 8 calls and the open circuit")
-        time.sleep(1.5)  # one more scrape: every family has its last value
-        reader = sidecar_factory(Settings(server=ServerSettings(
-            prometheus_url=f"http://127.0.0.1:{prom.port}")))
+        reader = _reader_once_scraped(
+            sidecar_factory, prom, lambda: prom.value("sum(llm_requests_total)") == 8 and
+            prom.value('sum(llm_provider_circuit_state{state="open"})') == 1,
+            "Prometheus to scrape the 8 calls and the open circuit")
         check(LLMMetricsService(base_url=reader.url), ingest.llm, local=False)
     finally:
         prom.stop()
