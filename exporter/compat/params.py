@@ -118,17 +118,23 @@ class Instant:
                                "now)", "schema": {"type": "string", "maxLength": 40}}
 
 
-def _rfc3339(name: str, raw: str) -> float:
-    try:
-        parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
-        raise ParamError(name, f"must be unix seconds or RFC 3339, got {raw[:40]!r}") from None
+def rfc3339(raw: str) -> float:
+    """Unix seconds of an RFC 3339 time (UTC when it names no offset); ValueError when it
+    is none, inf when it is out of the platform's range."""
+    parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=timezone.utc)
     try:
         return parsed.timestamp()
     except (OverflowError, OSError, ValueError):
         return math.inf
+
+
+def _rfc3339(name: str, raw: str) -> float:
+    try:
+        return rfc3339(raw)
+    except ValueError:
+        raise ParamError(name, f"must be unix seconds or RFC 3339, got {raw[:40]!r}") from None
 
 
 def parse(query: str) -> dict[str, str]:

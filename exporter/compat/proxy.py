@@ -7,11 +7,11 @@ request id and the API-key hash are accepted and never become labels; a record's
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from ..events import EventError, FieldSpec, check_fields, check_labels
 from .infer import http_status, infer_provider
+from .params import rfc3339
 
 if TYPE_CHECKING:
     from ..recent import RecentRequests
@@ -66,10 +66,9 @@ def _when(raw: Any, field: str, now: float) -> None:
         t = float(raw)
     elif isinstance(raw, str) and len(raw) <= 64:
         try:
-            parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+            t = rfc3339(raw)
         except ValueError:
             raise EventError(field, f"must be an RFC 3339 time, got {raw[:64]!r}") from None
-        t = (parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)).timestamp()
     else:
         raise EventError(field, f"must be an RFC 3339 time or unix seconds, got {raw!r}"[:120])
     if not abs(t - now) <= MAX_SKEW_SECONDS:
