@@ -15,16 +15,16 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-from ._call import Call
-from ._context import labels
-from ._errors import classify as classify_error
 from ._metrics_server import start_metrics_server
-from ._usage import from_anthropic, from_openai
 from ._version import __version__
-from .config import ConfigError, Settings
-from .pools import Pool
-from .pricing import PriceBook, PriceOverride, Rates
-from .recorder import LLMMetrics
+from .pricing.book import PriceBook, PriceOverride, Rates
+from .pricing.pools import Pool
+from .record.call import Call
+from .record.classify import classify as classify_error
+from .record.context import labels
+from .record.recorder import LLMMetrics
+from .record.usage import from_anthropic, from_openai
+from .settings.load import ConfigError, Settings
 
 if TYPE_CHECKING:
     from . import multiprocess

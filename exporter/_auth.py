@@ -1,7 +1,7 @@
 """Optional bearer token on ingest, basic auth on /metrics, and the reads (routes, page,
 WebSocket) private whenever any credential is configured; constant-time compares.
 
-Secrets arrive through :class:`~exporter.config.ServerSettings` (environment or files)
+Secrets arrive through :class:`~exporter.settings.load.ServerSettings` (environment or files)
 and are never logged or echoed in a response.
 """
 

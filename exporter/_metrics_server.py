@@ -15,7 +15,7 @@ from ._auth import Auth
 from ._scrape import Scrape
 
 if TYPE_CHECKING:
-    from .recorder import LLMMetrics
+    from .record.recorder import LLMMetrics
 
 
 def _handler(scrape: Scrape) -> type[BaseHTTPRequestHandler]:

@@ -11,13 +11,13 @@ from pathlib import Path
 from typing import Any
 
 from . import catalog
-from .config import DEFAULT_PORT, ConfigError
+from .settings.load import DEFAULT_PORT, ConfigError
 
 
 def _settings(args: argparse.Namespace, demo: bool = False) -> Any:
     from dataclasses import replace
 
-    from .config import Settings
+    from .settings.load import Settings
 
     if args.config or not demo:
         settings = Settings.load(args.config)
@@ -92,8 +92,8 @@ def _serve(args: argparse.Namespace, demo: bool = False) -> int:
 def _prices(args: argparse.Namespace) -> int:
     import json
 
-    from .config import Settings
-    from .price_lookup import lookup, text
+    from .pricing.lookup import lookup, text
+    from .settings.load import Settings
 
     provider, model = (None, args.names[0]) if len(args.names) == 1 else args.names[:2]
     if len(args.names) > 2:
@@ -208,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     boards.add_argument("--format", choices=("json", "configmap"), default="json",
                         help="dashboard JSON files, or ConfigMaps for Grafana's sidecar")
     boards.set_defaults(func=_dashboards)
-    from .report import add_parser as add_report
+    from .read.report import add_parser as add_report
 
     add_report(sub)
     cat = sub.add_parser("catalog", help="print the metric catalog as a markdown table")

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from .events import EventError, validate
+from .ingest.events import EventError, validate
 
 #: Answers worth a retry below 500: in progress (409) and too many requests (429).
 _RETRIED = (409, 429)

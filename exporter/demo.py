@@ -9,9 +9,9 @@ import threading
 import time
 from dataclasses import dataclass
 
-from .config import Settings
-from .pools import Pool
-from .recorder import LLMMetrics
+from .pricing.pools import Pool
+from .record.recorder import LLMMetrics
+from .settings.load import Settings
 
 #: The demo's embedded settings: the self-hosted model is served by a one-GPU pool
 #: whose hours are its cost, and savings are measured against gpt-4o.

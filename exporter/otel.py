@@ -1,7 +1,7 @@
 """Record through an OpenTelemetry MeterProvider, with the GenAI semantic conventions.
 
 For teams that run OpenTelemetry already: :class:`OTelMetrics` takes the same calls as
-:class:`~exporter.recorder.LLMMetrics` (``record_request``, ``track``; so the SDK
+:class:`~exporter.record.recorder.LLMMetrics` (``record_request``, ``track``; so the SDK
 instrumentations accept it too) and records ``gen_ai.client.token.usage``,
 ``gen_ai.client.operation.duration``, ``gen_ai.server.time_to_first_token`` and
 ``gen_ai.server.time_per_output_token`` with the semconv bucket boundaries, plus
@@ -17,13 +17,14 @@ from __future__ import annotations
 import math
 from typing import Any, NamedTuple
 
-from . import catalog, validation
-from ._call import Call
+from . import catalog
 from ._version import __version__
 from .cardinality import LabelCaps, normalise_model, normalise_optional, normalise_provider
-from .config import Settings
-from .pricing import PriceBook, cache_effect, costs
-from .validation import check_tokens
+from .pricing.book import PriceBook, cache_effect, costs
+from .record import validation
+from .record.call import Call
+from .record.validation import check_tokens
+from .settings.load import Settings
 
 #: The GenAI semconv boundaries (our Prometheus buckets extend some of them).
 DURATION_BOUNDARIES = catalog.DURATION_BUCKETS[:14]
@@ -42,7 +43,7 @@ class _Labels(NamedTuple):
 
 
 class OTelMetrics:
-    """The OpenTelemetry twin of :class:`~exporter.recorder.LLMMetrics` for requests."""
+    """The OpenTelemetry twin of :class:`~exporter.record.recorder.LLMMetrics` for requests."""
 
     def __init__(self, meter_provider: Any = None, *, config: Settings | None = None,
                  prices: PriceBook | None = None, operation: str = "chat") -> None:

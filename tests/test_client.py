@@ -12,7 +12,7 @@ import pytest
 
 from exporter import Settings
 from exporter.client import AsyncSidecarClient, SidecarClient
-from exporter.config import ServerSettings
+from exporter.settings.load import ServerSettings
 
 EVENT = {"provider": "openai", "model": "gpt-4o", "input_tokens": 100, "output_tokens": 10,
          "team": "search"}

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 
 from exporter import LLMMetrics
-from exporter.events import EVENTS, FREE_FORM, EventError, event_json_schemas, validate
+from exporter.ingest.events import EVENTS, FREE_FORM, EventError, event_json_schemas, validate
 
 
 def test_each_event_type_has_exactly_its_recorder_methods_arguments() -> None:

@@ -46,7 +46,7 @@ def _loaded_after(statement: str) -> set[str]:
 
 def test_the_client_loads_neither_the_server_nor_uvicorn() -> None:
     loaded = _loaded_after("import exporter.client")
-    assert "exporter.events" in loaded
+    assert "exporter.ingest.events" in loaded
     assert not {m for m in loaded if m.startswith(("exporter.server", "uvicorn"))}
 
 

@@ -8,17 +8,9 @@ import logging
 import pytest
 from prometheus_client import CollectorRegistry
 
-from exporter import (
-    LLMMetrics,
-    Pool,
-    PriceBook,
-    PriceOverride,
-    Rates,
-    Settings,
-    multiprocess,
-    price_readout,
-)
-from exporter.config import ConfigError
+from exporter import LLMMetrics, Pool, PriceBook, PriceOverride, Rates, Settings, multiprocess
+from exporter.pricing import scrape as price_readout
+from exporter.settings.load import ConfigError
 
 from .conftest import value
 
@@ -77,7 +69,7 @@ def test_an_idle_hour_still_costs_the_pool(registry: CollectorRegistry,
 
 def test_a_pool_serves_its_models_only(registry: CollectorRegistry,
                                        caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.WARNING, logger="exporter.pricing")
+    caplog.set_level(logging.WARNING, logger="exporter.pricing.book")
     llm = pooled(registry)
     llm.record_request(provider="vllm", model="qwen-2.5-7b", input_tokens=10)
     assert value(registry, "llm_unpriced_requests_total", provider="vllm",

@@ -16,7 +16,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from exporter import LLMMetrics, PriceBook, PriceOverride
-from exporter.price_catalog import data_date
+from exporter.pricing.genai_prices import data_date
 
 from .conftest import value
 
@@ -64,7 +64,7 @@ def test_no_catalog_no_catalog_series(registry: CollectorRegistry) -> None:
 
 def test_an_override_far_from_the_catalog_is_logged_once_with_both_prices(
         caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.WARNING, logger="exporter.pricing")
+    caplog.set_level(logging.WARNING, logger="exporter.pricing.book")
     # gpt-4o input is $2.50: 25 is a slipped decimal point; output 12 is a fair discount
     book = PriceBook([PriceOverride(provider="openai", model="gpt-4o", input_per_mtok=25,
                                     output_per_mtok=12)])

@@ -81,7 +81,7 @@ def test_user_override_per_token(registry: CollectorRegistry, llm: LLMMetrics) -
 
 def test_unknown_model_costs_zero_counts_unpriced_and_warns_once(
         registry: CollectorRegistry, llm: LLMMetrics, caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.WARNING, logger="exporter.pricing")
+    caplog.set_level(logging.WARNING, logger="exporter.pricing.book")
     for _ in range(3):
         assert llm.record_request(provider="vllm", model="my-finetune", input_tokens=100,
                                   output_tokens=10) == 0.0
@@ -233,7 +233,7 @@ def test_savings_against_baseline(registry: CollectorRegistry) -> None:
 
 def test_unpriced_baseline_warns(registry: CollectorRegistry,
                                  caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.WARNING, logger="exporter.recorder")
+    caplog.set_level(logging.WARNING, logger="exporter.record.recorder")
     LLMMetrics(registry, config=Settings(baseline=("ollama", "nothing-9b")))
     assert any("savings baseline ollama/nothing-9b has no price" in r.getMessage()
                for r in caplog.records)

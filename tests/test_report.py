@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from exporter.report import window_hours
+from exporter.read.report import window_hours
 
 
 def test_ranges() -> None:

@@ -7,9 +7,10 @@ import math
 import pytest
 from prometheus_client import CollectorRegistry
 
-from exporter import LLMMetrics, validation
-from exporter.events import EventError, validate
-from exporter.validation import InvalidValue
+from exporter import LLMMetrics
+from exporter.ingest.events import EventError, validate
+from exporter.record import validation
+from exporter.record.validation import InvalidValue
 
 
 @pytest.mark.parametrize("value", [True, False, "1", None, 1.5, -1, [], {}])

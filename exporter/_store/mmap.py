@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._exceptions import MultiprocessError
 from ..catalog import BY_KEY
 from . import layout
 from .memory import Series, add_usage, new_states
@@ -41,10 +42,6 @@ SEGMENT_BYTES = 1 << 20
 _HEADER = struct.Struct("<Q")       # bytes used in the segment
 _RECORD = struct.Struct("<II")      # key length, number of doubles
 NAN = float("nan")
-
-
-class MultiprocessError(RuntimeError):
-    """The directory is missing, not prepared, or belongs to another app instance."""
 
 
 def prepare(directory: str | Path) -> Path:

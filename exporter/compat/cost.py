@@ -14,13 +14,13 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from ..cardinality import PLACEHOLDER
-from ..events import EventError, FieldSpec, check_fields, check_labels
-from .infer import FAILED, SUCCEEDED, infer_provider, outcome
+from ..ingest.events import EventError, FieldSpec, check_fields, check_labels
+from ..ingest.infer import FAILED, SUCCEEDED, infer_provider, outcome
 from .transport import Translator, Transport
 
 if TYPE_CHECKING:
-    from ..recent import RecentRequests
-    from ..recorder import LLMMetrics
+    from ..record.recent import RecentRequests
+    from ..record.recorder import LLMMetrics
 
 TRACK = {
     "model": FieldSpec("label", True), "provider": FieldSpec("optional_label"),

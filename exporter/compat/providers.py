@@ -11,14 +11,14 @@ import types
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ..events import FieldSpec, check_fields, check_labels
-from . import provider_state
-from .infer import FAILED, SUCCEEDED, infer_provider, outcome
+from ..ingest import provider_state
+from ..ingest.events import FieldSpec, check_fields, check_labels
+from ..ingest.infer import FAILED, SUCCEEDED, infer_provider, outcome
 from .transport import Transport
 
 if TYPE_CHECKING:
-    from ..recent import RecentRequests
-    from ..recorder import LLMMetrics
+    from ..record.recent import RecentRequests
+    from ..record.recorder import LLMMetrics
 
 RECORD = {
     "model": FieldSpec("label", True), "provider_name": FieldSpec("optional_label"),
@@ -98,7 +98,7 @@ class LLMMetricsService:
                 if url:
                     _default = cls(base_url=url)
                 else:
-                    from ..recorder import LLMMetrics
+                    from ..record.recorder import LLMMetrics
 
                     _default = cls(metrics=LLMMetrics())
             return _default

@@ -13,11 +13,11 @@ import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from .. import validation
+from ..record import validation
 
 if TYPE_CHECKING:
     from ..client import SidecarClient
-    from ..recorder import LLMMetrics
+    from ..record.recorder import LLMMetrics
 
 
 class MetricsCollector:
@@ -38,7 +38,7 @@ class MetricsCollector:
             self._metrics = None
         else:
             if metrics is None:
-                from ..recorder import LLMMetrics
+                from ..record.recorder import LLMMetrics
 
                 metrics = LLMMetrics()
             self._metrics = metrics

@@ -12,25 +12,16 @@ import urllib.request
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..readout.queries import Questions
-from ..readout.sources import LocalSource
-from .provider_views import answer
+from .._exceptions import DeliveryError
+from ..read.provider_views import answer
+from ..read.queries import Questions
+from ..read.sources import LocalSource
 
 if TYPE_CHECKING:
-    from ..recent import RecentRequests
-    from ..recorder import LLMMetrics
+    from ..record.recent import RecentRequests
+    from ..record.recorder import LLMMetrics
 
 Translator = Callable[["LLMMetrics", dict[str, Any], "RecentRequests | None"], dict[str, Any]]
-
-
-class DeliveryError(RuntimeError):
-    """The sidecar refused a payload (4xx: the message names the field) or could not be
-    reached; the home-grown clients raised on an HTTP error too."""
-
-    def __init__(self, status: int | None, reply: Any) -> None:
-        super().__init__(f"sidecar answered {status}: {reply}" if status else str(reply))
-        self.status = status
-        self.reply = reply
 
 
 class Transport:

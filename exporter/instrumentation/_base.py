@@ -11,9 +11,9 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from .._call import Call
-from .._context import current
-from ..recorder import LLMMetrics, current_trace_id
+from ..record.call import Call
+from ..record.context import current
+from ..record.recorder import LLMMetrics, current_trace_id
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from .._usage import from_anthropic
+from ..record.usage import from_anthropic
 from . import _base
 
 

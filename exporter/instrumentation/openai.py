@@ -16,7 +16,7 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from .._usage import from_openai
+from ..record.usage import from_openai
 from . import _base
 
 

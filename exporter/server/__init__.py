@@ -12,8 +12,8 @@ import threading
 from collections.abc import Callable, Iterator
 
 from ..collectors import enabled
-from ..config import Settings
-from ..recorder import LLMMetrics
+from ..record.recorder import LLMMetrics
+from ..settings.load import Settings
 from .app import SidecarApp
 from .limits import Limits, uvicorn_options
 from .page import WS_PING_SECONDS

@@ -2,7 +2,7 @@
 
 No web framework: per-request overhead decides whether the sidecar takes 10,000 POSTs a
 second on two cores, and the validation a framework would do is in
-:mod:`exporter.events` already, shared with the OpenAPI document.
+:mod:`exporter.ingest.events` already, shared with the OpenAPI document.
 """
 
 from __future__ import annotations
@@ -18,28 +18,18 @@ from .._auth import Auth
 from .._scrape import Scrape
 from .._store.render import render_samples
 from ..collectors import CollectorSet
-from ..compat import routes as compat
-from ..config import ServerSettings
-from ..events import EVENTS, EventError, validate
-from ..recorder import LLMMetrics
+from ..ingest import routes as compat
+from ..ingest.events import EVENTS, EventError, validate
+from ..read.side import ReadSide
+from ..record.recorder import LLMMetrics
+from ..settings.load import ServerSettings
 from .guard import Guard, default_hosts, json_body, preflight
 from .openapi import docs_html, openapi
 from .page import Page
-from .read import ReadSide
 from .reading import ReadRoutes
 from .replay import Kept, Replays, digest, key_error
 from .switch import SWITCH, SWITCH_ROUTE, ProviderSwitch
-from .wire import (
-    JSON,
-    Receive,
-    Send,
-    TooLarge,
-    dumps,
-    loads,
-    read_body,
-    send_bytes,
-    send_json,
-)
+from .wire import JSON, Receive, Send, TooLarge, dumps, loads, read_body, send_bytes, send_json
 
 log = logging.getLogger(__name__)
 

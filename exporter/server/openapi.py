@@ -10,9 +10,9 @@ from functools import cache
 from typing import Any
 
 from .._version import __version__
-from ..compat import routes as compat
-from ..compat import shapes
-from ..events import EVENTS, FREE_FORM, FieldSpec, event_json_schemas, json_schema
+from ..ingest import routes as compat
+from ..ingest.events import EVENTS, FREE_FORM, FieldSpec, event_json_schemas, json_schema
+from ..read import shapes
 
 #: Every read route's error body: {error, message, details} (the tier routing
 #: backend's documented format), details naming the parameter of a 400.

@@ -12,12 +12,12 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from .._auth import Auth
-from ..compat.params import ParamError, parse
-from ..readout.sources import SourceError
-from ..recorder import LLMMetrics
+from ..read.params import ParamError, parse
+from ..read.side import ANSWER_SECONDS, ReadSide
+from ..read.sources import SourceError
+from ..record.recorder import LLMMetrics
 from .guard import Guard
 from .page import WS_PATH, Page
-from .read import ANSWER_SECONDS, ReadSide
 from .wire import JSON, Receive, Send, dumps, same_origin, send_bytes, send_json
 
 Handler = Callable[[dict[str, Any], Receive, Send], Awaitable[None]]

@@ -1,6 +1,6 @@
 """The provider service's switch: ``POST /api/llm/providers/<id>/enable`` (or
 ``/disable``), what the provider routes then show as ``enabled``. Kept in memory by
-:mod:`exporter.compat.provider_state`; it guards the ingest token, like every write."""
+:mod:`exporter.ingest.provider_state`; it guards the ingest token, like every write."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import re
 from typing import Any
 
 from .._auth import Auth
-from ..compat import provider_state
-from ..readout.sources import SourceError
-from ..recorder import LLMMetrics
-from .read import ReadSide
+from ..ingest import provider_state
+from ..read.side import ReadSide
+from ..read.sources import SourceError
+from ..record.recorder import LLMMetrics
 from .wire import Receive, Send, TooLarge, loads, read_body, send_json
 
 SWITCH = re.compile(r"^/api/llm/providers/([^/]{1,200})/(enable|disable)$")

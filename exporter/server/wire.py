@@ -7,6 +7,8 @@ import urllib.parse
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from .._exceptions import TooLarge
+
 try:  # orjson parses event batches about twice as fast; the stdlib is the fallback
     import orjson
 
@@ -23,10 +25,6 @@ except ImportError:  # pragma: no cover - exercised where orjson is absent
 JSON = b"application/json"
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
-
-
-class TooLarge(Exception):
-    """A body past max_body_bytes (answered 413)."""
 
 
 def same_origin(origin: bytes, host: bytes | None) -> bool:

@@ -17,7 +17,7 @@ import time
 from prometheus_client import CollectorRegistry
 
 from exporter import LLMMetrics
-from exporter.readout.sources import state_of
+from exporter.read.sources import state_of
 
 
 def main() -> None:

@@ -11,8 +11,8 @@ from exporter import LLMMetrics, Settings
 from exporter.collectors import CollectorSet
 from exporter.collectors.gpu import GPUCollector, gpu_collector
 from exporter.collectors.system import SystemCollector
-from exporter.config import ServerSettings
 from exporter.server.app import SidecarApp
+from exporter.settings.load import ServerSettings
 
 
 class FakeNVML:
@@ -140,7 +140,7 @@ def test_sidecar_scrape_includes_gpu_from_fake_nvml(sidecar_factory, registry) -
 
 def test_collectors_register_themselves_in_the_configured_order() -> None:
     from exporter.collectors import available, enabled
-    from exporter.config import COLLECTORS
+    from exporter.settings.load import COLLECTORS
 
     assert available() == COLLECTORS == ("system", "gpu")
     names = [c.name for c in enabled(["system", "gpu"]).collectors]

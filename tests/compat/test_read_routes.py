@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from exporter import Settings
-from exporter.config import ServerSettings
+from exporter.settings.load import ServerSettings
 
 from .traffic import BASELINE, check_all_routes, recorded, send
 

@@ -38,8 +38,8 @@ from datetime import datetime, timedelta, timezone
 
 from exporter import Settings
 from exporter.compat import SyncMetricsClient
-from exporter.config import ServerSettings
-from exporter.server.read import FRESH_SECONDS
+from exporter.read.side import FRESH_SECONDS
+from exporter.settings.load import ServerSettings
 
 from .traffic import recorded
 

@@ -10,8 +10,8 @@ import psutil
 from websockets.sync.client import connect
 
 from exporter import Settings
-from exporter.config import ServerSettings
-from exporter.server.read import FRESH_SECONDS
+from exporter.read.side import FRESH_SECONDS
+from exporter.settings.load import ServerSettings
 
 from . import seed_003
 

@@ -46,8 +46,9 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from exporter import LLMMetrics
-from exporter.compat import LLMMetricsService, provider_state
-from exporter.server.read import FRESH_SECONDS
+from exporter.compat import LLMMetricsService
+from exporter.ingest import provider_state
+from exporter.read.side import FRESH_SECONDS
 
 
 def traffic(service: type[LLMMetricsService] | LLMMetricsService) -> None:

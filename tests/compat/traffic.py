@@ -12,7 +12,7 @@ import urllib.request
 from typing import Any
 
 from exporter.compat import LLMMetricsService, MetricsCollector, SyncMetricsClient
-from exporter.server.read import FRESH_SECONDS
+from exporter.read.side import FRESH_SECONDS
 
 BASELINE = ("openai", "gpt-4o-mini")
 

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from exporter.config import DEFAULT_PORT, Settings
 from exporter.mixin.config import load_alert_config
 from exporter.mixin.dashboards.generate import render as render_boards
 from exporter.mixin.kubernetes import compact, dashboard_configmaps, dump, prometheus_rule
 from exporter.mixin.rules import generate
+from exporter.settings.load import DEFAULT_PORT, Settings
 
 from ..conftest import require_binary
 

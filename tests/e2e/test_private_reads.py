@@ -20,9 +20,10 @@ import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
-from exporter import Settings, report
-from exporter.config import ServerSettings
-from exporter.server.read import FRESH_SECONDS
+from exporter import Settings
+from exporter.read import report
+from exporter.read.side import FRESH_SECONDS
+from exporter.settings.load import ServerSettings
 
 from .conftest import Prometheus
 

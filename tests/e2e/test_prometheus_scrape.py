@@ -11,7 +11,7 @@ import urllib.request
 from pathlib import Path
 
 from exporter import Settings
-from exporter.config import ServerSettings
+from exporter.settings.load import ServerSettings
 
 from ..conftest import require_binary
 

@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from exporter import Settings, report
-from exporter.config import ServerSettings
-from exporter.server.read import FRESH_SECONDS
+from exporter import Settings
+from exporter.read import report
+from exporter.read.side import FRESH_SECONDS
+from exporter.settings.load import ServerSettings
 
 from ..compat.traffic import BASELINE, check_all_routes, send
 from .conftest import Prometheus, wait_for

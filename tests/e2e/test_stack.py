@@ -17,12 +17,12 @@ from exporter import LLMMetrics
 from exporter.collectors import CollectorSet
 from exporter.collectors.gpu import gpu_collector
 from exporter.collectors.system import SystemCollector
-from exporter.config import ServerSettings
 from exporter.demo import DEMO_SETTINGS, Workload
 from exporter.mixin.config import load_alert_config
 from exporter.mixin.dashboards.generate import render
 from exporter.mixin.rules import write
 from exporter.server.app import SidecarApp
+from exporter.settings.load import ServerSettings
 
 from ..collectors.test_collectors import FakeNVML
 from .conftest import Prometheus, SlackStandIn, slack_alertmanager, wait_for

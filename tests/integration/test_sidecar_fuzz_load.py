@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from exporter import PriceOverride, Settings
-from exporter.config import ServerSettings
-from exporter.events import EVENTS
+from exporter.ingest.events import EVENTS
+from exporter.settings.load import ServerSettings
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(-10**12, 10**12) | st.floats(allow_nan=False)

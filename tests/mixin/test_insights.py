@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 import yaml
 
-from exporter.config import ConfigError
 from exporter.mixin.config import load_alert_config
 from exporter.mixin.rules import write
+from exporter.settings.load import ConfigError
 
 from ..conftest import require_binary
 from .test_rules import ALERTS, run

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from exporter.config import ConfigError
 from exporter.mixin.config import load_alert_config
 from exporter.mixin.rules import generate, render, write
+from exporter.settings.load import ConfigError
 
 from ..conftest import require_binary
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import tracemalloc
 
-from exporter.readout.history import History
+from exporter.read.history import History
 
 
 def _state(step: int, series: int = 1000) -> dict:

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from exporter.readout.history import History
-from exporter.readout.queries import quantile
-from exporter.readout.sources import LocalSource, Window
+from exporter.read.history import History
+from exporter.read.queries import quantile
+from exporter.read.sources import LocalSource, Window
 
 REQ = ("llm_requests_total", (("model", "a"), ("status", "success")))
 ERR = ("llm_requests_total", (("model", "a"), ("status", "error")))
@@ -37,7 +37,7 @@ def test_windows_and_steps_subtract_the_state_at_their_start(monkeypatch) -> Non
     h.record(3600.0, {REQ: 0.0, ERR: 0.0, OTHER: 0.0})
     h.record(7200.0, {REQ: 10.0, ERR: 1.0, OTHER: 4.0})
     now["state"] = {REQ: 15.0, ERR: 1.0, OTHER: 6.0}
-    monkeypatch.setattr("exporter.readout.sources.time.time", lambda: 9000.0)
+    monkeypatch.setattr("exporter.read.sources.time.time", lambda: 9000.0)
     # the last 30 minutes: what changed since the 7200 s point
     last = src.increase("llm_requests_total", ("model",), Window(7200.0, 9000.0), {})
     assert last == {("a",): 5.0, ("b",): 2.0}
@@ -72,7 +72,7 @@ def test_gauges_from_several_replicas_take_sum_max_or_min() -> None:
 
 def test_a_window_ending_just_past_a_boundary_keeps_its_newest_bucket() -> None:
     """A window ending 0.3 s into a bucket has that bucket: its counts are not dropped."""
-    from exporter.readout.sources import bucket_starts
+    from exporter.read.sources import bucket_starts
 
     assert bucket_starts(Window(830.0, 1000.3), 10)[-1] == 1000.0
     assert len(bucket_starts(Window(830.0, 1000.3), 10)) == 18

@@ -14,7 +14,7 @@ import pytest
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
 from exporter import Settings
-from exporter.config import ServerSettings
+from exporter.settings.load import ServerSettings
 
 from ..conftest import start_cli
 

@@ -10,7 +10,7 @@ import socket
 import time
 
 from exporter import Settings
-from exporter.config import ServerSettings
+from exporter.settings.load import ServerSettings
 
 EVENT = {"type": "request", "provider": "openai", "model": "gpt-4o", "input_tokens": 5}
 

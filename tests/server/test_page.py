@@ -121,8 +121,8 @@ def test_every_offered_range_works_under_the_pages_security_headers(sidecar_fact
 
 def test_a_failing_read_shows_the_error_and_no_stale_numbers(tmp_path: Path) -> None:
     """Prometheus down: the page says why, and its numbers are blanks, not old values."""
-    from exporter.config import ServerSettings
     from exporter.server import bind, build_app, serve
+    from exporter.settings.load import ServerSettings
 
     dead = free_port()
     app = build_app(Settings(server=ServerSettings(prometheus_url=f"http://127.0.0.1:{dead}")))

@@ -14,9 +14,9 @@ from prometheus_client import CollectorRegistry
 from exporter import LLMMetrics, Settings
 from exporter.catalog import family
 from exporter.collectors import CollectorSet
-from exporter.config import ServerSettings
 from exporter.server.app import SidecarApp
 from exporter.server.reading import MAX_WAITING_READS
+from exporter.settings.load import ServerSettings
 
 
 class Counting:
@@ -124,7 +124,7 @@ def test_past_its_share_of_the_interpreter_the_read_side_answers_from_older_answ
     """Computing answers competes with ingest for one interpreter: while it takes more
     than READ_SHARE of it, identical reads get the kept answer (up to
     MAX_STALE_SECONDS old) instead of a new computation."""
-    from exporter.server.read import ANSWER_SECONDS
+    from exporter.read.side import ANSWER_SECONDS
     from exporter.server.reading import MAX_STALE_SECONDS, READ_SHARE
 
     sc = sidecar_factory()

@@ -15,8 +15,8 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from exporter.compat import MetricsCollector
+from exporter.read.side import FRESH_SECONDS
 from exporter.server.page import MAX_SOCKETS, WS_PING_SECONDS
-from exporter.server.read import FRESH_SECONDS
 
 
 def test_pushes_metrics_update_at_one_hertz(sidecar_factory) -> None:

@@ -7,7 +7,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
 from exporter import LLMMetrics, Settings
-from exporter.config import ServerSettings
+from exporter.settings.load import ServerSettings
 
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 

@@ -33,7 +33,7 @@ def test_families_say_who_emits_them_and_how_workers_merge() -> None:
     assert catalog.BY_KEY["provider_up"].merge == "latest"
     assert catalog.BY_KEY["requests"].merge == "sum"
     assert catalog.BY_KEY["cpu_time"].emitter == "collector"
-    # computed from the clock at scrape time (exporter.price_readout), not stored
+    # computed from the clock at scrape time (exporter.pricing.scrape), not stored
     assert {f.key for f in catalog.LLM_FAMILIES if f.emitter != "recorder"} == \
         {"pool_cost", "price_catalog_info", "price_catalog_age"}
     for fam in catalog.ALL_FAMILIES:

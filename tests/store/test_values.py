@@ -10,7 +10,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from exporter import LLMMetrics, multiprocess
-from exporter.readout.sources import state_of
+from exporter.read.sources import state_of
 
 
 def _traffic(llm: LLMMetrics) -> None:

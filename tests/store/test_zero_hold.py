@@ -15,7 +15,7 @@ from prometheus_client.openmetrics.parser import text_string_to_metric_families 
 from prometheus_client.parser import text_string_to_metric_families
 
 from exporter import LLMMetrics, Settings, multiprocess
-from exporter.config import ConfigError
+from exporter.settings.load import ConfigError
 
 HOLD = 0.4
 

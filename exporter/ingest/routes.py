@@ -1,0 +1,27 @@
+"""The home-grown backends' write routes, by path: each translates one payload into
+recorder calls and answers in that backend's shape. The sidecar serves them and the
+drop-in clients run them in process."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from ..compat import cost, providers
+from ..compat.transport import Translator
+from . import proxy
+from .events import FieldSpec
+
+WRITE: Mapping[str, Translator] = {
+    "/api/v1/metrics/track": cost.track,
+    "/api/v1/metrics/cache": cost.cache,
+    "/api/v1/metrics/batch": cost.batch,
+    "/api/llm/record": providers.record,
+    "/_qs/usage": proxy.usage,
+}
+#: Routes whose body may be a JSON array of payloads (each counted as one event).
+MANY = frozenset({"/_qs/usage"})
+FIELDS: Mapping[str, Mapping[str, FieldSpec]] = {
+    "/api/v1/metrics/track": cost.TRACK, "/api/v1/metrics/cache": cost.CACHE,
+    "/api/v1/metrics/batch": cost.BATCH, "/api/llm/record": providers.RECORD,
+    "/_qs/usage": proxy.USAGE,
+}
