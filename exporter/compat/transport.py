@@ -9,20 +9,17 @@ import os
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from .._exceptions import DeliveryError
+from ..ingest.routes import Translator
 from ..read.provider_views import answer
 from ..read.queries import Questions
 from ..read.sources import LocalSource
 
 if TYPE_CHECKING:
-    from ..record.recent import RecentRequests
     from ..record.recorder import LLMMetrics
-
-Translator = Callable[["LLMMetrics", dict[str, Any], "RecentRequests | None"], dict[str, Any]]
-
 
 class Transport:
     """A route's payload to a sidecar at ``base_url``, or to ``metrics`` in process.

@@ -4,12 +4,18 @@ drop-in clients run them in process."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
-from ..compat import cost, providers
-from ..compat.transport import Translator
-from . import proxy
+from . import cost, providers, proxy
 from .events import FieldSpec
+
+if TYPE_CHECKING:
+    from ..record.recent import RecentRequests
+    from ..record.recorder import LLMMetrics
+
+#: One payload in, recorder calls made, the backend's answer out.
+Translator = Callable[["LLMMetrics", dict[str, Any], "RecentRequests | None"], dict[str, Any]]
 
 WRITE: Mapping[str, Translator] = {
     "/api/v1/metrics/track": cost.track,
