@@ -12,6 +12,7 @@ from typing import Any
 
 from . import catalog
 from .settings.load import DEFAULT_PORT, ConfigError
+from .settings.schema import markdown as settings_markdown
 
 
 def _settings(args: argparse.Namespace, demo: bool = False) -> Any:
@@ -213,6 +214,8 @@ def main(argv: list[str] | None = None) -> int:
     add_report(sub)
     cat = sub.add_parser("catalog", help="print the metric catalog as a markdown table")
     cat.set_defaults(func=lambda _: print(catalog_markdown(), end="") or 0)
+    ref = sub.add_parser("settings", help="print the configuration reference (markdown)")
+    ref.set_defaults(func=lambda _: print(settings_markdown(), end="") or 0)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:

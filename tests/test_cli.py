@@ -100,12 +100,12 @@ def test_cli_price_and_bad_config(tmp_path) -> None:
     assert "Traceback" not in result.stderr
 
 
-def test_readme_catalog_table_is_generated_from_the_catalog() -> None:
+def test_the_docs_catalog_table_is_generated_from_the_catalog() -> None:
     from pathlib import Path
 
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    assert catalog_markdown() in readme, \
-        "README's metric table is stale: paste the output of `llm-exporter catalog`"
+    page = (Path(__file__).resolve().parents[1] / "docs/metrics.md").read_text()
+    assert catalog_markdown() in page, \
+        "docs/metrics.md's table is stale: paste the output of `llm-exporter catalog`"
 
 
 def test_rules_warn_loudly_when_dashboard_links_point_at_localhost(tmp_path, capsys) -> None:

@@ -12,41 +12,25 @@ from typing import Any
 
 from .._store import DEFAULT_SERIES_BUDGET
 from ..cardinality import DEFAULT_CAPS
-from ..collectors import available as available_collectors
 from ..pricing.book import PriceBook, PriceOverride
 from ..pricing.pools import Pool
 from ..read.endpoint import Endpoint
 from ..record import validation
 from ._parse import ConfigError, boolean, integer, mapping, names, no_unknown, read_document, secret
+from .schema import BY_PATH, COLLECTORS, DEFAULT_PORT, DEFAULT_ZERO_HOLD_SECONDS, section
 
 __all__ = ["ConfigError", "Settings", "ServerSettings", "read_document"]
 
-DEFAULT_PORT = 9473
-COLLECTORS = available_collectors()
-_TOP_KEYS = {"namespace", "labels", "pricing", "server", "zero_hold_seconds"}
-#: How long a new counter series reads 0 after its first scrape (see
-#: exporter._store.memory.ZeroHold): at least the longest scrape interval of any
-#: Prometheus that scrapes us.
-DEFAULT_ZERO_HOLD_SECONDS = 60.0
-_SERVER_KEYS = {"host", "port", "ingest_token_file", "metrics_user", "metrics_password_file",
-                "max_body_bytes", "max_batch_events", "collectors", "gpu_processes",
-                "allowed_hosts", "allowed_origins", "idempotency_keys",
-                "idempotency_window_seconds", "idempotency_max_bytes", "max_header_bytes",
-                "request_timeout_seconds",
-                "keepalive_timeout_seconds", "max_connections", "prometheus_url",
-                "recent_requests", "request_log", "history_interval_seconds",
-                "history_points", "history_max_bytes", "read_token_file", "public_reads",
-                "prometheus_user",
-                "prometheus_password_file", "prometheus_bearer_token_file"}
-_PRICING_KEYS = {"catalog", "baseline", "overrides", "overrides_file", "pools", "catalog_date",
-                 "override_warn_ratio"}
-_LABEL_KEYS = {"caps", "series_budget"}
+__all__ += ["COLLECTORS", "DEFAULT_PORT", "DEFAULT_ZERO_HOLD_SECONDS"]
+_TOP_KEYS, _SERVER_KEYS = section(""), section("server")
+_PRICING_KEYS, _LABEL_KEYS = section("pricing"), section("labels")
 
 
 @dataclass(frozen=True)
 class ServerSettings:
     """The sidecar's settings. Secrets come from the environment or files, never from
-    the settings file itself, and are left out of ``repr``."""
+    the settings file itself, and are left out of ``repr``. Each field is documented
+    once, in :mod:`.schema` (and so in the configuration reference)."""
 
     host: str = "127.0.0.1"
     port: int = DEFAULT_PORT
@@ -220,34 +204,33 @@ def _server(raw: Mapping[str, Any], env: Mapping[str, str]) -> ServerSettings:
     if not isinstance(host, str) or not host:
         raise ConfigError(f"server.host: must be an address, got {host!r}")
 
-    def number(key: str, env_name: str, low: int, high: int) -> int:
-        value = integer(env[env_name], env_name) if env.get(env_name) else \
-            raw.get(key, getattr(defaults, key))
-        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            raise ConfigError(f"server.{key}: must be an integer in {low}..{high}, "
+    def number(key: str) -> int:
+        k = BY_PATH["server." + key]
+        assert k.env is not None and k.low is not None and k.high is not None
+        value = integer(env[k.env], k.env) if env.get(k.env) else raw.get(key, k.default)
+        if isinstance(value, bool) or not isinstance(value, int) or \
+                not k.low <= value <= k.high:
+            raise ConfigError(f"server.{key}: must be an integer in {k.low:.0f}..{k.high:.0f}, "
                               f"got {value!r}")
         return value
 
-    def flag(key: str, env_name: str) -> bool:
+    def flag(key: str) -> bool:
+        env_name = BY_PATH["server." + key].env or ""
         value = boolean(env[env_name], env_name) if env_name in env else raw.get(key, False)
         if not isinstance(value, bool):
             raise ConfigError(f"server.{key}: must be true or false, got {value!r}")
         return value
 
-    port = number("port", "LLM_EXPORTER_PORT", 0, 65535)
-    max_body = number("max_body_bytes", "LLM_EXPORTER_MAX_BODY_BYTES", 1024, 1 << 30)
-    max_batch = number("max_batch_events", "LLM_EXPORTER_MAX_BATCH_EVENTS", 1, 1_000_000)
-    keys = number("idempotency_keys", "LLM_EXPORTER_IDEMPOTENCY_KEYS", 0, 10_000_000)
-    window = number("idempotency_window_seconds", "LLM_EXPORTER_IDEMPOTENCY_WINDOW_SECONDS",
-                    1, 86400)
-    idempotency_bytes = number("idempotency_max_bytes", "LLM_EXPORTER_IDEMPOTENCY_MAX_BYTES",
-                               0, 1 << 34)
-    max_header = number("max_header_bytes", "LLM_EXPORTER_MAX_HEADER_BYTES", 1024, 1 << 20)
-    request_timeout = number("request_timeout_seconds", "LLM_EXPORTER_REQUEST_TIMEOUT_SECONDS",
-                             1, 600)
-    keepalive = number("keepalive_timeout_seconds", "LLM_EXPORTER_KEEPALIVE_TIMEOUT_SECONDS",
-                       1, 3600)
-    max_connections = number("max_connections", "LLM_EXPORTER_MAX_CONNECTIONS", 1, 1_000_000)
+    port = number("port")
+    max_body = number("max_body_bytes")
+    max_batch = number("max_batch_events")
+    keys = number("idempotency_keys")
+    window = number("idempotency_window_seconds")
+    idempotency_bytes = number("idempotency_max_bytes")
+    max_header = number("max_header_bytes")
+    request_timeout = number("request_timeout_seconds")
+    keepalive = number("keepalive_timeout_seconds")
+    max_connections = number("max_connections")
     collectors_raw: Any = env.get("LLM_EXPORTER_COLLECTORS")
     if collectors_raw is not None:
         collectors_raw = [c.strip() for c in collectors_raw.split(",") if c.strip()]
@@ -257,7 +240,7 @@ def _server(raw: Mapping[str, Any], env: Mapping[str, str]) -> ServerSettings:
             any(c not in COLLECTORS for c in collectors_raw):
         raise ConfigError(f"server.collectors: a list of {', '.join(COLLECTORS)}, "
                           f"got {collectors_raw!r}")
-    gpu_processes = flag("gpu_processes", "LLM_EXPORTER_GPU_PROCESSES")
+    gpu_processes = flag("gpu_processes")
     allowed_hosts = names(env, raw, "allowed_hosts", "LLM_EXPORTER_ALLOWED_HOSTS")
     allowed_origins = names(env, raw, "allowed_origins", "LLM_EXPORTER_ALLOWED_ORIGINS")
     # METRICS_BASIC_AUTH_*: the Go proxy's names, so its deployment env keeps working
@@ -278,8 +261,8 @@ def _server(raw: Mapping[str, Any], env: Mapping[str, str]) -> ServerSettings:
     if (prometheus_user is None) != (prometheus_password is None):
         raise ConfigError("server.prometheus_user and a Prometheus password go together "
                           "(LLM_EXPORTER_PROMETHEUS_PASSWORD[_FILE])")
-    public_reads = flag("public_reads", "LLM_EXPORTER_PUBLIC_READS")
-    request_log = flag("request_log", "LLM_EXPORTER_REQUEST_LOG")
+    public_reads = flag("public_reads")
+    request_log = flag("request_log")
     if (user is None) != (password is None):
         raise ConfigError("server.metrics_user and a metrics password go together: set both "
                           "(LLM_EXPORTER_METRICS_USER and LLM_EXPORTER_METRICS_PASSWORD[_FILE])"
@@ -300,12 +283,10 @@ def _server(raw: Mapping[str, Any], env: Mapping[str, str]) -> ServerSettings:
         read_token=secret(env, "LLM_EXPORTER_READ_TOKEN", raw.get("read_token_file"),
                            "server.read_token_file"),
         public_reads=public_reads, request_log=request_log,
-        recent_requests=number("recent_requests", "LLM_EXPORTER_RECENT_REQUESTS", 0, 1_000_000),
-        history_interval_seconds=number("history_interval_seconds",
-                                        "LLM_EXPORTER_HISTORY_INTERVAL_SECONDS", 1, 3600),
-        history_points=number("history_points", "LLM_EXPORTER_HISTORY_POINTS", 2, 100_000),
-        history_max_bytes=number("history_max_bytes", "LLM_EXPORTER_HISTORY_MAX_BYTES",
-                                 1 << 20, 1 << 36))
+        recent_requests=number("recent_requests"),
+        history_interval_seconds=number("history_interval_seconds"),
+        history_points=number("history_points"),
+        history_max_bytes=number("history_max_bytes"))
     try:
         settings.prometheus()
     except ValueError as exc:

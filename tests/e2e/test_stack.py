@@ -135,7 +135,7 @@ def test_budget_alert_reaches_slack(demo_sidecar, slack: SlackStandIn, tmp_path:
         assert "the budget left lasts 0 hours." in text
         assert "Team: `search`" in text and "Severity: `critical`" in text
         assert f"<{link}|Dashboard>" in text
-        assert "<https://github.com/llm-exporter/llm-exporter/blob/main/README.md" \
+        assert "<https://github.com/llm-exporter/llm-exporter/blob/main/docs/runbooks.md" \
                "#llmbudgetexceeded|Runbook>" in text
         # the warning of the same alert is inhibited by the critical one
         assert not [p for p in slack.posts if p["path"] != "/heartbeat"
