@@ -1,7 +1,7 @@
 """Every metric family, defined once.
 
 The catalog is the public contract (see DESIGN.md): the recorder, the exposition, the
-sidecar's collectors, dashboards, alerts and the README table all read it from here.
+sidecar's collectors, dashboards, alerts and docs/metrics.md's table all read it from here.
 Names are stored without the namespace prefix where the family is namespaced, so
 ``LLMMetrics(namespace="acme")`` renames ``llm_requests_total`` to ``acme_requests_total``.
 """

@@ -155,7 +155,7 @@ def _dashboards(args: argparse.Namespace) -> int:
 
 
 def catalog_markdown() -> str:
-    """The metric catalog as the README's markdown table (a test keeps them in sync)."""
+    """The metric catalog as the markdown table of docs/metrics.md (a test keeps them in sync)."""
     rows = ["| name | type | labels | unit | buckets |", "|---|---|---|---|---|"]
     for f in catalog.LLM_FAMILIES + catalog.EXPORTER_FAMILIES:
         buckets = ""

@@ -13,21 +13,66 @@ from prometheus_client import CollectorRegistry
 from exporter import LLMMetrics, Pool, PriceBook, PriceOverride
 
 #: Tests that run real Prometheus, Alertmanager, promtool or schemathesis for long: marked
-#: ``e2e`` (``pytest -m "not e2e"`` runs the other 503 in 68 s here) and collected first,
-#: so that under xdist the longest start at once instead of ending the run alone.
+#: ``e2e`` (``pytest -m "not e2e"`` runs the rest in about a minute).
 _E2E = ("tests/e2e/", "tests/mixin/test_rules.py", "tests/integration/test_schemathesis.py")
+#: What an unmarked test is expected to take, for the schedule below (seconds).
+_E2E_SECONDS, _UNIT_SECONDS = 4.0, 0.2
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "e2e: real Prometheus/Alertmanager/promtool runs, "
                                        "each taking seconds to minutes")
+    config.addinivalue_line("markers", "seconds(n): about how long the test takes here "
+                                       "(it waits on real rule intervals and scrapes); "
+                                       "used to spread the long tests over xdist workers")
+
+
+def expected_seconds(item: pytest.Item) -> float:
+    mark = item.get_closest_marker("seconds")
+    if mark is not None:
+        return float(mark.args[0])
+    return _E2E_SECONDS if item.get_closest_marker("e2e") else _UNIT_SECONDS
+
+
+def spread(items: list[pytest.Item], workers: int) -> list[pytest.Item]:
+    """The order that gives each xdist worker an even share of the waiting.
+
+    ``--dist worksteal`` first hands worker i the i-th of ``workers`` equal slices of the
+    collection, in order, and only later steals from the tails. So the long tests are
+    dealt longest first to the slice with the least expected time (LPT), each slice
+    starts with its long tests, and the rest fill the slices in collection order (a
+    module's tests stay together). Without this, the e2e tests, collected together,
+    would all start on one worker and end the run alone.
+    """
+    sizes, left = [], len(items)
+    for i in range(workers):
+        sizes.append(left // (workers - i))
+        left -= sizes[-1]
+    long = sorted((it for it in items if expected_seconds(it) > _UNIT_SECONDS),
+                  key=expected_seconds, reverse=True)
+    slices: list[list[pytest.Item]] = [[] for _ in range(workers)]
+    load = [0.0] * workers
+    for item in long:
+        open_ = [i for i in range(workers) if len(slices[i]) < sizes[i]]
+        i = min(open_, key=lambda k: load[k])
+        slices[i].append(item)
+        load[i] += expected_seconds(item)
+    chosen = {id(it) for it in long}
+    rest = iter(it for it in items if id(it) not in chosen)
+    for i in range(workers):
+        slices[i].extend(next(rest) for _ in range(sizes[i] - len(slices[i])))
+    return [it for s in slices for it in s]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         if item.nodeid.startswith(_E2E):
             item.add_marker(pytest.mark.e2e)
-    items.sort(key=lambda item: item.get_closest_marker("e2e") is None)  # stable
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if workers > 1 and len(items) >= workers:
+        items[:] = spread(items, workers)
+    else:
+        items.sort(key=lambda item: item.get_closest_marker("e2e") is None)  # stable
 
 
 #: The Debian package that brings each binary the tests run.

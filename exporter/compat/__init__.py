@@ -1,5 +1,5 @@
-"""Drop-in replacements for home-grown LLM metrics backends' clients (see the README's
-"Migrating from a home-grown backend"): the cost backend's ``SyncMetricsClient`` and
+"""Drop-in replacements for home-grown LLM metrics backends' clients (see
+docs/migration.md): the cost backend's ``SyncMetricsClient`` and
 ``MetricsClient``, the tier router's ``MetricsCollector`` / ``get_metrics_collector``, and
 the provider service's ``LLMMetricsService``. Their routes are served by the sidecar."""
 

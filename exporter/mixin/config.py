@@ -320,8 +320,8 @@ def load_alert_config(path: str | Path) -> AlertConfig:
                           f"got {replicas!r}")
     for (section, key), instead in _REPLACED.items():
         if isinstance(raw.get(section), dict) and key in raw[section]:
-            raise ConfigError(f"{section}.{key}: replaced by {instead}; see the README's "
-                              "changelog")
+            raise ConfigError(f"{section}.{key}: replaced by {instead}; see "
+                              "docs/changelog.md")
     for section, defaults in _DEFAULTS.items():
         given = raw.get(section) or {}
         if isinstance(given, dict):

@@ -48,6 +48,9 @@ Prices = tuple[float, float, float, float, float, float, float, float, float, fl
 Vector, then the request fee, the 1-hour cache-write price, what a cache read saves
 (input minus cache_read), and what a 5-minute and a 1-hour cache write cost above the
 input price (each never below 0)."""
+# A Prices row's slots, by name (price_row writes them in this order).
+P_INPUT, P_CACHE_READ, P_CACHE_WRITE, P_OUTPUT, P_REASONING = range(5)
+P_FEE, P_WRITE_1H, P_READ_SAVES, P_WRITE_PREMIUM, P_WRITE_1H_PREMIUM = range(5, 10)
 
 
 def price_row(vector: tuple[float, ...], request_fee: float = 0.0,
@@ -64,17 +67,18 @@ def costs(p: Prices, uncached: int, cache_read: int, cache_write: int, cache_wri
           output: int, reasoning: int) -> Vector:
     """Cost split like the token_type partition (``cache_write_1h`` of the cache writes
     went to the 1-hour cache)."""
-    return (uncached * p[0] + p[5], cache_read * p[1],
-            (cache_write - cache_write_1h) * p[2] + cache_write_1h * p[6],
-            output * p[3], reasoning * p[4])
+    return (uncached * p[P_INPUT] + p[P_FEE], cache_read * p[P_CACHE_READ],
+            (cache_write - cache_write_1h) * p[P_CACHE_WRITE] + cache_write_1h * p[P_WRITE_1H],
+            output * p[P_OUTPUT], reasoning * p[P_REASONING])
 
 
 def cache_effect(p: Prices, cache_read: int, cache_write: int,
                  cache_write_1h: int) -> tuple[float, float]:
     """(what cache reads saved against the input price, what cache writes cost above
     it)."""
-    return (cache_read * p[7],
-            (cache_write - cache_write_1h) * p[8] + cache_write_1h * p[9])
+    return (cache_read * p[P_READ_SAVES],
+            (cache_write - cache_write_1h) * p[P_WRITE_PREMIUM]
+            + cache_write_1h * p[P_WRITE_1H_PREMIUM])
 
 
 @dataclass(frozen=True, slots=True)

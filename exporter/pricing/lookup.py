@@ -7,12 +7,12 @@ import time
 from typing import Any
 
 from ..catalog import TOKEN_TYPES
-from .book import PriceBook, Prices, Rates
+from .book import P_WRITE_1H, PriceBook, Prices, Rates
 
 
 def _per_mtok(p: Prices) -> dict[str, float]:
     out = {n: round(p[i] * 1e6, 9) for i, n in enumerate(TOKEN_TYPES)}
-    out["cache_write_1h"] = round(p[6] * 1e6, 9)
+    out["cache_write_1h"] = round(p[P_WRITE_1H] * 1e6, 9)
     return out
 
 

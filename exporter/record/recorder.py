@@ -26,11 +26,24 @@ from .._store.memory import wait_for
 from .._store.render import SampleKey, render_samples
 from .._version import __version__
 from ..cardinality import LabelCaps
-from ..catalog import BY_KEY, DURATION_BUCKETS, TOKEN_BUCKETS, TPOT_BUCKETS, TTFT_BUCKETS
+from ..catalog import BY_KEY, DURATION_BUCKETS, TOKEN_TYPES, TPOT_BUCKETS, TTFT_BUCKETS
 from ..collectors import as_metrics, sample_values
-from ..pricing.book import PriceBook
+from ..pricing.book import (
+    P_CACHE_READ,
+    P_CACHE_WRITE,
+    P_FEE,
+    P_INPUT,
+    P_OUTPUT,
+    P_READ_SAVES,
+    P_REASONING,
+    P_WRITE_1H,
+    P_WRITE_1H_PREMIUM,
+    P_WRITE_PREMIUM,
+    PriceBook,
+)
 from ..pricing.scrape import PriceReadout
 from . import validation
+from .buckets import MAX_SECONDS, SMALL, TOKEN_INDEX, token_index
 from .call import Call, current_trace_id
 from .recordings import Recordings
 from .rows import RowBook
@@ -45,42 +58,17 @@ __all__ = ["Call", "LLMMetrics", "current_trace_id"]
 log = logging.getLogger(__name__)
 
 _DEFAULT = object()
-_MAX_SECONDS = validation.MAX_SECONDS
-_MAX_COUNT = validation.MAX_COUNT
-# record_request indexes value lists with literal slot numbers, each commented with its
-# name (a module-level name costs a global load per use, ~13 per call, 2% of it); this
-# ties every literal to the layout, so a layout change cannot go unnoticed.
-_HOT_PATH_SLOTS = {"value": 0, "input": 0, "cache_read": 1, "cache_write": 2, "output": 3,
-                   "reasoning": 4, "cost input": 5, "cost cache_read": 6,
-                   "cost cache_write": 7, "cost output": 8, "cost reasoning": 9,
-                   "savings": 10, "reference": 11, "cache savings": 12,
-                   "write premium": 13, "team duration": 14, "timed": 15}
-if {"value": layout.VALUE, **layout.TOKEN_SLOT,
-                       **{f"cost {t}": i for t, i in layout.COST_SLOT.items()},
-                       "savings": layout.SAVINGS_SLOT,
-                       "reference": layout.REFERENCE_SLOT,
-                       "cache savings": layout.CACHE_SAVINGS_SLOT,
-                       "write premium": layout.WRITE_PREMIUM_SLOT,
-                       "team duration": layout.TEAM_DURATION_SLOT,
-                       "timed": layout.TIMED_SLOT} != _HOT_PATH_SLOTS:
-    raise ImportError("recorder.record_request's slot literals disagree with _store.layout")
-_HOT_PATH_SUMS = {"request_tokens": 15, "request_duration": 17, "ttft": 20, "tpot": 14}
-if {k: layout.sum_slot(BY_KEY[k]) for k in _HOT_PATH_SUMS} != _HOT_PATH_SUMS:
-    raise ImportError("recorder.record_request's histogram sum slots disagree with the catalog")
-_TOK_INF = len(TOKEN_BUCKETS)
-#: request_tokens bucket index of every token count below _SMALL, looked up instead of
-#: bisected (a tuple subscript is ~6x cheaper than bisect_left; 128 KiB once).
-_SMALL = 16384
-_TOKEN_INDEX = tuple(bisect_left(TOKEN_BUCKETS, n) for n in range(_SMALL))
-
-
-def _token_index(n: int) -> int:
-    """request_tokens bucket of a large count (buckets are powers of 4: arithmetic);
-    IndexError (a refused value, in record_request's terms) beyond MAX_COUNT."""
-    if n > _MAX_COUNT:
-        raise IndexError(n)
-    return min(((n - 1).bit_length() + 1) >> 1, _TOK_INF)
-
+# The slots record_request writes, by name (_store.layout and the price row's order).
+_V = layout.VALUE
+_U_IN, _U_CR, _U_CW, _U_OUT, _U_RS = (layout.TOKEN_SLOT[t] for t in TOKEN_TYPES)
+_C_IN, _C_CR, _C_CW, _C_OUT, _C_RS = (layout.COST_SLOT[t] for t in TOKEN_TYPES)
+_U_SAVED, _U_REFERENCE = layout.SAVINGS_SLOT, layout.REFERENCE_SLOT
+_U_CACHE_SAVED, _U_PREMIUM = layout.CACHE_SAVINGS_SLOT, layout.WRITE_PREMIUM_SLOT
+_U_TEAM_DURATION, _U_TIMED = layout.TEAM_DURATION_SLOT, layout.TIMED_SLOT
+_TOK_SUM = layout.sum_slot(BY_KEY["request_tokens"])
+_DUR_SUM = layout.sum_slot(BY_KEY["request_duration"])
+_TTFT_SUM = layout.sum_slot(BY_KEY["ttft"])
+_TPOT_SUM = layout.sum_slot(BY_KEY["tpot"])
 
 def _restart(ref: weakref.ref) -> None:
     """After a fork: give a live multiprocess recorder its own files in the child."""
@@ -178,14 +166,14 @@ class LLMMetrics(Recordings):
             if (uncached < 2 or visible < 2) and (input_tokens.__class__ is not int
                                                   or output_tokens.__class__ is not int):
                 bad = True
-            i_in = _TOKEN_INDEX[uncached] if uncached < _SMALL else _token_index(uncached)
-            i_out = _TOKEN_INDEX[visible] if visible < _SMALL else _token_index(visible)
+            i_in = TOKEN_INDEX[uncached] if uncached < SMALL else token_index(uncached)
+            i_out = TOKEN_INDEX[visible] if visible < SMALL else token_index(visible)
             # The optional counts: False is not the int 0 and True not the int 1.
             if cache_read_tokens:
                 if cache_read_tokens is True:
                     bad = True
-                i_cr = _TOKEN_INDEX[cache_read_tokens] if cache_read_tokens < _SMALL \
-                    else _token_index(cache_read_tokens)
+                i_cr = TOKEN_INDEX[cache_read_tokens] if cache_read_tokens < SMALL \
+                    else token_index(cache_read_tokens)
             else:
                 if cache_read_tokens is False:
                     bad = True
@@ -193,8 +181,8 @@ class LLMMetrics(Recordings):
             if cache_write_tokens:
                 if cache_write_tokens is True:
                     bad = True
-                i_cw = _TOKEN_INDEX[cache_write_tokens] if cache_write_tokens < _SMALL \
-                    else _token_index(cache_write_tokens)
+                i_cw = TOKEN_INDEX[cache_write_tokens] if cache_write_tokens < SMALL \
+                    else token_index(cache_write_tokens)
                 w1h = cache_write_1h_tokens
                 if w1h and (w1h.__class__ is not int or not 0 < w1h <= cache_write_tokens):
                     bad = True
@@ -205,8 +193,8 @@ class LLMMetrics(Recordings):
             if reasoning_tokens:
                 if reasoning_tokens is True:
                     bad = True
-                i_rs = _TOKEN_INDEX[reasoning_tokens] if reasoning_tokens < _SMALL \
-                    else _token_index(reasoning_tokens)
+                i_rs = TOKEN_INDEX[reasoning_tokens] if reasoning_tokens < SMALL \
+                    else token_index(reasoning_tokens)
             else:
                 if reasoning_tokens is False:
                     bad = True
@@ -214,11 +202,11 @@ class LLMMetrics(Recordings):
             if duration_seconds is None:
                 i_dur = -1
             else:
-                if not 0.0 <= duration_seconds <= _MAX_SECONDS \
+                if not 0.0 <= duration_seconds <= MAX_SECONDS \
                         or duration_seconds.__class__ is bool:
                     bad = True
                 i_dur = bisect_left(DURATION_BUCKETS, duration_seconds)
-            if ttft_seconds is not None and (not 0.0 <= ttft_seconds <= _MAX_SECONDS
+            if ttft_seconds is not None and (not 0.0 <= ttft_seconds <= MAX_SECONDS
                                              or ttft_seconds.__class__ is bool):
                 bad = True
         except (TypeError, AttributeError, IndexError):
@@ -238,15 +226,15 @@ class LLMMetrics(Recordings):
         p = row.flat
         if p is None:
             p = row.rates.prices(input_tokens)
-        c0 = uncached * p[0] + p[5]
-        c1 = cache_read_tokens * p[1]
-        c2 = cache_write_tokens * p[2]
+        c0 = uncached * p[P_INPUT] + p[P_FEE]
+        c1 = cache_read_tokens * p[P_CACHE_READ]
+        c2 = cache_write_tokens * p[P_CACHE_WRITE]
         premium_1h = 0.0
         if cache_write_1h_tokens:
-            c2 += cache_write_1h_tokens * (p[6] - p[2])
-            premium_1h = cache_write_1h_tokens * (p[9] - p[8])
-        c3 = visible * p[3]
-        c4 = reasoning_tokens * p[4]
+            c2 += cache_write_1h_tokens * (p[P_WRITE_1H] - p[P_CACHE_WRITE])
+            premium_1h = cache_write_1h_tokens * (p[P_WRITE_1H_PREMIUM] - p[P_WRITE_PREMIUM])
+        c3 = visible * p[P_OUTPUT]
+        c4 = reasoning_tokens * p[P_REASONING]
         cost = c0 + c1 + c2 + c3 + c4
         saved = reference = 0.0
         if row.baseline is not None:
@@ -285,65 +273,65 @@ class LLMMetrics(Recordings):
         if not lock.acquire(False):
             wait_for(lock)
         try:
-            row.requests[0] += 1
+            row.requests[_V] += 1
             u = row.usage
-            u[0] += uncached  # input
-            u[3] += visible  # output
-            u[5] += c0  # cost input
-            u[8] += c3  # cost output
+            u[_U_IN] += uncached
+            u[_U_OUT] += visible
+            u[_C_IN] += c0
+            u[_C_OUT] += c3
             if reference:  # a baseline is configured and the request used tokens
-                u[11] += reference  # reference
+                u[_U_REFERENCE] += reference
                 if saved > 0.0:
-                    u[10] += saved  # savings
+                    u[_U_SAVED] += saved
             h = row.tok_in
             h[i_in] += 1
-            h[15] += uncached  # sum
+            h[_TOK_SUM] += uncached
             h = row.tok_out
             h[i_out] += 1
-            h[15] += visible  # sum
+            h[_TOK_SUM] += visible
             if i_cr >= 0:  # zero-token types cost nothing to skip
-                u[1] += cache_read_tokens  # cache_read
-                u[6] += c1  # cost cache_read
-                u[12] += cache_read_tokens * p[7]  # cache savings
+                u[_U_CR] += cache_read_tokens
+                u[_C_CR] += c1
+                u[_U_CACHE_SAVED] += cache_read_tokens * p[P_READ_SAVES]
                 h = row.tok_cr
                 h[i_cr] += 1
-                h[15] += cache_read_tokens  # sum
+                h[_TOK_SUM] += cache_read_tokens
             if i_cw >= 0:
-                u[2] += cache_write_tokens  # cache_write
-                u[7] += c2  # cost cache_write
-                u[13] += cache_write_tokens * p[8] + premium_1h  # write premium
+                u[_U_CW] += cache_write_tokens
+                u[_C_CW] += c2
+                u[_U_PREMIUM] += cache_write_tokens * p[P_WRITE_PREMIUM] + premium_1h
                 h = row.tok_cw
                 h[i_cw] += 1
-                h[15] += cache_write_tokens  # sum
+                h[_TOK_SUM] += cache_write_tokens
             if i_rs >= 0:
-                u[4] += reasoning_tokens  # reasoning
-                u[9] += c4  # cost reasoning
+                u[_U_RS] += reasoning_tokens
+                u[_C_RS] += c4
                 h = row.tok_rs
                 h[i_rs] += 1
-                h[15] += reasoning_tokens  # sum
+                h[_TOK_SUM] += reasoning_tokens
             if i_dur >= 0:
                 h = row.duration
                 h[i_dur] += 1
-                h[17] += duration_seconds  # sum
-                u[14] += duration_seconds  # team duration
-                u[15] += 1  # timed
+                h[_DUR_SUM] += duration_seconds
+                u[_U_TEAM_DURATION] += duration_seconds
+                u[_U_TIMED] += 1
             if i_ttft >= 0:
                 h = row.ttft
                 h[i_ttft] += 1
-                h[20] += ttft_seconds  # sum
+                h[_TTFT_SUM] += ttft_seconds
                 if i_tpot >= 0:
                     h = row.tpot
                     h[i_tpot] += 1
-                    h[14] += tpot  # sum
+                    h[_TPOT_SUM] += tpot
             if hit_or_miss is not None:
-                hit_or_miss[0] += 1
+                hit_or_miss[_V] += 1
             if row.unpriced is not None:
-                row.unpriced[0] += 1
+                row.unpriced[_V] += 1
             if errors is not None:
-                errors[0] += 1
+                errors[_V] += 1
             if row.overflow:
                 for cell in row.overflow:
-                    cell[0] += 1
+                    cell[_V] += 1
         finally:
             lock.release()
         if trace_id is None and self._otel_exemplars:

@@ -12,7 +12,7 @@ instead of applying the batch again. Exactly once means:
 - an answer is kept compressed when that is smaller (a batch's per-event costs compress
   well); keys are kept for ``window`` seconds, at most ``max_keys`` of them and
   ``max_bytes`` in all (the oldest go first), so memory is bounded; a retry later than
-  that is applied again, which the README documents.
+  that is applied again, which docs/sidecar.md documents.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The remote_write examples the README's "Running at scale" shows are real configs:
+"""The remote_write examples docs/fleet.md shows are real configs:
 promtool accepts the edge Prometheus, and the central-ruler settings generate rules that
 count each budget step behind real time."""
 

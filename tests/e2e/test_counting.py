@@ -91,7 +91,8 @@ def servers() -> Iterator[list]:
         s.stop()
 
 
-@pytest.mark.parametrize("interval", [1, 15])
+@pytest.mark.parametrize("interval", [pytest.param(1, marks=pytest.mark.seconds(42)),
+                                      pytest.param(15, marks=pytest.mark.seconds(115))])
 def test_new_series_and_restart_are_counted_exactly_by_an_ha_pair(
         interval: int, tmp_path: Path, rules: list[Path], servers: list) -> None:
     # at least the scrape interval of every scraper, and the budget rules' step (10 s)
@@ -161,6 +162,7 @@ def test_new_series_and_restart_are_counted_exactly_by_an_ha_pair(
         sidecar.stop() if sidecar.proc and sidecar.proc.poll() is None else None
 
 
+@pytest.mark.seconds(155)
 def test_skipped_evaluations_and_a_stalled_prometheus_count_every_dollar(
         tmp_path: Path, servers: list) -> None:
     """A real Prometheus scrapes every second while its budget group runs every 30 s with

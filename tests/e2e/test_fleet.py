@@ -33,6 +33,7 @@ def rules(tmp_path: Path) -> list[Path]:
     return write(tmp_path / "config.yml", tmp_path / "rules")
 
 
+@pytest.mark.seconds(76)
 def test_remote_write_fleet_counts_exactly_and_alerts_once(tmp_path: Path, rules: list[Path],
                                                            slack: SlackStandIn) -> None:
     replicas = [SidecarProcess(tmp_path, hold=10.0) for _ in range(2)]

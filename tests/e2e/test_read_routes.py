@@ -34,6 +34,7 @@ def _reader_once_scraped(sidecar_factory, prom: Prometheus, scraped, what: str,
         prometheus_url=f"http://127.0.0.1:{prom.port}")))
 
 
+@pytest.mark.seconds(13)
 def test_read_routes_from_prometheus_equal_what_was_sent(sidecar_factory, tmp_path: Path,
                                                           monkeypatch: pytest.MonkeyPatch
                                                           ) -> None:
@@ -81,6 +82,7 @@ def test_read_routes_from_prometheus_equal_what_was_sent(sidecar_factory, tmp_pa
             prom.stop()
 
 
+@pytest.mark.seconds(10)
 def test_seed_003_shapes_from_prometheus(sidecar_factory, tmp_path: Path,
                                          monkeypatch: pytest.MonkeyPatch) -> None:
     """The tier routing backend's routes and WebSocket, answered from a real Prometheus:
@@ -118,6 +120,7 @@ def test_seed_003_shapes_from_prometheus(sidecar_factory, tmp_path: Path,
         prom.stop()
 
 
+@pytest.mark.seconds(10)
 def test_seed_004_reads_from_prometheus(sidecar_factory, tmp_path: Path,
                                         monkeypatch: pytest.MonkeyPatch) -> None:
     """The provider service's documented reads, from a sidecar that asks a Prometheus:

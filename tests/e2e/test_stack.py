@@ -56,6 +56,7 @@ def expand(expr: str, defined: set[str]) -> str:
     return expr.replace("$__rate_interval", "30s").replace("$__range", "1h")
 
 
+@pytest.mark.seconds(20)
 def test_every_dashboard_query_returns_data(demo_sidecar, tmp_path: Path) -> None:
     # the project's rules, with the budget groups evaluated every 10 s instead of every
     # 1 and 5 minutes, so that their series exist within the test's deadline
@@ -94,6 +95,7 @@ def test_every_dashboard_query_returns_data(demo_sidecar, tmp_path: Path) -> Non
         prom.stop()
 
 
+@pytest.mark.seconds(46)
 def test_budget_alert_reaches_slack(demo_sidecar, slack: SlackStandIn, tmp_path: Path) -> None:
     # a budget set low: team search may spend one cent a day, and the alert needs no wait
     config = yaml.safe_load((ROOT / "alerts/config.yml").read_text())

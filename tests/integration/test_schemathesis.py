@@ -17,6 +17,7 @@ import pytest
 from exporter import Settings
 
 
+@pytest.mark.seconds(46)
 def test_the_openapi_document_and_the_server_agree(sidecar_factory, tmp_path: Path) -> None:
     st = Path(sys.executable).parent / "st"
     if not st.exists():

@@ -68,6 +68,7 @@ def weekly_pace(pace: float, budget: float = 10_000.0):
     return lambda t: per_s if working_hours(t) else 0.0
 
 
+@pytest.mark.seconds(16)
 def test_working_day_traffic_is_silent_and_a_drift_opens_a_ticket(tmp_path: Path) -> None:
     """research (10,000 USD a rolling month) spends 80% of its monthly pace, 09-17 on
     weekdays only: 3.36x while it works, nothing otherwise. No budget alert for three

@@ -113,6 +113,7 @@ def hourly_spend(rate_of, end_s: int, step_s: int = 300) -> str:
     return values(out)
 
 
+@pytest.mark.seconds(7)
 def test_the_spend_anomaly_survives_a_daylight_saving_shift(tmp_path: Path) -> None:
     """search works 09:00-17:00 local time on weekdays (100 USD/h, 5 otherwise). From
     week 4 on daylight saving time moves it an hour earlier in UTC: the first working

@@ -225,6 +225,7 @@ def test_bad_alert_config_names_the_key(tmp_path: Path, change: dict, message: s
         load_alert_config(path)
 
 
+@pytest.mark.seconds(59)
 def test_promtool_checks_and_unit_tests_pass() -> None:
     promtool = require_binary("promtool")
     out = run(promtool, "check", "rules", *map(str, (ALERTS / "generated").glob("*.yml")))

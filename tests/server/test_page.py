@@ -12,6 +12,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from exporter import Settings
 
 from ..compat.traffic import BASELINE, send
@@ -95,6 +97,7 @@ def test_the_demo_is_the_landing_page(tmp_path: Path) -> None:
         demo.wait(timeout=30)
 
 
+@pytest.mark.seconds(8)
 def test_every_offered_range_works_under_the_pages_security_headers(sidecar_factory,
                                                                     tmp_path: Path) -> None:
     """The 7- and 30-day buttons once failed and left the 24 h numbers on screen; every

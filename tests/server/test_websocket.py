@@ -65,6 +65,7 @@ def _idle_client(port: int) -> socket.socket:
     return s
 
 
+@pytest.mark.seconds(10)
 def test_clients_that_stop_reading_are_closed_and_free_their_slot(sidecar_factory) -> None:
     """A full house of clients that never read once locked every other client out for
     25 s and more: they are closed (no pong within WS_PING_SECONDS, or a message not out

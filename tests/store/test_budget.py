@@ -114,6 +114,7 @@ print(tracemalloc.get_traced_memory()[0] - before)
 """
 
 
+@pytest.mark.seconds(8)
 def test_memory_is_bounded_by_the_budget_not_the_input() -> None:
     """Measured in a process of its own: no other test's threads allocate meanwhile."""
     def grow(n: int) -> int:
