@@ -217,3 +217,18 @@ def start_cli(*args: str, env: dict[str, str] | None = None) -> tuple[subprocess
     assert "http://127.0.0.1:" in line, line + proc.stderr.read()  # type: ignore[union-attr]
     port = int(line.split("http://127.0.0.1:")[1].split("/")[0])
     return proc, port
+
+
+class Clock:
+    """A clock a test moves by hand: ``clock()`` reads it, ``clock.advance(s)`` moves it.
+    Injected where code would read time.monotonic or time.time, so a test of a hold, a
+    window or an expiry asserts the logic, not the speed of a loaded machine."""
+
+    def __init__(self, now: float = 1_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import random
-import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -13,7 +12,7 @@ from prometheus_client import CollectorRegistry
 
 from exporter import LLMMetrics, PriceBook, PriceOverride, Rates, Settings
 
-from .conftest import value
+from .conftest import Clock, value
 
 R = {"tier": "unknown", "team": "unknown"}
 
@@ -172,25 +171,32 @@ def test_time_of_day_tariff_expires_at_the_window_edge() -> None:
 
 
 class _SwitchingBook(PriceBook):
-    """A price book whose price for one model changes at a given instant: stands in for
-    the catalog's dated changes, on a timescale a test can wait for."""
+    """A price book whose price for one model changes at a given instant of its clock:
+    stands in for the catalog's dated changes."""
 
-    def __init__(self, switch_at: float) -> None:
-        super().__init__(use_catalog=False)
+    def __init__(self, switch_at: float, clock: Clock) -> None:
+        super().__init__(use_catalog=False, clock=clock)
         self.switch_at = switch_at
 
     def rates(self, provider: str, model: str, *, batch: bool = False,
               at: datetime | None = None) -> Rates:
-        if time.time() < self.switch_at:
+        if self.clock() < self.switch_at:
             return Rates(base=(1e-6,) * 5, expires=self.switch_at, source="override")
         return Rates(base=(2e-6,) * 5, source="override")
 
 
 def test_recorder_reresolves_rates_when_they_expire(registry: CollectorRegistry) -> None:
-    llm = LLMMetrics(registry, prices=_SwitchingBook(time.time() + 0.3))
+    clock = Clock()
+    llm = LLMMetrics(registry, prices=_SwitchingBook(clock() + 3600, clock))
     assert llm.record_request(provider="x", model="y", input_tokens=1000) == pytest.approx(1e-3)
-    time.sleep(0.35)
+    assert llm.record_batch(provider="x", model="y", size=1, input_tokens=1000) == \
+        pytest.approx(1e-3)
+    clock.advance(3599.9)
+    assert llm.record_request(provider="x", model="y", input_tokens=1000) == pytest.approx(1e-3)
+    clock.advance(0.1)  # the instant of the change: the new price
     assert llm.record_request(provider="x", model="y", input_tokens=1000) == pytest.approx(2e-3)
+    assert llm.record_batch(provider="x", model="y", size=1, input_tokens=1000) == \
+        pytest.approx(2e-3)
 
 
 def test_batch_uses_batch_prices(registry: CollectorRegistry, llm: LLMMetrics) -> None:

@@ -8,7 +8,7 @@ OpenMetrics or prometheus_client metrics.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -43,8 +43,11 @@ class SeriesStore:
 
     def __init__(self, namespace: str, *, created: bool = False, zero_hold: float = 0.0,
                  directory: str | Path | None = None, budget: int = DEFAULT_SERIES_BUDGET,
-                 foldable: frozenset[str] = frozenset()) -> None:
+                 foldable: frozenset[str] = frozenset(),
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.namespace = namespace
+        self.clock = clock
+        """Monotonic seconds for the zero-first hold (system-wide, so workers agree)."""
         self.budget = budget
         self.foldable = foldable
         self.over: list[str] = []
@@ -157,7 +160,7 @@ class SeriesStore:
         return s
 
     def _hold(self) -> ZeroHold | None:
-        return ZeroHold(self.zero_hold) if self.zero_hold else None
+        return ZeroHold(self.zero_hold, self.clock()) if self.zero_hold else None
 
     def render(self, openmetrics: bool = False, eof: bool = True) -> bytes:
         """The exposition (see :meth:`exporter.LLMMetrics.exposition`)."""

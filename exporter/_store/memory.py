@@ -132,10 +132,11 @@ class ZeroHold:
 
     __slots__ = ("now", "seconds")
 
-    def __init__(self, seconds: float) -> None:
+    def __init__(self, seconds: float, now: float) -> None:
         self.seconds = seconds
-        self.now = time.monotonic()
-        """One clock reading per scrape: series that share a value list agree."""
+        self.now = now
+        """One monotonic clock reading per scrape: series that share a value list
+        agree."""
 
     def hides(self, series: Series) -> bool:
         """True while ``series`` must still read 0 (marks its first scrape)."""

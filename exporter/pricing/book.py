@@ -17,7 +17,8 @@ from __future__ import annotations
 import logging
 import math
 import threading
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import Any
@@ -229,6 +230,9 @@ class PriceBook:
     override_warn_ratio: float = 3.0
     """An override whose input or output price is this many times the catalog's (or
     that fraction of it) is logged at start with both prices: a typo guard."""
+    clock: Callable[[], float] = field(default=time.time, compare=False, repr=False)
+    """Wall-clock seconds: dated price changes and tariffs are read at this time (tests
+    inject a clock instead of sleeping past a price change)."""
     _overrides: dict[tuple[str, str], PriceOverride] = field(init=False)
     _cache: dict[tuple[str, str, str | None], Rates] = field(init=False, default_factory=dict)
     _warned: set[tuple[str, str]] = field(init=False, default_factory=set)
@@ -247,6 +251,9 @@ class PriceBook:
         self.info: CatalogInfo | None = info
         self._check_overrides()
 
+    def _at(self) -> datetime:
+        return datetime.fromtimestamp(self.clock(), tz=timezone.utc)
+
     def rates(self, provider: str, model: str, *, batch: bool = False,
               at: datetime | None = None) -> Rates:
         """Rates for a normalised (provider, model). ``batch`` selects the provider's
@@ -256,7 +263,7 @@ class PriceBook:
             return self._resolve(provider, model, batch, at)
         key = (provider, model, "batch" if batch else None)
         rates = self._cache.get(key)
-        if rates is not None and (rates.expires is None or rates.expires > _now()):
+        if rates is not None and (rates.expires is None or rates.expires > self.clock()):
             return rates
         if rates is None and len(self._cache) >= self.cache_size:
             # Model names are caller-supplied: past this many, stop growing our cache
@@ -266,7 +273,7 @@ class PriceBook:
                 log.warning("more than %d distinct models priced: new models are priced "
                             "from overrides and pools only", self.cache_size)
             return self._configured(provider, model) or UNPRICED
-        rates = self._resolve(provider, model, batch, datetime.now(tz=timezone.utc))
+        rates = self._resolve(provider, model, batch, self._at())
         with self._lock:
             self._cache[key] = rates
         return rates
@@ -332,7 +339,7 @@ class PriceBook:
         """Log, once, every override far from the catalog's price for the same model."""
         if self._catalog is None or self.override_warn_ratio <= 1:
             return
-        now = datetime.now(tz=timezone.utc)
+        now = self._at()
         for o in self.overrides:
             if o.model == "*" or o.free:
                 continue
@@ -348,9 +355,3 @@ class PriceBook:
                                 "catalog says %g (more than %gx apart; a typo?)", o.provider,
                                 o.model, name, ours * _PER_MTOK, theirs * _PER_MTOK,
                                 self.override_warn_ratio)
-
-
-def _now() -> float:
-    import time as _time
-
-    return _time.time()

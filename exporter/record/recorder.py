@@ -17,7 +17,7 @@ import os
 import time
 import weakref
 from bisect import bisect_left
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -87,7 +87,8 @@ class LLMMetrics(Recordings):
     default prometheus_client registry unless told otherwise; ``registry=None`` skips
     registration) as a collector, and can also render its own series with
     :meth:`exposition`. The methods other than ``record_request`` and ``track`` come
-    from :class:`~exporter.record.recordings.Recordings`.
+    from :class:`~exporter.record.recordings.Recordings`. ``clock`` (monotonic seconds)
+    times the zero-first hold; a test injects one instead of sleeping through the hold.
     """
 
     def __init__(self, registry: CollectorRegistry | None | object = _DEFAULT, *,
@@ -97,7 +98,8 @@ class LLMMetrics(Recordings):
                  created_series: bool = False, otel_exemplars: bool = False,
                  multiprocess_dir: str | Path | None = None,
                  zero_hold_seconds: float | None = None,
-                 series_budget: int | None = None) -> None:
+                 series_budget: int | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         from ..settings.load import Settings
 
         settings = self.settings = Settings.of(config)
@@ -113,16 +115,14 @@ class LLMMetrics(Recordings):
         self._zero_hold, self._series_budget = settings.limits(zero_hold_seconds,
                                                                series_budget)
         multiprocess_dir = multiprocess_dir or os.environ.get("LLM_EXPORTER_MULTIPROC_DIR")
-        self._multiprocess_dir = multiprocess_dir
+        self._multiprocess_dir, self._clock = multiprocess_dir, clock
         self._init_state()
         if multiprocess_dir:
             # Created before a fork (gunicorn --preload), every worker would write into
             # the same shared mappings and lose updates: a child starts afresh instead.
             os.register_at_fork(after_in_child=functools.partial(_restart, weakref.ref(self)))
         if registry is _DEFAULT:
-            from prometheus_client import REGISTRY
-
-            registry = REGISTRY
+            from prometheus_client import REGISTRY as registry
         self._registry = registry
         if registry is not None:
             registry.register(self)  # type: ignore[attr-defined]
@@ -132,7 +132,7 @@ class LLMMetrics(Recordings):
         store = self._store = SeriesStore(
             self.namespace, created=self._created_series, zero_hold=self._zero_hold,
             directory=self._multiprocess_dir, budget=self._series_budget,
-            foldable=frozenset(self._caps.caps))
+            foldable=frozenset(self._caps.caps), clock=self._clock)
         self._lock, self._mutex, self._exemplars = store.lock, store.lock.mutex, store.exemplars
         self._book = RowBook(store, self._caps, self._prices, self._baseline)
         self._readout = PriceReadout(self._prices, store.started)
@@ -221,7 +221,7 @@ class LLMMetrics(Recordings):
             row = None
         if row is None:
             row = self._book.request_row(provider, model, tier, team, status, batch=False)
-        if row.expires is not None and time.time() >= row.expires:
+        if row.expires is not None and self._prices.clock() >= row.expires:
             self._book.refresh(row)
         p = row.flat
         if p is None:
@@ -371,7 +371,7 @@ class LLMMetrics(Recordings):
         """``collect(scrape=False)``'s samples as {(name, sorted label pairs): value}."""
         return {**self._store.values(), **sample_values(self._readout.samples(), self.namespace)}
 
-    def describe(self) -> list:
+    def describe(self) -> list:  # prometheus_client's collector protocol
         return self._store.describe()
 
     def close(self) -> None:

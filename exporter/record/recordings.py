@@ -218,7 +218,7 @@ class Recordings:
         if row is None:
             row = book.request_row(provider, model, tier, team, status, batch=True)
         rates = row.rates
-        if row.expires is not None and time.time() >= row.expires:
+        if row.expires is not None and book.prices.clock() >= row.expires:
             rates = book.refresh(row)
         uncached = input_tokens - cache_read_tokens - cache_write_tokens
         visible = output_tokens - reasoning_tokens

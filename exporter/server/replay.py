@@ -56,8 +56,10 @@ class Kept:
 
 class Replays:
     def __init__(self, max_keys: int = 10_000, window: float = 600.0,
-                 max_bytes: int = 16 << 20) -> None:
+                 max_bytes: int = 16 << 20,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.max_keys = max_keys
+        self.clock = clock
         self.window = window
         self.max_bytes = max_bytes
         self.bytes = 0
@@ -112,14 +114,14 @@ class Replays:
         old = self._answers.pop(key, None)
         if old is not None:
             self.bytes -= old[5]
-        self._answers[key] = (time.monotonic(), packed, status, stored, body_digest, cost)
+        self._answers[key] = (self.clock(), packed, status, stored, body_digest, cost)
         self.bytes += cost
         while self._answers and (len(self._answers) > self.max_keys
                                  or self.bytes > self.max_bytes):
             self.bytes -= self._answers.popitem(last=False)[1][5]
 
     def _expire(self) -> None:
-        cutoff = time.monotonic() - self.window
+        cutoff = self.clock() - self.window
         answers = self._answers
         while answers:
             oldest = next(iter(answers.values()))

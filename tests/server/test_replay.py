@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import random
-import time
 import tracemalloc
 
 import orjson
 
 from exporter.server.replay import Kept, Replays, digest, key_error
+
+from ..conftest import Clock
 
 ROUTE = "/v1/events"
 
@@ -67,10 +68,12 @@ def test_a_claimed_key_is_in_progress_until_answered_or_released() -> None:
 
 
 def test_answers_expire_after_the_window() -> None:
-    replays = Replays(max_keys=10, window=0.2)
+    clock = Clock()
+    replays = Replays(max_keys=10, window=600, clock=clock)
     replays.put((ROUTE, b"k"), 200, b"{}", digest(b""))
+    clock.advance(599.9)
     assert isinstance(replays.claim((ROUTE, b"k")), Kept)
-    time.sleep(0.3)
+    clock.advance(0.2)
     assert replays.claim((ROUTE, b"k")) is None
     assert replays.bytes == 0
 

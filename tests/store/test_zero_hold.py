@@ -6,7 +6,6 @@ Prometheus side of this is proven in tests/e2e/test_counting.py."""
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -16,6 +15,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from exporter import LLMMetrics, Settings, multiprocess
 from exporter.settings.load import ConfigError
+
+from ..conftest import Clock
 
 HOLD = 0.4
 
@@ -39,9 +40,10 @@ R = {"provider": "openai", "model": "gpt-4o", "tier": "q2", "team": "search"}
 
 
 def test_a_new_series_reads_zero_from_its_first_scrape_until_the_hold_ends() -> None:
-    llm = LLMMetrics(None, zero_hold_seconds=HOLD)
+    clock = Clock()
+    llm = LLMMetrics(None, zero_hold_seconds=HOLD, clock=clock)
     cost = record(llm)
-    time.sleep(HOLD * 1.5)  # the hold counts from the first scrape, not from recording
+    clock.advance(HOLD * 1.5)  # the hold counts from the first scrape, not from recording
     for _ in range(2):
         first = samples(llm.exposition().decode())
         assert pick(first, "llm_requests_total", status="success", **R) == 0
@@ -55,7 +57,10 @@ def test_a_new_series_reads_zero_from_its_first_scrape_until_the_hold_ends() -> 
                     team="search") == 0
         # gauges are not counters: no hold
         assert any(k[0] == "llm_exporter_build_info" and v == 1 for k, v in first.items())
-    time.sleep(HOLD * 1.2)
+    clock.advance(HOLD * 0.99)
+    assert pick(samples(llm.exposition().decode()), "llm_requests_total", status="success",
+                **R) == 0  # still within the hold
+    clock.advance(HOLD * 0.02)
     later = samples(llm.exposition().decode())
     assert pick(later, "llm_requests_total", status="success", **R) == 1
     assert sum(v for k, v in later.items() if k[0] == "llm_cost_usd_total") == \
@@ -76,7 +81,8 @@ def test_a_new_series_reads_zero_from_its_first_scrape_until_the_hold_ends() -> 
 
 def test_collector_protocol_and_openmetrics_hold_the_same_way() -> None:
     registry = CollectorRegistry()
-    llm = LLMMetrics(registry, zero_hold_seconds=HOLD)
+    clock = Clock()
+    llm = LLMMetrics(registry, zero_hold_seconds=HOLD, clock=clock)
     llm.record_request(provider="openai", model="gpt-4o", input_tokens=10,
                        duration_seconds=1.0, trace_id="0af7651916cd43dd8448eb211c80319c")
     labels = {"provider": "openai", "model": "gpt-4o", "tier": "unknown", "team": "unknown",
@@ -87,7 +93,7 @@ def test_collector_protocol_and_openmetrics_hold_the_same_way() -> None:
     om_values = {(s.name, tuple(sorted(s.labels.items()))): s.value
                  for fam in om_parse(om) for s in fam.samples}
     assert om_values[("llm_requests_total", tuple(sorted(labels.items())))] == 0
-    time.sleep(HOLD * 1.2)
+    clock.advance(HOLD * 1.2)
     assert registry.get_sample_value("llm_requests_total", labels) == 1
     assert 'trace_id="0af7651916cd43dd8448eb211c80319c"' in \
         llm.exposition(openmetrics=True).decode()
@@ -106,21 +112,22 @@ def test_every_worker_answers_the_same_during_and_after_the_hold(tmp_path: Path)
     the value together (one showing 0 after the other showed the value would read as a
     counter reset and count the value twice)."""
     directory = multiprocess.prepare(tmp_path / "mp")
-    a = LLMMetrics(None, multiprocess_dir=directory, zero_hold_seconds=HOLD)
-    b = LLMMetrics(None, multiprocess_dir=directory, zero_hold_seconds=HOLD)
+    clock = Clock()  # one system-wide monotonic clock, as every worker reads
+    a = LLMMetrics(None, multiprocess_dir=directory, zero_hold_seconds=HOLD, clock=clock)
+    b = LLMMetrics(None, multiprocess_dir=directory, zero_hold_seconds=HOLD, clock=clock)
     record(a)
     record(b)
     assert pick(samples(b.exposition().decode()), "llm_requests_total", status="success",
                 **R) == 0
-    time.sleep(HOLD * 0.5)
+    clock.advance(HOLD * 0.5)
     assert pick(samples(a.exposition().decode()), "llm_requests_total", status="success",
                 **R) == 0
-    time.sleep(HOLD * 0.7)  # past the hold counted from b's scrape, not from a's
+    clock.advance(HOLD * 0.7)  # past the hold counted from b's scrape, not from a's
     for worker in (a, b):
         assert pick(samples(worker.exposition().decode()), "llm_requests_total",
                     status="success", **R) == 2
     # a worker that only now records an existing series does not hide it again
-    c = LLMMetrics(None, multiprocess_dir=directory, zero_hold_seconds=HOLD)
+    c = LLMMetrics(None, multiprocess_dir=directory, zero_hold_seconds=HOLD, clock=clock)
     record(c)
     assert pick(samples(c.exposition().decode()), "llm_requests_total", status="success",
                 **R) == 3
