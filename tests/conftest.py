@@ -232,3 +232,49 @@ class Clock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
+
+
+class _Heartbeat:
+    """Every ``every`` seconds, one line per test still running, with how long it has
+    run: under xdist a test's own output only shows when it ends, and the e2e tests wait
+    minutes on real rule intervals. Runs in the process that reports (the xdist
+    controller, or the only process)."""
+
+    def __init__(self, config: pytest.Config, every: float = 30.0) -> None:
+        import threading
+        import time
+
+        self.config, self.every, self._time = config, every, time.monotonic
+        self.running: dict[str, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, daemon=True)
+        self._thread.start()
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.every):
+            now = self._time()
+            for nodeid, started in sorted(self.running.copy().items()):
+                if now - started >= self.every:
+                    sys.stderr.write(f"\n... still running after {now - started:.0f} s: "
+                                     f"{nodeid}\n")
+            sys.stderr.flush()
+
+    @pytest.hookimpl
+    def pytest_runtest_logstart(self, nodeid: str) -> None:
+        self.running[nodeid] = self._time()
+
+    @pytest.hookimpl
+    def pytest_runtest_logfinish(self, nodeid: str) -> None:
+        self.running.pop(nodeid, None)
+
+    @pytest.hookimpl
+    def pytest_unconfigure(self) -> None:
+        self._stop.set()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if not os.environ.get("PYTEST_XDIST_WORKER"):  # the controller, or a serial run
+        every = float(os.environ.get("PYTEST_HEARTBEAT_SECONDS", "30"))
+        session.config.pluginmanager.register(_Heartbeat(session.config, every),
+                                              "llm-heartbeat")

@@ -21,9 +21,9 @@ from ..collectors import CollectorSet, Samples
 from ..ingest import provider_state
 from ..record.recent import RecentRequests
 from ..record.recorder import LLMMetrics
-from ..server.page import Feed
 from ..settings.load import ServerSettings
 from . import shapes, views
+from .feed import Feed
 from .history import History, State
 from .params import Number
 from .queries import Questions
