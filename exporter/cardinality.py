@@ -67,15 +67,39 @@ def _clean(label: str, value: object, required: bool) -> str:
     return value[:MAX_VALUE_LENGTH]
 
 
+#: Every normalised value, by (label, provider of a model, raw value): each spelling is
+#: normalised once per process, whether the sidecar's ingest checks it before a batch
+#: is applied or the recorder admits it. Bounded; past it, values are normalised on
+#: each first sight of their label set (the recorder caches those), and still agree.
+_CANONICAL: dict[tuple[str, str, object], str] = {}
+_MAX_CANONICAL = 10_000
+
+
+def _remember(key: tuple[str, str, object], value: str) -> str:
+    if len(_CANONICAL) < _MAX_CANONICAL:
+        _CANONICAL[key] = value
+    return value
+
+
 def normalise_provider(provider: object) -> str:
     """Lower-case provider id with common aliases folded (``gemini`` -> ``google``)."""
+    key = ("provider", "", provider)
+    try:
+        return _CANONICAL[key]
+    except (KeyError, TypeError):
+        pass
     value = _clean("provider", provider, required=True).lower()
-    return PROVIDER_ALIASES.get(value, value)
+    return _remember(key, PROVIDER_ALIASES.get(value, value))
 
 
 def normalise_model(provider: str, model: object) -> str:
     """One spelling per model: lower case, no ``models/`` resource prefix, no
     ``<provider>/`` prefix (``models/gemini-2.5-flash`` == ``gemini-2.5-flash``)."""
+    key = ("model", provider, model)
+    try:
+        return _CANONICAL[key]
+    except (KeyError, TypeError):
+        pass
     value = _clean("model", model, required=True).lower()
     for prefix in _MODEL_PREFIXES:
         value = value.removeprefix(prefix)
@@ -84,7 +108,7 @@ def normalise_model(provider: str, model: object) -> str:
         value = tail
     if not value:
         raise ValueError("model must be a non-empty string")
-    return value
+    return _remember(key, value)
 
 
 #: Labels whose values are names from a small vocabulary, folded to lower case so that
@@ -95,8 +119,13 @@ CASE_FOLDED = frozenset({"tier", "complexity"})
 def normalise_optional(label: str, value: object) -> str:
     """Free-choice labels (team, tier, cache ...): trimmed, placeholder when empty, tier
     and complexity in lower case."""
+    key = (label, "", value)
+    try:
+        return _CANONICAL[key]
+    except (KeyError, TypeError):
+        pass
     cleaned = _clean(label, value, required=False)
-    return cleaned.lower() if label in CASE_FOLDED else cleaned
+    return _remember(key, cleaned.lower() if label in CASE_FOLDED else cleaned)
 
 
 class LabelCaps:

@@ -123,3 +123,32 @@ def test_tier_and_complexity_are_case_insensitive(registry: CollectorRegistry) -
     # teams keep their spelling: only vocabularies (tier, complexity) are folded
     assert value(registry, "llm_requests_total", provider="openai", model="gpt-4o",
                  tier="premium", team="search", status="success") is None
+
+
+def test_an_ingested_label_value_is_normalised_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The sidecar checks a batch's labels before applying any event, then the recorder
+    admits them: each raw spelling is cleaned once, not once per place."""
+    from exporter import cardinality
+    from exporter.ingest.events import validate
+
+    cleaned: list[tuple[str, object]] = []
+    real = cardinality._clean
+
+    def counting(label: str, value: object, required: bool) -> str:
+        cleaned.append((label, value))
+        return real(label, value, required)
+
+    monkeypatch.setattr(cardinality, "_clean", counting)
+    monkeypatch.setattr(cardinality, "_CANONICAL", {}, raising=False)
+    llm = LLMMetrics(None)
+    event = {"type": "request", "provider": "Gemini", "model": "models/Gemini-2.5-Flash",
+             "team": " search ", "tier": "SIMPLE", "input_tokens": 10}
+    method, kwargs = validate(dict(event), "events[0]")
+    getattr(llm, method)(**kwargs)
+    llm.record_request(provider="Gemini", model="models/Gemini-2.5-Flash", team=" search ",
+                       tier="SIMPLE", input_tokens=5)
+    assert sorted(cleaned) == sorted([("provider", "Gemini"),
+                                      ("model", "models/Gemini-2.5-Flash"),
+                                      ("team", " search "), ("tier", "SIMPLE")])
+    text = llm.exposition().decode()
+    assert 'provider="google",model="gemini-2.5-flash",tier="simple",team="search"' in text

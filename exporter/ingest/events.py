@@ -214,35 +214,22 @@ def _required(fields: Mapping[str, FieldSpec]) -> tuple[str, ...]:
     return names
 
 
-_VALID_LABELS: set[tuple[str, Any, Any]] = set()
-_MAX_VALID_LABELS = 10_000
-
-
 def check_labels(kw: Mapping[str, Any], where: str) -> None:
-    """Label values the recorder would refuse (empty provider or model ...). Values seen
-    valid before are remembered (a bounded set), so a busy sidecar checks each once."""
-    valid = _VALID_LABELS
-    seen: list[tuple[str, Any, Any]] = []
+    """Label values the recorder would refuse (empty provider or model ...), found
+    before any event of a batch is applied. The normalisers remember each value, so the
+    recorder does not normalise it again."""
     try:
         provider = kw.get("provider")
         if provider is not None:
-            key = ("provider", provider, kw.get("model"))
-            if key not in valid:
-                p = normalise_provider(provider)
-                if key[2] is not None:
-                    normalise_model(p, key[2])
-                seen.append(key)
+            p = normalise_provider(provider)
+            if kw.get("model") is not None:
+                normalise_model(p, kw["model"])
         for name in _LABEL_FIELDS:
-            if name not in kw:
-                continue
-            value = kw[name]
-            if value is not None and (name, value, None) not in valid:
+            value = kw.get(name)
+            if value is not None:
                 normalise_optional(name, value)
-                seen.append((name, value, None))
     except ValueError as exc:
         raise EventError(f"{where}.{str(exc).split()[0]}", str(exc)) from None
-    if seen and len(valid) < _MAX_VALID_LABELS:
-        valid.update(seen)
 
 
 def _check_relations(kind: str, kw: dict[str, Any], where: str) -> None:
