@@ -205,9 +205,9 @@ LLM_FAMILIES: tuple[Family, ...] = (
        ("provider", "model", "team", "status")),
     _f("batch_size", "llm_batch_size", "histogram",
        "Requests per batch.", ("provider", "model"), buckets=BATCH_SIZE_BUCKETS),
-    _f("pool_active", "llm_worker_pool_active", "gauge",
+    _f("worker_pool_active", "llm_worker_pool_active", "gauge",
        "Workers of a pool busy now.", ("pool",)),
-    _f("pool_queued", "llm_worker_pool_queued", "gauge",
+    _f("worker_pool_queued", "llm_worker_pool_queued", "gauge",
        "Tasks waiting for a worker of a pool.", ("pool",)),
 )
 

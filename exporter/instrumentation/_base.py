@@ -37,8 +37,9 @@ def default_metrics() -> LLMMetrics:
         return _default
 
 
-class Settings:
-    """What ``instrument()`` was told; the wrappers read it on every call."""
+class Target:
+    """What ``instrument()`` was told (the recorder, the labels, the provider); the
+    wrappers read it on every call."""
 
     def __init__(self, metrics: LLMMetrics, team: str | None, tier: str | None,
                  provider: str | None, default_provider: str) -> None:
@@ -59,7 +60,7 @@ class Settings:
         return self.default_provider
 
 
-def start(settings: Settings, resource: Any, model: Any) -> Call | None:
+def start(settings: Target, resource: Any, model: Any) -> Call | None:
     """Open a tracked call; None (and a log line) if anything goes wrong in our code."""
     try:
         team, tier = current()
@@ -137,14 +138,14 @@ class Instrumentor:
                 instance._patcher = Patcher()
             return instance
 
-    settings: Settings | None
+    settings: Target | None
     _patcher: Patcher
 
     def instrument(self, metrics: LLMMetrics | None = None, *, team: str | None = None,
                    tier: str | None = None, provider: str | None = None) -> None:
         """Measure every call of the SDK from now on. ``provider`` defaults to the one
         the client's base URL points at (openai, azure, groq, ...)."""
-        self.settings = Settings(metrics or default_metrics(), team, tier, provider,
+        self.settings = Target(metrics or default_metrics(), team, tier, provider,
                                  self.default_provider)
         self._patch(self._patcher)
 
@@ -157,7 +158,7 @@ class Instrumentor:
     def is_instrumented(self) -> bool:
         return self.settings is not None
 
-    def current(self) -> Settings | None:
+    def current(self) -> Target | None:
         """The settings the wrappers read on every call (None: pass calls through)."""
         return self.settings
 
@@ -166,7 +167,7 @@ class Instrumentor:
         raise NotImplementedError
 
 
-def wrap_call(original: Any, is_async: bool, settings: Callable[[], Settings | None],
+def wrap_call(original: Any, is_async: bool, settings: Callable[[], Target | None],
               on_result: Callable[[Any, Call | None, Any, bool], Any],
               prepare: Callable[[dict[str, Any]], Any] = lambda kwargs: None) -> Any:
     """The wrapper of one SDK method: start tracking, call the original, record a failure

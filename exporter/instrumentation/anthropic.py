@@ -47,7 +47,7 @@ def _watch(state: _base.StreamState, call: Any) -> Any:
 
 
 def _wrap_create(original: Any, *, is_async: bool,
-                 settings: Callable[[], _base.Settings | None]) -> Any:
+                 settings: Callable[[], _base.Target | None]) -> Any:
     def result_of(result: Any, call: Any, is_async: bool) -> Any:
         import anthropic
 
@@ -70,7 +70,7 @@ class _StreamManager:
     event stream is watched whichever way the caller consumes it (iteration, text_stream,
     get_final_message, until_done); the call is recorded on exit."""
 
-    def __init__(self, manager: Any, settings: _base.Settings, resource: Any,
+    def __init__(self, manager: Any, settings: _base.Target, resource: Any,
                  model: Any) -> None:
         self._manager, self._settings, self._resource, self._model = \
             manager, settings, resource, model
@@ -119,7 +119,7 @@ class _StreamManager:
             _base.finish(self._call, exc[1], self._state.usage, self._state.model)
 
 
-def _wrap_stream(original: Any, *, settings: Callable[[], _base.Settings | None]) -> Any:
+def _wrap_stream(original: Any, *, settings: Callable[[], _base.Target | None]) -> Any:
     def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
         manager = original(self, *args, **kwargs)
         current = settings()

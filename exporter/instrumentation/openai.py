@@ -53,7 +53,7 @@ def _responses_watch(state: _base.StreamState, call: Any) -> Any:
 
 
 def _wrap(kind: str, original: Any, *, is_async: bool,
-          settings: Callable[[], _base.Settings | None]) -> Any:
+          settings: Callable[[], _base.Target | None]) -> Any:
     """A wrapper for ``create`` of chat completions, responses or embeddings. (Whether it
     is async comes from the class: the SDK's decorators hide it from ``inspect``.)"""
 

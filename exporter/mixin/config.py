@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .._exceptions import ConfigError
 from ..record.validation import InvalidValue
 from ..record.validation import namespace as check_namespace
-from ..settings.load import ConfigError, read_document
+from ..settings._parse import read_document
 
 #: Budget period -> its length in hours: the rolling windows, and the nominal length of
 #: a calendar month (the rules use the month's own number of days).

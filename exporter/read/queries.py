@@ -244,6 +244,7 @@ class Questions:
 
         disk = self.source.rate(self.name("disk_io"), ("direction",), rate_seconds, {})
         net = self.source.rate(self.name("network_io"), ("direction",), rate_seconds, {})
+        queued = one("worker_pool_queued", ("pool",))
         return {
             "cpu_utilization": scalar("cpu_utilization"),
             "cpu_count": scalar("cpu_count"),
@@ -258,8 +259,8 @@ class Questions:
             "cache_size_bytes": {k[0]: v for k, v in one("cache_size", ("cache",)).items()},
             "vector_index_size_bytes": {k[0]: v for k, v in
                                         one("vector_index_size", ("index",)).items()},
-            "pools": {k[0]: {"active": v, "queued": one("pool_queued", ("pool",)).get(k, 0.0)}
-                      for k, v in one("pool_active", ("pool",)).items()},
+            "pools": {k[0]: {"active": v, "queued": queued.get(k, 0.0)}
+                      for k, v in one("worker_pool_active", ("pool",)).items()},
             "disk_bytes_per_second": {k[0]: v for k, v in disk.items()},
             "network_bytes_per_second": {k[0]: v for k, v in net.items()},
         }

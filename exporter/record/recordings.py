@@ -176,9 +176,9 @@ class Recordings:
                         queued: int | None = None) -> None:
         """Busy workers and queued tasks of a worker pool."""
         if active is not None:
-            self._set_gauge("pool_active", "pool", pool, active, "active")
+            self._set_gauge("worker_pool_active", "pool", pool, active, "active")
         if queued is not None:
-            self._set_gauge("pool_queued", "pool", pool, queued, "queued")
+            self._set_gauge("worker_pool_queued", "pool", pool, queued, "queued")
 
     def _set_gauge(self, key: str, label: str, raw: Any, value: Any, field: str) -> None:
         validation.amount(field, value)

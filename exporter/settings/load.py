@@ -17,7 +17,7 @@ from ..pricing.pools import Pool
 from ..read.endpoint import Endpoint
 from ..record import validation
 from ._parse import ConfigError, boolean, integer, mapping, names, no_unknown, read_document, secret
-from .schema import BY_PATH, COLLECTORS, DEFAULT_PORT, DEFAULT_ZERO_HOLD_SECONDS, section
+from .schema import BY_PATH, COLLECTORS, DEFAULT_PORT, DEFAULT_ZERO_HOLD_SECONDS, KEYS, section
 
 __all__ = ["ConfigError", "Settings", "ServerSettings", "read_document"]
 
@@ -221,16 +221,9 @@ def _server(raw: Mapping[str, Any], env: Mapping[str, str]) -> ServerSettings:
             raise ConfigError(f"server.{key}: must be true or false, got {value!r}")
         return value
 
-    port = number("port")
-    max_body = number("max_body_bytes")
-    max_batch = number("max_batch_events")
-    keys = number("idempotency_keys")
-    window = number("idempotency_window_seconds")
-    idempotency_bytes = number("idempotency_max_bytes")
-    max_header = number("max_header_bytes")
-    request_timeout = number("request_timeout_seconds")
-    keepalive = number("keepalive_timeout_seconds")
-    max_connections = number("max_connections")
+    server = [k for k in KEYS if k.section == "server"]
+    ints = {k.name: number(k.name) for k in server if k.kind == "integer"}
+    flags = {k.name: flag(k.name) for k in server if k.kind == "boolean"}
     collectors_raw: Any = env.get("LLM_EXPORTER_COLLECTORS")
     if collectors_raw is not None:
         collectors_raw = [c.strip() for c in collectors_raw.split(",") if c.strip()]
@@ -240,9 +233,21 @@ def _server(raw: Mapping[str, Any], env: Mapping[str, str]) -> ServerSettings:
             any(c not in COLLECTORS for c in collectors_raw):
         raise ConfigError(f"server.collectors: a list of {', '.join(COLLECTORS)}, "
                           f"got {collectors_raw!r}")
-    gpu_processes = flag("gpu_processes")
     allowed_hosts = names(env, raw, "allowed_hosts", "LLM_EXPORTER_ALLOWED_HOSTS")
     allowed_origins = names(env, raw, "allowed_origins", "LLM_EXPORTER_ALLOWED_ORIGINS")
+    settings = ServerSettings(host=host, **ints, **flags, **_credentials(raw, env),
+                              collectors=tuple(collectors_raw), allowed_hosts=allowed_hosts,
+                              allowed_origins=allowed_origins or ())
+    try:
+        settings.prometheus()
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    return settings
+
+
+def _credentials(raw: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
+    """The sidecar's secrets and the Prometheus it reads from: each from its variable,
+    its ``*_FILE`` variable or its ``*_file`` key; never from the settings file itself."""
     # METRICS_BASIC_AUTH_*: the Go proxy's names, so its deployment env keeps working
     user = env.get("LLM_EXPORTER_METRICS_USER") or env.get("METRICS_BASIC_AUTH_USER") \
         or raw.get("metrics_user")
@@ -261,34 +266,15 @@ def _server(raw: Mapping[str, Any], env: Mapping[str, str]) -> ServerSettings:
     if (prometheus_user is None) != (prometheus_password is None):
         raise ConfigError("server.prometheus_user and a Prometheus password go together "
                           "(LLM_EXPORTER_PROMETHEUS_PASSWORD[_FILE])")
-    public_reads = flag("public_reads")
-    request_log = flag("request_log")
     if (user is None) != (password is None):
         raise ConfigError("server.metrics_user and a metrics password go together: set both "
                           "(LLM_EXPORTER_METRICS_USER and LLM_EXPORTER_METRICS_PASSWORD[_FILE])"
                           " or neither")
-    settings = ServerSettings(
-        host=host, port=port,
-        ingest_token=secret(env, "LLM_EXPORTER_INGEST_TOKEN", raw.get("ingest_token_file"),
-                             "server.ingest_token_file"),
-        metrics_user=user, metrics_password=password, max_body_bytes=max_body,
-        max_batch_events=max_batch, collectors=tuple(collectors_raw),
-        gpu_processes=gpu_processes, allowed_hosts=allowed_hosts, idempotency_keys=keys,
-        idempotency_window_seconds=window, idempotency_max_bytes=idempotency_bytes,
-        max_header_bytes=max_header,
-        request_timeout_seconds=request_timeout, keepalive_timeout_seconds=keepalive,
-        max_connections=max_connections, allowed_origins=allowed_origins or (),
-        prometheus_url=prometheus_url, prometheus_user=prometheus_user,
-        prometheus_password=prometheus_password, prometheus_bearer_token=prometheus_bearer,
-        read_token=secret(env, "LLM_EXPORTER_READ_TOKEN", raw.get("read_token_file"),
-                           "server.read_token_file"),
-        public_reads=public_reads, request_log=request_log,
-        recent_requests=number("recent_requests"),
-        history_interval_seconds=number("history_interval_seconds"),
-        history_points=number("history_points"),
-        history_max_bytes=number("history_max_bytes"))
-    try:
-        settings.prometheus()
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from None
-    return settings
+    return {
+        "ingest_token": secret(env, "LLM_EXPORTER_INGEST_TOKEN", raw.get("ingest_token_file"),
+                               "server.ingest_token_file"),
+        "metrics_user": user, "metrics_password": password,
+        "prometheus_url": prometheus_url, "prometheus_user": prometheus_user,
+        "prometheus_password": prometheus_password, "prometheus_bearer_token": prometheus_bearer,
+        "read_token": secret(env, "LLM_EXPORTER_READ_TOKEN", raw.get("read_token_file"),
+                             "server.read_token_file")}

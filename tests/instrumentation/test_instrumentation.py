@@ -253,9 +253,9 @@ def test_a_failure_in_our_code_never_breaks_the_call(api, caplog) -> None:
 
 
 def test_provider_from_the_client_base_url() -> None:
-    from exporter.instrumentation._base import Settings
+    from exporter.instrumentation._base import Target
 
-    settings = Settings(LLMMetrics(CollectorRegistry()), None, None, None, "openai")
+    settings = Target(LLMMetrics(CollectorRegistry()), None, None, None, "openai")
 
     class Resource:
         def __init__(self, url: str) -> None:

@@ -10,23 +10,33 @@ from ..names import Names
 from .panels import RATE, Board, merge_columns, stat, steps, table, target, timeseries
 
 
+class _Context:
+    """What every panel of this dashboard reads: names, selectors, thresholds."""
+
+    def __init__(self, cfg: AlertConfig) -> None:
+        self.names = names = Names(cfg)
+        self.m = names.metric
+        self.board = Board(names, "job", "provider", "model", "team", "tier")
+        self.c = self.board.sel("cost")
+        self.team = self.board.labels(("team",))
+        self.sr = cfg.raw["spend_rate"]
+        self.warn_ratio = cfg.raw["budget"]["warning_ratio"]
+        # the 1-hour page of each budget period in use (its factor derives from the period)
+        self.pages = {p: t.factor_for(p) for p in cfg.periods() for t in cfg.burn_rates_for(p)
+                      if t.long == "1h"} or {"month": 14.4}
+
+
 def build(cfg: AlertConfig) -> Dashboard:
     """This dashboard for one alert config (namespace, thresholds)."""
-    names = Names(cfg)
-    m = names.metric
+    x = _Context(cfg)
+    panels = _headline(x) + _budgets(x) + _trends(x)
+    return x.board.dashboard("llm-cost", "LLM cost and usage", __doc__ or "", panels, ["cost"])
 
-    board = Board(names, "job", "provider", "model", "team", "tier")
-    COST, TOKENS, REQ = m("cost"), m("tokens"), m("requests")
-    c = board.sel("cost")
-    TEAM = board.labels(("team",))
-    sr = cfg.raw["spend_rate"]
-    warn_ratio = cfg.raw["budget"]["warning_ratio"]
-    # the 1-hour page of each budget period in use (its factor derives from the period)
-    pages = {p: t.factor_for(p) for p in cfg.periods() for t in cfg.burn_rates_for(p)
-             if t.long == "1h"} or {"month": 14.4}
-    page_text = ", ".join(f"{f:g}x ({p})" for p, f in pages.items())
 
-    panels = [
+def _headline(x: _Context) -> list:
+    """The top row: spend now, savings, unpriced requests, teams over budget."""
+    names, m, board, TEAM, sr = x.names, x.m, x.board, x.team, x.sr
+    return [
         stat("Spend, last 24 h", f"sum({names.increase('1d')}{TEAM})", "currencyUSD", 0, 0,
              "Exact spend of the selected teams over the last 24 hours, from the budget rules' "
              "recorded steps (every dollar the exporter recorded; filters on team only).",
@@ -50,6 +60,14 @@ def build(cfg: AlertConfig) -> Dashboard:
         stat("Teams over budget", f"count({names.budget_used}{TEAM} >= 1) or vector(0)", "short",
              20, 0, "Budgeted teams whose spend over their period has reached the budget "
                     "(LLMBudgetExceeded, critical).", steps(1, colors=("green", "red"))),
+    ]
+
+
+def _budgets(x: _Context) -> list:
+    """Each budget: spend, share used, forecast, hours left, burn rate."""
+    names, TEAM, warn_ratio, pages = x.names, x.team, x.warn_ratio, x.pages
+    page_text = ", ".join(f"{f:g}x ({p})" for p, f in pages.items())
+    return [
         table("Budget per team", [
             target(f"{names.spend}{TEAM}", ref="A", instant=True, fmt="table"),
             target(f"{names.budget}{TEAM}", ref="B", instant=True, fmt="table"),
@@ -83,6 +101,14 @@ def build(cfg: AlertConfig) -> Dashboard:
                    f"period). LLMBudgetBurnRateHigh pages above {page_text} over 1h and 5m; "
                    "the line is the lowest of them.",
                    thresholds=steps(min(pages.values()), colors=("green", "red"))),
+    ]
+
+
+def _trends(x: _Context) -> list:
+    """Spend, tokens, cost per request and savings over time."""
+    names, m, board, c, TEAM, sr = x.names, x.m, x.board, x.c, x.team, x.sr
+    COST, TOKENS, REQ = m("cost"), m("tokens"), m("requests")
+    return [
         timeseries("Spend per hour by model", [target(
             f"sum by (provider, model) (rate({COST}{c}[{RATE}])) * 3600",
             "{{provider}}/{{model}}")], "currencyUSD", 0, 18,
@@ -118,5 +144,3 @@ def build(cfg: AlertConfig) -> Dashboard:
             f"{board.sel('unpriced_requests')}[{RATE}]))", "{{provider}}/{{model}}")], "reqps",
             12, 42, "Requests whose model has no price; add an override (pricing.overrides)."),
     ]
-
-    return board.dashboard("llm-cost", "LLM cost and usage", __doc__ or "", panels, ["cost"])
