@@ -20,8 +20,13 @@ CHAT_USAGE = {"prompt_tokens": 1200, "completion_tokens": 350, "total_tokens": 1
 RESPONSES_USAGE = {"input_tokens": 400, "output_tokens": 120, "total_tokens": 520,
                    "input_tokens_details": {"cached_tokens": 100},
                    "output_tokens_details": {"reasoning_tokens": 80}}
+#: As the Messages API reports it since the 1-hour cache (2025): the cache writes split by
+#: lifetime in ``cache_creation``, priced apart (1.25x and 2x the input price).
 ANTHROPIC_USAGE = {"input_tokens": 100, "output_tokens": 20, "cache_read_input_tokens": 2000,
-                   "cache_creation_input_tokens": 300}
+                   "cache_creation_input_tokens": 300,
+                   "cache_creation": {"ephemeral_5m_input_tokens": 100,
+                                      "ephemeral_1h_input_tokens": 200},
+                   "service_tier": "standard"}
 DATED = {"gpt-4o": "gpt-4o-2024-08-06", "claude-sonnet-4-5": "claude-sonnet-4-5-20250929"}
 
 

@@ -17,29 +17,42 @@ from typing import Any
 from ..record.usage import from_anthropic
 from . import _base
 
+_COUNTS = ("input_tokens", "output_tokens", "cache_read_input_tokens",
+           "cache_creation_input_tokens")
+_SPLIT = ("ephemeral_5m_input_tokens", "ephemeral_1h_input_tokens")
+
+
+def _take(raw: dict[str, Any], usage: Any, keep_zero: bool) -> None:
+    """A stream event's usage into ``raw``: the counts, and the cache writes' split by
+    lifetime (``cache_creation``), which prices 1-hour writes apart."""
+    for key in _COUNTS:
+        value = getattr(usage, key, None)
+        if value or keep_zero:
+            raw[key] = value or 0
+    split = getattr(usage, "cache_creation", None)
+    if split is not None:
+        found = {k: getattr(split, k, None) or 0 for k in _SPLIT}
+        if keep_zero or any(found.values()):  # a later all-zero split is no news
+            raw["cache_creation"] = found
+
 
 def _watch(state: _base.StreamState, call: Any) -> Any:
     """Follow raw stream events: message_start has the input usage, message_delta the
-    output usage so far, the first content delta is the first token."""
-    raw: dict[str, int] = {}
+    output usage so far (cumulative), the first content delta is the first token."""
+    raw: dict[str, Any] = {}
 
     def watch(event: Any) -> bool:
         kind = getattr(event, "type", "")
         if kind == "message_start":
             message = event.message
             state.model = getattr(message, "model", None)
-            for key in ("input_tokens", "output_tokens", "cache_read_input_tokens",
-                        "cache_creation_input_tokens"):
-                raw[key] = getattr(message.usage, key, None) or 0
+            _take(raw, message.usage, keep_zero=True)
         elif kind == "content_block_delta":
             _base.first_token_now(call)
         elif kind == "message_delta":
             usage = getattr(event, "usage", None)
-            for key in ("output_tokens", "input_tokens", "cache_read_input_tokens",
-                        "cache_creation_input_tokens"):
-                value = getattr(usage, key, None)
-                if value:
-                    raw[key] = value
+            if usage is not None:
+                _take(raw, usage, keep_zero=False)
         if raw:
             state.usage = from_anthropic(raw)
         return False

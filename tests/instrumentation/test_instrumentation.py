@@ -181,7 +181,7 @@ def test_anthropic_create_and_stream(api, registry, llm) -> None:
     assert tokens(registry, labels) == {"input": 100, "cache_read": 2000, "cache_write": 300,
                                         "output": 20, "reasoning": 0}
     assert value(registry, "llm_cost_usd_total", **labels, team="unknown",
-                 token_type="cache_write") == pytest.approx(300 * 3.75e-6)
+                 token_type="cache_write") == pytest.approx(CACHE_WRITE_USD)
     events = list(client.messages.create(model="claude-sonnet-4-5", max_tokens=100,
                                          messages=[], stream=True))
     assert events[-1].type == "message_stop"
@@ -197,6 +197,48 @@ def test_anthropic_create_and_stream(api, registry, llm) -> None:
     assert value(registry, "llm_time_to_first_token_seconds_count", **labels) == 2
     assert value(registry, "llm_requests_in_flight", provider="anthropic",
                  model="claude-sonnet-4-5") == 0
+
+
+#: claude-sonnet-4-5's cache writes in the fake usage: 100 to the 5-minute cache at
+#: $3.75/M, 200 to the 1-hour cache at $6/M.
+CACHE_WRITE_USD = 100 * 3.75e-6 + 200 * 6e-6
+
+
+def test_every_anthropic_path_prices_1_hour_cache_writes(api, registry, llm) -> None:
+    """create, create(stream=True), messages.stream, and their async forms: each reads the
+    usage's cache_creation split (a stream's is in message_start)."""
+    anthropic_instr.instrument(metrics=llm)
+    client = an(api)
+    kw = {"model": "claude-sonnet-4-5", "max_tokens": 10, "messages": []}
+    cost = {"provider": "anthropic", "model": "claude-sonnet-4-5", "tier": "unknown",
+            "team": "unknown", "token_type": "cache_write"}
+    paths = 0
+
+    def check() -> None:
+        assert value(registry, "llm_cost_usd_total", **cost) == \
+            pytest.approx(paths * CACHE_WRITE_USD, rel=1e-12), paths
+
+    client.messages.create(**kw)
+    paths += 1
+    check()
+    list(client.messages.create(**kw, stream=True))
+    paths += 1
+    check()
+    with client.messages.stream(**kw) as stream:
+        stream.get_final_message()
+    paths += 1
+    check()
+
+    async def main() -> None:
+        aclient = anthropic.AsyncAnthropic(base_url=api.url, api_key="k", max_retries=0)
+        async for _ in await aclient.messages.create(**kw, stream=True):
+            pass
+        async with aclient.messages.stream(**kw) as astream:
+            await astream.get_final_message()
+
+    asyncio.run(main())
+    paths += 2
+    check()
 
 
 def test_anthropic_async_stream_and_error(api, registry, llm) -> None:
