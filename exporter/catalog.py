@@ -165,6 +165,10 @@ LLM_FAMILIES: tuple[Family, ...] = (
     _f("request_tokens", "llm_request_tokens", "histogram",
        "Tokens per request, by token type.", ("provider", "model", "token_type"),
        buckets=TOKEN_BUCKETS),
+    _f("request_retries", "llm_request_retries_total", "counter",
+       "Attempts an SDK retried within one request (a 429, a 5xx, a timeout), beyond its "
+       "first. llm_requests_total counts the request once, and its duration covers every "
+       "attempt and the backoff between them.", ("provider", "model")),
     _f("in_flight", "llm_requests_in_flight", "gauge",
        "LLM requests started and not yet finished.", ("provider", "model"),
        merge="live_sum"),

@@ -90,6 +90,9 @@ class Workload:
         out += reasoning
         ttft = m.ttft * rng.uniform(0.6, 1.8)
         duration = ttft + out * m.ms_per_token / 1000 * rng.uniform(0.8, 1.3)
+        if error is not None or roll < 0.06:  # the SDK retried a 429 or a 5xx first
+            llm.record_retries(provider=m.provider, model=m.model,
+                               count=2 if error in ("rate_limit", "server_error") else 1)
         if error is not None:
             cost = llm.record_request(provider=m.provider, model=m.model, tier=tier, team=team,
                                       status="error", error_type=error,

@@ -53,7 +53,11 @@ class FakeLLMAPI:
                 model = body.get("model", "")
                 anthropic = self.path.endswith("/messages")
                 forced = self.headers.get("x-fake-status")  # a test makes any model fail
-                if model == "rate-limited" or forced == "429":
+                # a test makes the first N attempts of a request fail with 429: the SDKs
+                # number their attempts in x-stainless-retry-count (0 the first)
+                fail_first = int(self.headers.get("x-fake-fail-first", "0"))
+                attempt = int(self.headers.get("x-stainless-retry-count", "0"))
+                if model == "rate-limited" or forced == "429" or attempt < fail_first:
                     return self._error(429, "rate_limit_error", anthropic)
                 if model == "broken":
                     return self._error(500, "api_error", anthropic)
@@ -74,6 +78,8 @@ class FakeLLMAPI:
             def _json(self, payload: Any, status: int = 200) -> None:
                 data = json.dumps(payload).encode()
                 self.send_response(status)
+                if status == 429:  # as OpenAI's API does; the SDKs wait this long
+                    self.send_header("retry-after-ms", "10")
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()

@@ -32,6 +32,7 @@ def exercise(llm: LLMMetrics) -> None:
     llm.set_vector_index_size(index="faiss-docs", size_bytes=2048)
     llm.set_worker_pool(pool="embedders", active=3, queued=7)
     llm.record_events(accepted=2, rejected=1)
+    llm.record_retries(provider="openai", model="gpt-4o", count=2)
 
 
 def test_catalog_matches_design() -> None:
@@ -50,6 +51,7 @@ def test_catalog_matches_design() -> None:
         "llm_worker_pool_active", "llm_worker_pool_queued",
         "llm_prompt_cache_savings_usd_total", "llm_prompt_cache_write_premium_usd_total",
         "llm_team_request_duration_seconds_total", "llm_timed_requests_total",
+        "llm_request_retries_total",
         "llm_model_price_info", "llm_pool_cost_usd_total", "llm_price_catalog_info",
         "llm_price_catalog_age_seconds"}
     f = catalog.family

@@ -152,6 +152,8 @@ EVENTS: Mapping[str, tuple[str, Mapping[str, FieldSpec]]] = {
     "worker_pool": ("set_worker_pool", {
         "pool": FieldSpec("label", True), "active": FieldSpec("count"),
         "queued": FieldSpec("count")}),
+    "retries": ("record_retries", {
+        **_PM, "count": FieldSpec("count", doc="attempts retried beyond the first (default 1)")}),
 }
 
 _LABEL_FIELDS = ("team", "tier", "cache", "complexity", "index", "pool")

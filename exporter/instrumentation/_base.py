@@ -3,6 +3,7 @@ patching, per-call state, and proxies that record a stream when it ends."""
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import logging
 import threading
@@ -19,6 +20,8 @@ log = logging.getLogger(__name__)
 
 _lock = threading.Lock()
 _default: LLMMetrics | None = None
+#: The call whose SDK method is running in this context, for its retry count.
+CALL: contextvars.ContextVar[Call | None] = contextvars.ContextVar("llm_call", default=None)
 
 #: API hosts of providers reached through an OpenAI- or Anthropic-style client.
 HOSTS = {"api.openai.com": "openai", "openai.azure.com": "azure", "api.anthropic.com":
@@ -182,11 +185,14 @@ def wrap_call(original: Any, is_async: bool, settings: Callable[[], Target | Non
                 return await original(self, *args, **kwargs)
             prepared = prepare(kwargs)
             call = start(current_settings, self, kwargs.get("model"))
+            token = CALL.set(call)
             try:
                 result = await original(self, *args, **kwargs)
             except BaseException as exc:
                 finish(call, exc)
                 raise
+            finally:
+                CALL.reset(token)
             return on_result(result, call, prepared, True)
         return async_wrapper
 
@@ -196,12 +202,30 @@ def wrap_call(original: Any, is_async: bool, settings: Callable[[], Target | Non
             return original(self, *args, **kwargs)
         prepared = prepare(kwargs)
         call = start(current_settings, self, kwargs.get("model"))
+        token = CALL.set(call)
         try:
             result = original(self, *args, **kwargs)
         except BaseException as exc:
             finish(call, exc)
             raise
+        finally:
+            CALL.reset(token)
         return on_result(result, call, prepared, False)
+    return wrapper
+
+
+def count_attempts(original: Any) -> Any:
+    """Wraps the SDKs' ``BaseClient._build_request``, which their retry loop calls once
+    per attempt with ``retries_taken``: the running call learns how often it was retried.
+    (The openai and anthropic SDKs share this code generator's client; an SDK version
+    without the argument is simply not counted.)"""
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        retries = kwargs.get("retries_taken")
+        if retries:
+            call = CALL.get()
+            if call is not None and retries > call.retries:
+                call.retries = retries
+        return original(self, *args, **kwargs)
     return wrapper
 
 

@@ -103,11 +103,14 @@ class _StreamManager:
 
     def __enter__(self) -> Any:
         self._call = _base.start(self._settings, self._resource, self._model)
+        token = _base.CALL.set(self._call)
         try:
             stream = self._manager.__enter__()
         except BaseException as exc:
             _base.finish(self._call, exc)
             raise
+        finally:
+            _base.CALL.reset(token)
         return self._begin(stream)
 
     def __exit__(self, *exc: Any) -> Any:
@@ -118,11 +121,14 @@ class _StreamManager:
 
     async def __aenter__(self) -> Any:
         self._call = _base.start(self._settings, self._resource, self._model)
+        token = _base.CALL.set(self._call)
         try:
             stream = await self._manager.__aenter__()
         except BaseException as exc:
             _base.finish(self._call, exc)
             raise
+        finally:
+            _base.CALL.reset(token)
         return self._begin(stream)
 
     async def __aexit__(self, *exc: Any) -> Any:
@@ -148,6 +154,9 @@ class AnthropicInstrumentor(_base.Instrumentor):
     default_provider = "anthropic"
 
     def _patch(self, patcher: _base.Patcher) -> None:
+        import anthropic._base_client as base_client
+
+        patcher.patch(base_client.BaseClient, "_build_request", _base.count_attempts)
         import anthropic.resources.messages as messages
 
         for cls in (messages.Messages, messages.AsyncMessages):

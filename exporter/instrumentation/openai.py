@@ -91,6 +91,9 @@ class OpenAIInstrumentor(_base.Instrumentor):
     default_provider = "openai"
 
     def _patch(self, patcher: _base.Patcher) -> None:
+        import openai._base_client as base_client
+
+        patcher.patch(base_client.BaseClient, "_build_request", _base.count_attempts)
         import openai.resources.chat.completions as chat
         import openai.resources.embeddings as embeddings
         import openai.resources.responses as responses

@@ -40,6 +40,7 @@ class Call:
         "model",
         "provider",
         "response_model",
+        "retries",
         "team",
         "tier",
         "trace_id",
@@ -59,6 +60,9 @@ class Call:
         self.error_type: str | None = None
         self.cost: float | None = None
         """The call's cost in USD, set when the call ends."""
+        self.retries = 0
+        """Attempts the SDK retried within this call, beyond the first (the instrumentors
+        count them; the call's duration covers every attempt and the backoff)."""
         self.response_model: str | None = None
         """The model the provider answered with, where it names one (a dated snapshot of
         the requested alias); the label stays the requested model."""
@@ -111,6 +115,8 @@ class Call:
             if exc is None:
                 raise
             log.exception("could not record a failed LLM call")
+        if self.retries and hasattr(m, "record_retries"):
+            m.record_retries(provider=self.provider, model=self.model, count=self.retries)
 
     async def __aenter__(self) -> Call:
         return self.__enter__()

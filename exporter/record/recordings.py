@@ -259,6 +259,14 @@ class Recordings:
                 cell[_VALUE] += 1
         return cost
 
+    def record_retries(self, *, provider: str, model: str, count: int = 1) -> None:
+        """Attempts an SDK retried within one request, beyond its first (the request
+        itself is counted once, by ``record_request``)."""
+        validation.count("count", count)
+        cell = self._book.retries(provider, model)
+        with self._lock:
+            cell[_VALUE] += count
+
     def record_events(self, *, accepted: int = 0, rejected: int = 0) -> None:
         """Count ingested events (the sidecar calls this for every event it answers)."""
         events = self._store.families["events"].series

@@ -227,14 +227,20 @@ class RowBook:
                                     (catalog.BY_KEY[key].full_name(self.store.namespace),))
                   for key in over))
 
+    def retries(self, provider: str, model: str) -> list:
+        """The retry counter of a (provider, model)."""
+        return self._per_model("request_retries", provider, model)
+
     def in_flight(self, provider: str, model: str) -> list:
         """The in-flight gauge of a (provider, model), for track()."""
+        return self._per_model("in_flight", provider, model)
+
+    def _per_model(self, key: str, provider: str, model: str) -> list:
         def build(folded: list[str]) -> tuple:
             canonical = normalise_provider(provider)
-            return (self.new("in_flight",
-                             provider=self.admit("provider", canonical, folded),
+            return (self.new(key, provider=self.admit("provider", canonical, folded),
                              model=self.admit("model", normalise_model(canonical, model),
                                               folded)),)
 
-        return self.cells(("in_flight", provider, model), build)[0]  # type: ignore[no-any-return]
+        return self.cells((key, provider, model), build)[0]  # type: ignore[no-any-return]
 

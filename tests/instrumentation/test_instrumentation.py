@@ -241,6 +241,45 @@ def test_every_anthropic_path_prices_1_hour_cache_writes(api, registry, llm) -> 
     check()
 
 
+def test_sdk_retries_are_counted_and_the_request_once(api, registry, llm) -> None:
+    """With the SDKs' default max_retries=2: two 429s then a success is one successful
+    request and two retries; three 429s is one failed request and two retries."""
+    openai_instr.instrument(metrics=llm)
+    anthropic_instr.instrument(metrics=llm)
+    sent_before = len(api.requests)
+    client = openai.OpenAI(base_url=api.url, api_key="k", max_retries=2)
+    client.chat.completions.create(model="gpt-4o", messages=[],
+                                   extra_headers={"x-fake-fail-first": "2"})
+    gpt = {"provider": "openai", "model": "gpt-4o"}
+    assert value(registry, "llm_requests_total", **gpt, tier="unknown", team="unknown",
+                 status="success") == 1
+    assert value(registry, "llm_request_retries_total", **gpt) == 2
+    with pytest.raises(openai.RateLimitError):
+        client.chat.completions.create(model="gpt-4o", messages=[],
+                                       extra_headers={"x-fake-fail-first": "3"})
+    assert value(registry, "llm_request_errors_total", **gpt, error_type="rate_limit") == 1
+    assert value(registry, "llm_request_retries_total", **gpt) == 4
+    assert len(api.requests) - sent_before == 6  # every attempt reached the API
+
+    claude = anthropic.Anthropic(base_url=api.url, api_key="k", max_retries=2)
+    kw = {"model": "claude-sonnet-4-5", "max_tokens": 10, "messages": [],
+          "extra_headers": {"x-fake-fail-first": "1"}}
+    claude.messages.create(**kw)
+    with claude.messages.stream(**kw) as stream:
+        stream.get_final_message()
+
+    async def main() -> None:
+        aclient = anthropic.AsyncAnthropic(base_url=api.url, api_key="k", max_retries=2)
+        async for _ in await aclient.messages.create(**kw, stream=True):
+            pass
+
+    asyncio.run(main())
+    assert value(registry, "llm_request_retries_total", provider="anthropic",
+                 model="claude-sonnet-4-5") == 3
+    assert value(registry, "llm_requests_total", **CLAUDE, team="unknown",
+                 status="success") == 3
+
+
 def test_anthropic_async_stream_and_error(api, registry, llm) -> None:
     anthropic_instr.instrument(metrics=llm)
 
