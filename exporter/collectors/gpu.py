@@ -85,20 +85,35 @@ def _process_name(pid: int) -> str:
         return "unknown"
 
 
+_SAID: set[str] = set()
+
+
+def _once(message: str, *args: Any) -> None:
+    """A machine without a GPU is normal, not a warning: said once per process, at info."""
+    if message not in _SAID:
+        _SAID.add(message)
+        log.info(message, *args)
+
+
 def gpu_collector(nvml: Any = None, processes: bool = False) -> GPUCollector | None:
-    """A GPU collector, or None (logged once) when NVML or a GPU is not available."""
+    """A GPU collector, or None (said once) when NVML or a GPU is not available."""
     try:
         if nvml is None:
             import pynvml
 
             nvml = pynvml
+    except ImportError:
+        _once("GPU metrics off: nvidia-ml-py is not installed (pip install "
+              "'llm-exporter[gpu]' on a machine with NVIDIA GPUs to report them)")
+        return None
+    try:
         nvml.nvmlInit()
         count = nvml.nvmlDeviceGetCount()
-    except Exception as exc:  # ImportError, NVMLError_LibraryNotFound, DriverNotLoaded...
-        log.info("no NVIDIA GPU collector: %s", exc or type(exc).__name__)
+    except Exception as exc:  # NVMLError_LibraryNotFound, DriverNotLoaded...
+        _once("GPU metrics off: no NVIDIA driver to ask (%s)", exc or type(exc).__name__)
         return None
     if count == 0:
-        log.info("no NVIDIA GPU found: the gpu collector is off")
+        _once("GPU metrics off: NVML sees no NVIDIA GPU")
         return None
     return GPUCollector(nvml, processes=processes)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from types import SimpleNamespace
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from exporter import LLMMetrics, Settings
@@ -164,3 +165,30 @@ def test_resource_collectors_serve_a_prometheus_client_registry() -> None:
     text = generate_latest(registry).decode()
     assert "# TYPE system_cpu_time_seconds_total counter" in text
     assert registry.get_sample_value("system_memory_total_bytes") > 0
+
+
+def test_a_machine_without_nvml_says_so_once_at_info_with_the_fix(
+        caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No pynvml is the normal case on a laptop or a CPU host: one info line that says how
+    to turn GPU metrics on, however many recorders or sidecars start."""
+    import builtins
+    import logging
+
+    from exporter.collectors import gpu
+
+    real_import = builtins.__import__
+
+    def no_pynvml(name: str, *args: object, **kwargs: object) -> object:
+        if name == "pynvml":
+            raise ModuleNotFoundError("No module named 'pynvml'")
+        return real_import(name, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(builtins, "__import__", no_pynvml)
+    monkeypatch.setattr(gpu, "_SAID", set())
+    caplog.set_level(logging.DEBUG, logger="exporter.collectors.gpu")
+    for _ in range(3):
+        assert gpu.gpu_collector() is None
+    lines = [r for r in caplog.records if r.name == "exporter.collectors.gpu"]
+    assert len(lines) == 1 and lines[0].levelno == logging.INFO
+    assert "pip install 'llm-exporter[gpu]'" in lines[0].getMessage()
+    assert "No module named" not in lines[0].getMessage()
