@@ -10,11 +10,24 @@ instrumentations accept it too) and records ``gen_ai.client.token.usage``,
 price (``llm.client.prompt_cache.savings``, ``llm.client.prompt_cache.write_premium``).
 Any reader works: the Prometheus exporter (``opentelemetry-exporter-prometheus``), OTLP
 to a Collector, the in-memory reader.
+
+Names follow the semconv transition rule: by default, what this package has always
+emitted; with ``OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental`` (or
+``semconv="latest"``), the latest experimental GenAI names: time to first and per
+output *chunk* on the client (``gen_ai.client.operation.time_to_first_chunk``,
+``...time_per_output_chunk``), provider names as semconv spells them (``azure.ai.openai``,
+``mistral_ai``, ``x_ai``, ``gcp.gemini``), and the USD counters named for their currency
+(``llm.client.cost.usd``, unit ``{USD}``, so Prometheus shows ``llm_client_cost_usd_total``).
+Either way the operation is the call's own (``embeddings`` for an embedding) and
+``gen_ai.request.model`` is the model asked for, ``gen_ai.response.model`` the one that
+answered.
 """
 
 from __future__ import annotations
 
 import math
+import os
+from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from . import catalog
@@ -33,6 +46,32 @@ TPOT_BOUNDARIES = catalog.TPOT_BUCKETS
 TOKEN_BOUNDARIES = catalog.TOKEN_BUCKETS
 
 
+#: The opt-in value of OTEL_SEMCONV_STABILITY_OPT_IN for the latest GenAI conventions.
+LATEST = "gen_ai_latest_experimental"
+#: Our provider ids as the latest conventions spell gen_ai.provider.name (the rest, such
+#: as openai, anthropic, groq, deepseek, perplexity, cohere, are spelled alike).
+SEMCONV_PROVIDERS = {"azure": "azure.ai.openai", "mistral": "mistral_ai", "x-ai": "x_ai",
+                     "google": "gcp.gemini", "vertex": "gcp.vertex_ai",
+                     "bedrock": "aws.bedrock", "watsonx": "ibm.watsonx.ai"}
+#: Instrument names and units: (the default, what we always emitted; the latest).
+NAMES = {
+    "ttft": (("gen_ai.server.time_to_first_token", "s"),
+             ("gen_ai.client.operation.time_to_first_chunk", "s")),
+    "tpot": (("gen_ai.server.time_per_output_token", "s"),
+             ("gen_ai.client.operation.time_per_output_chunk", "s")),
+    "cost": (("llm.client.cost", "USD"), ("llm.client.cost.usd", "{USD}")),
+    "cache_savings": (("llm.client.prompt_cache.savings", "USD"),
+                      ("llm.client.prompt_cache.savings.usd", "{USD}")),
+    "write_premium": (("llm.client.prompt_cache.write_premium", "USD"),
+                      ("llm.client.prompt_cache.write_premium.usd", "{USD}")),
+}
+
+
+def wants_latest(env: Mapping[str, str] = os.environ) -> bool:
+    """Whether OTEL_SEMCONV_STABILITY_OPT_IN asks for the latest GenAI conventions."""
+    return LATEST in {v.strip() for v in env.get("OTEL_SEMCONV_STABILITY_OPT_IN", "").split(",")}
+
+
 class _Labels(NamedTuple):
     base: dict[str, str]
     input: dict[str, str]
@@ -45,10 +84,19 @@ class _Labels(NamedTuple):
 class OTelMetrics:
     """The OpenTelemetry twin of :class:`~exporter.record.recorder.LLMMetrics` for requests."""
 
+    #: record_request takes the call's operation and answered model (Call passes them).
+    takes_response = True
+
     def __init__(self, meter_provider: Any = None, *, config: Settings | None = None,
-                 prices: PriceBook | None = None, operation: str = "chat") -> None:
+                 prices: PriceBook | None = None, operation: str = "chat",
+                 semconv: str | None = None) -> None:
+        """``semconv``: "latest" or "default"; None reads OTEL_SEMCONV_STABILITY_OPT_IN."""
         from opentelemetry import metrics
 
+        if semconv not in (None, "latest", "default"):
+            raise ValueError(f"semconv must be 'latest' or 'default', got {semconv!r}")
+        self.latest = wants_latest() if semconv is None else semconv == "latest"
+        names = {k: v[1 if self.latest else 0] for k, v in NAMES.items()}
         settings = config or Settings.load()
         self._prices = prices if prices is not None else settings.price_book()
         self._caps = LabelCaps(settings.label_caps)
@@ -64,21 +112,21 @@ class OTelMetrics:
             description="GenAI operation duration.",
             explicit_bucket_boundaries_advisory=DURATION_BOUNDARIES)
         self._ttft = meter.create_histogram(
-            "gen_ai.server.time_to_first_token", unit="s",
-            description="Time to generate the first token.",
+            names["ttft"][0], unit="s",
+            description="Time to receive the first chunk (token) of a streamed response.",
             explicit_bucket_boundaries_advisory=TTFT_BOUNDARIES)
         self._tpot = meter.create_histogram(
-            "gen_ai.server.time_per_output_token", unit="s",
-            description="Time per output token generated after the first token.",
+            names["tpot"][0], unit="s",
+            description="Time per output chunk (token) after the first.",
             explicit_bucket_boundaries_advisory=TPOT_BOUNDARIES)
         self._cost = meter.create_counter(
-            "llm.client.cost", unit="USD", description="Cost of GenAI requests, from the "
-                                                      "price catalog.")
+            names["cost"][0], unit=names["cost"][1],
+            description="Cost of GenAI requests, from the price catalog.")
         self._cache_savings = meter.create_counter(
-            "llm.client.prompt_cache.savings", unit="USD",
+            names["cache_savings"][0], unit=names["cache_savings"][1],
             description="Cached input priced at the uncached input rate, minus its cost.")
         self._write_premium = meter.create_counter(
-            "llm.client.prompt_cache.write_premium", unit="USD",
+            names["write_premium"][0], unit=names["write_premium"][1],
             description="What prompt-cache writes cost above the uncached input rate.")
         self._active = meter.create_up_down_counter(
             "llm.client.requests.active", unit="{request}",
@@ -86,9 +134,9 @@ class OTelMetrics:
         self._attrs: dict[tuple, _Labels] = {}
 
     def _labels(self, provider: str, model: str, response_model: str | None,
-                team: str | None, tier: str | None) -> _Labels:
+                team: str | None, tier: str | None, operation: str | None = None) -> _Labels:
         """Attribute sets and price key of a label combination, worked out once."""
-        key = (provider, model, response_model, team, tier)
+        key = (provider, model, response_model, team, tier, operation)
         try:
             labels = self._attrs.get(key)
         except TypeError:  # an unhashable label value: normalising names it
@@ -97,8 +145,11 @@ class OTelMetrics:
             p = normalise_provider(provider)
             requested = normalise_model(p, model)
             responded = normalise_model(p, response_model) if response_model else requested
-            attrs = {"gen_ai.operation.name": self._operation,
-                     "gen_ai.provider.name": self._caps.admit("provider", p)[0],
+            shown = self._caps.admit("provider", p)[0]
+            if self.latest:
+                shown = SEMCONV_PROVIDERS.get(shown, shown)
+            attrs = {"gen_ai.operation.name": operation or self._operation,
+                     "gen_ai.provider.name": shown,
                      "gen_ai.request.model": self._caps.admit("model", requested)[0],
                      "gen_ai.response.model": self._caps.admit("model", responded)[0]}
             if team is not None:
@@ -118,7 +169,8 @@ class OTelMetrics:
                        ttft_seconds: float | None = None, status: str = "success",
                        error_type: str | None = None, cache_hit: bool | None = None,
                        team: str | None = None, tier: str | None = None,
-                       response_model: str | None = None, trace_id: str | None = None) -> float:
+                       response_model: str | None = None, trace_id: str | None = None,
+                       operation: str | None = None) -> float:
         """Same arguments and token semantics as ``LLMMetrics.record_request``; returns
         the cost in USD. ``cache_hit`` is accepted for compatibility (semconv has no
         response-cache instrument); so is ``trace_id`` (the OTel SDK takes exemplars from
@@ -133,7 +185,7 @@ class OTelMetrics:
         validation.error_type(error_type, status)
         if cache_hit is not None:
             validation.flag("cache_hit", cache_hit)
-        labels = self._labels(provider, model, response_model, team, tier)
+        labels = self._labels(provider, model, response_model, team, tier, operation)
         attrs = labels.base
         p = self._prices.rates(*labels.priced_as).prices(input_tokens)
         uncached = input_tokens - cache_read_tokens - cache_write_tokens

@@ -95,3 +95,95 @@ def test_scrape_through_the_prometheus_exporter() -> None:
         assert "llm_client_cost" in text
     finally:
         provider.shutdown()  # also unregisters the reader from the default registry
+
+
+def test_latest_semconv_names_are_the_installed_conventions(
+        reader: InMemoryMetricReader) -> None:
+    """With the opt-in, every name we emit is a constant of the installed
+    opentelemetry-semantic-conventions package (attributes, instruments, values)."""
+    from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as a
+    from opentelemetry.semconv._incubating.metrics import gen_ai_metrics as m
+
+    otel = OTelMetrics(MeterProvider(metric_readers=[reader]), prices=PriceBook(),
+                       semconv="latest")
+    for provider in ("openai", "azure", "mistral", "x-ai", "google", "anthropic", "groq"):
+        otel.record_request(provider=provider, model="gpt-4o", input_tokens=10,
+                            output_tokens=5, duration_seconds=0.5, ttft_seconds=0.1)
+    otel.record_request(provider="openai", model="text-embedding-3-small", input_tokens=8,
+                        duration_seconds=0.05, operation="embeddings")
+    got = points(reader)
+    assert {m.GEN_AI_CLIENT_TOKEN_USAGE, m.GEN_AI_CLIENT_OPERATION_DURATION,
+            m.GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK,
+            m.GEN_AI_CLIENT_OPERATION_TIME_PER_OUTPUT_CHUNK} <= set(got)
+    assert not any(name.startswith("gen_ai.server.") for name in got)
+    semconv = {a.GEN_AI_OPERATION_NAME, a.GEN_AI_PROVIDER_NAME, a.GEN_AI_REQUEST_MODEL,
+               a.GEN_AI_RESPONSE_MODEL, a.GEN_AI_TOKEN_TYPE, "error.type"}
+    providers = {v.value for v in a.GenAiProviderNameValues}
+    operations = {v.value for v in a.GenAiOperationNameValues}
+    for name, series in got.items():
+        for attrs, _ in series:
+            assert {k for k in attrs if k.startswith("gen_ai.")} <= semconv, name
+            assert attrs[a.GEN_AI_PROVIDER_NAME] in providers, attrs
+            assert attrs[a.GEN_AI_OPERATION_NAME] in operations, attrs
+    shown = {attrs[a.GEN_AI_PROVIDER_NAME] for attrs, _ in got[m.GEN_AI_CLIENT_TOKEN_USAGE]}
+    assert {"azure.ai.openai", "mistral_ai", "x_ai", "gcp.gemini"} <= shown
+    ops = {attrs[a.GEN_AI_OPERATION_NAME] for attrs, _ in got[m.GEN_AI_CLIENT_TOKEN_USAGE]}
+    assert ops == {"chat", "embeddings"}
+    assert "llm.client.cost.usd" in got and "llm.client.cost" not in got
+
+
+def test_the_opt_in_comes_from_the_environment(reader: InMemoryMetricReader,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OTEL_SEMCONV_STABILITY_OPT_IN", "http, gen_ai_latest_experimental")
+    assert OTelMetrics(MeterProvider(), prices=PriceBook()).latest
+    monkeypatch.setenv("OTEL_SEMCONV_STABILITY_OPT_IN", "http")
+    default = OTelMetrics(MeterProvider(metric_readers=[reader]), prices=PriceBook())
+    assert not default.latest
+    default.record_request(provider="azure", model="gpt-4o", input_tokens=1,
+                           duration_seconds=0.1, ttft_seconds=0.05, output_tokens=1)
+    got = points(reader)
+    assert "gen_ai.server.time_to_first_token" in got  # the default is what we emitted
+    assert got["gen_ai.client.operation.duration"][0][0]["gen_ai.provider.name"] == "azure"
+    with pytest.raises(ValueError, match="semconv"):
+        OTelMetrics(MeterProvider(), prices=PriceBook(), semconv="newest")
+
+
+def test_the_sdk_path_names_the_operation_and_both_models(
+        reader: InMemoryMetricReader) -> None:
+    """gen_ai.request.model is what was asked for, gen_ai.response.model what answered
+    (the API answers gpt-4o with a dated snapshot); an embedding is an embeddings call."""
+    api = FakeLLMAPI()
+    try:
+        otel = OTelMetrics(MeterProvider(metric_readers=[reader]), prices=PriceBook(),
+                           semconv="latest")
+        openai_instr.instrument(metrics=otel)
+        client = openai.OpenAI(base_url=api.url + "/v1", api_key="k", max_retries=0)
+        client.chat.completions.create(model="gpt-4o", messages=[])
+        client.embeddings.create(model="text-embedding-3-small", input="hi")
+        got = points(reader)
+        seen = {(attrs["gen_ai.operation.name"], attrs["gen_ai.request.model"],
+                 attrs["gen_ai.response.model"])
+                for attrs, _ in got["gen_ai.client.operation.duration"]}
+        assert seen == {("chat", "gpt-4o", "gpt-4o-2024-08-06"),
+                        ("embeddings", "text-embedding-3-small", "text-embedding-3-small")}
+    finally:
+        openai_instr.uninstrument()
+        api.stop()
+
+
+def test_the_latest_cost_scrapes_as_usd_total() -> None:
+    from opentelemetry.exporter.prometheus import PrometheusMetricReader
+    from prometheus_client import REGISTRY, generate_latest
+
+    prom_reader = PrometheusMetricReader()
+    provider = MeterProvider(metric_readers=[prom_reader])
+    try:
+        otel = OTelMetrics(provider, prices=PriceBook(), semconv="latest")
+        otel.record_request(provider="openai", model="gpt-4o", input_tokens=900,
+                            output_tokens=120, duration_seconds=1.5)
+        names = {ln.split("{")[0].split(" ")[0] for ln in
+                 generate_latest(REGISTRY).decode().splitlines() if ln.startswith("llm_")}
+        assert "llm_client_cost_usd_total" in names, names
+        assert not any("USD" in n for n in names)
+    finally:
+        provider.shutdown()

@@ -63,7 +63,8 @@ class Target:
         return self.default_provider
 
 
-def start(settings: Target, resource: Any, model: Any) -> Call | None:
+def start(settings: Target, resource: Any, model: Any, operation: str = "chat"
+          ) -> Call | None:
     """Open a tracked call; None (and a log line) if anything goes wrong in our code."""
     try:
         team, tier = current()
@@ -72,6 +73,7 @@ def start(settings: Target, resource: Any, model: Any) -> Call | None:
                                       team=team if team is not None else settings.team,
                                       tier=tier if tier is not None else settings.tier,
                                       trace_id=current_trace_id())
+        call.operation = operation
         call.__enter__()
         return call
     except Exception:
@@ -172,7 +174,8 @@ class Instrumentor:
 
 def wrap_call(original: Any, is_async: bool, settings: Callable[[], Target | None],
               on_result: Callable[[Any, Call | None, Any, bool], Any],
-              prepare: Callable[[dict[str, Any]], Any] = lambda kwargs: None) -> Any:
+              prepare: Callable[[dict[str, Any]], Any] = lambda kwargs: None,
+              operation: str = "chat") -> Any:
     """The wrapper of one SDK method: start tracking, call the original, record a failure
     and re-raise it untouched, else hand the result to ``on_result(result, call, prepared,
     is_async)``. ``prepare(kwargs)`` may adjust the request first (and says what it did).
@@ -184,7 +187,7 @@ def wrap_call(original: Any, is_async: bool, settings: Callable[[], Target | Non
             if current_settings is None:
                 return await original(self, *args, **kwargs)
             prepared = prepare(kwargs)
-            call = start(current_settings, self, kwargs.get("model"))
+            call = start(current_settings, self, kwargs.get("model"), operation)
             token = CALL.set(call)
             try:
                 result = await original(self, *args, **kwargs)
@@ -201,7 +204,7 @@ def wrap_call(original: Any, is_async: bool, settings: Callable[[], Target | Non
         if current_settings is None:
             return original(self, *args, **kwargs)
         prepared = prepare(kwargs)
-        call = start(current_settings, self, kwargs.get("model"))
+        call = start(current_settings, self, kwargs.get("model"), operation)
         token = CALL.set(call)
         try:
             result = original(self, *args, **kwargs)

@@ -82,7 +82,8 @@ def _wrap(kind: str, original: Any, *, is_async: bool,
         _base.finish(call, None, tokens, getattr(result, "model", None))
         return result
 
-    return _base.wrap_call(original, is_async, settings, on_result, prepare)
+    operation = "embeddings" if kind == "embeddings" else "chat"
+    return _base.wrap_call(original, is_async, settings, on_result, prepare, operation)
 
 
 class OpenAIInstrumentor(_base.Instrumentor):

@@ -38,6 +38,7 @@ class Call:
         "cost",
         "error_type",
         "model",
+        "operation",
         "provider",
         "response_model",
         "retries",
@@ -60,6 +61,9 @@ class Call:
         self.error_type: str | None = None
         self.cost: float | None = None
         """The call's cost in USD, set when the call ends."""
+        self.operation: str | None = None
+        """The GenAI operation (chat, embeddings ...), where the instrumentor knows it:
+        for OpenTelemetry's gen_ai.operation.name."""
         self.retries = 0
         """Attempts the SDK retried within this call, beyond the first (the instrumentors
         count them; the call's duration covers every attempt and the backoff)."""
@@ -104,13 +108,16 @@ class Call:
                 self.error_type = classify(exc)
             except Exception:  # never mask the caller's exception
                 self.error_type = "other"
+        # OpenTelemetry's recorder also takes what answered (semconv attributes of it)
+        extra = {"response_model": self.response_model, "operation": self.operation} \
+            if getattr(m, "takes_response", False) else {}
         try:
             self.cost = m.record_request(
                 provider=self.provider, model=self.model, team=self.team, tier=self.tier,
                 duration_seconds=duration, ttft_seconds=self._ttft,
                 status="error" if self.error_type is not None else "success",
                 error_type=self.error_type, cache_hit=self.cache_hit, **self._usage,
-                **({"trace_id": self.trace_id} if self.trace_id is not None else {}))
+                **({"trace_id": self.trace_id} if self.trace_id is not None else {}), **extra)
         except Exception:
             if exc is None:
                 raise
