@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from exporter.mixin.config import load_alert_config
@@ -44,7 +45,8 @@ def test_every_variable_a_query_uses_is_defined_and_every_one_defined_is_used() 
         assert {"datasource", "job"} <= defined, name
         used: set[str] = set()
         for p in panels(board):
-            assert p["datasource"] == "${datasource}", (name, p["title"])
+            assert p["datasource"] == {"type": "prometheus", "uid": "${datasource}"}, \
+                (name, p["title"])
             for t in p["targets"]:
                 found = set(re.findall(r"\$\{?(\w+)", t["expr"]))
                 undefined = found - defined - GRAFANA_VARIABLES
@@ -161,3 +163,37 @@ def test_dashboards_follow_the_configured_namespace(tmp_path: Path) -> None:
 def test_uids_and_provisioning() -> None:
     assert set(committed()) == set(DASHBOARDS)
     assert {b["uid"] for b in committed().values()} == set(DASHBOARDS)
+
+
+def _walk(node, path=""):
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield f"{path}.{k}", k, v
+            yield from _walk(v, f"{path}.{k}")
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield from _walk(v, f"{path}[{i}]")
+
+
+def test_dashboards_load_in_grafanas_own_sdk_with_a_current_schema() -> None:
+    """Grafana's foundation SDK reads every committed dashboard: a current schemaVersion,
+    data sources as references (objects, not the pre-8.3 strings), no legacy nulls; and
+    what it reads back keeps every panel's queries."""
+    import json
+
+    pytest.importorskip("grafana_foundation_sdk", reason="pip install -e '.[dev]'")
+    from grafana_foundation_sdk.models.dashboard import Dashboard
+
+    for path in sorted((ROOT / "dashboards/json").glob("*.json")):
+        raw = json.loads(path.read_text())
+        assert raw["schemaVersion"] >= 39, path.name
+        refs = [(p, v) for p, k, v in _walk(raw) if k == "datasource"]
+        assert refs, path.name
+        for where, ref in refs:
+            assert ref == {"type": "prometheus", "uid": "${datasource}"}, (path.name, where)
+        model = Dashboard.from_json(raw)
+        back = json.loads(json.dumps(model.to_json(), default=lambda o: o.to_json()))
+        exprs = sorted(t["expr"] for p in raw["panels"] for t in p.get("targets", []))
+        assert exprs and sorted(t["expr"] for p in back["panels"]
+                                for t in p.get("targets", [])) == exprs, path.name
+        assert len(back["panels"]) == len(raw["panels"])

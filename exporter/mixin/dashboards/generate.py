@@ -12,6 +12,12 @@ from grafanalib._gen import DashboardEncoder
 from ..config import AlertConfig, load_alert_config
 from . import insights, llm_cost, llm_performance, resources, routing
 
+#: The dashboard schema we emit (Grafana 11.0's; later Grafanas migrate it on load).
+#: grafanalib writes its own default (12, Grafana 5) and data sources as plain strings.
+SCHEMA_VERSION = 39
+#: Every data source reference, as an object (the form since Grafana 8.3).
+DATASOURCE_REF = {"type": "prometheus", "uid": "${datasource}"}
+
 DASHBOARDS = {"llm-cost": llm_cost, "llm-performance": llm_performance,
               "llm-routing": routing, "llm-resources": resources, "llm-insights": insights}
 
@@ -24,7 +30,20 @@ def data(cfg: AlertConfig, name: str) -> dict[str, Any]:
     for var in out["templating"]["list"]:
         if var.get("includeAll"):  # Grafana's "All" is the value $__all
             var["current"] = {"selected": True, "text": ["All"], "value": ["$__all"]}
-    return out
+    out["schemaVersion"] = SCHEMA_VERSION
+    return _references(out)
+
+
+def _references(node: Any) -> Any:
+    """Data sources named by string (``"${datasource}"``) become reference objects, and
+    grafanalib's unset fields (null) are left out, as Grafana itself saves a dashboard;
+    a threshold step's null ``value`` (the base step) stays."""
+    if isinstance(node, dict):
+        return {k: dict(DATASOURCE_REF) if k == "datasource" and v == "${datasource}"
+                else _references(v) for k, v in node.items() if v is not None or k == "value"}
+    if isinstance(node, list):
+        return [_references(v) for v in node]
+    return node
 
 
 def render(cfg: AlertConfig) -> dict[str, str]:
