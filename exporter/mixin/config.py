@@ -52,6 +52,7 @@ _SCHEMA: dict[str, dict[str, Any]] = {
     "insights": {"interval": _DUR},
     "self_hosted": {"window": _DUR, "usd_per_kwh": _NUMBER, "energy_metric": str,
                     "energy_joules_per_unit": _NUMBER, "energy_join_labels": list},
+    "inference_servers": {"servers": list, "pool_label": str},
     "price_catalog": {"max_age_days": _NUMBER, "for": _DUR},
     "spend_anomaly": {"factor": _NUMBER, "min_usd_per_hour": _NUMBER, "weeks": int,
                       "min_weeks": int, "for": _DUR},
@@ -65,6 +66,7 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
     "self_hosted": {"window": "1h", "usd_per_kwh": 0, "energy_metric":
                     'gpu_energy_joules_total{job="llm-exporter"}',
                     "energy_joules_per_unit": 1, "energy_join_labels": ["instance"]},
+    "inference_servers": {"servers": ["vllm", "sglang", "tgi"], "pool_label": "pool"},
     "price_catalog": {"max_age_days": 60, "for": "1h"},
     "spend_anomaly": {"factor": 3, "min_usd_per_hour": 10, "weeks": 4, "min_weeks": 2,
                       "for": "15m"},
@@ -232,6 +234,15 @@ def _check_insights(raw: dict[str, Any]) -> None:
                           f"{sa['min_weeks']!r}")
     if sa["factor"] <= 1:
         raise ConfigError(f"spend_anomaly.factor: must be > 1, got {sa['factor']!r}")
+    ic = raw["inference_servers"]
+    known = ("vllm", "sglang", "tgi")
+    if not all(s in known for s in ic["servers"]) or len(set(ic["servers"])) != \
+            len(ic["servers"]):
+        raise ConfigError(f"inference_servers.servers: some of {', '.join(known)}, each "
+                          f"once, got {ic['servers']!r}")
+    if not _LABEL.match(ic["pool_label"]):
+        raise ConfigError("inference_servers.pool_label: a label name, got "
+                          f"{ic['pool_label']!r}")
     joins = sh["energy_join_labels"]
     if not joins or not all(isinstance(j, str) and _LABEL.match(j) for j in joins):
         raise ConfigError("self_hosted.energy_join_labels: a non-empty list of label names, "

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from .config import AlertConfig
+from .inference import inference_rules
 from .names import MONEY, Names, alert, dedup, link, query
 
 INSIGHTS_FILE = "llm-insights.rules.yml"
@@ -145,5 +146,6 @@ def anomaly_rules(cfg: AlertConfig, names: Names, n: InsightNames) -> list[dict[
 def insights_group(cfg: AlertConfig, names: Names) -> dict[str, Any]:
     n = InsightNames(cfg.namespace, cfg.raw["self_hosted"]["window"])
     return {"name": f"{cfg.namespace}.insights", "interval": cfg.get("insights", "interval"),
-            "rules": [*self_hosted_rules(cfg, names, n), catalog_alert(cfg, names),
+            "rules": [*self_hosted_rules(cfg, names, n),
+                      *inference_rules(cfg, n.pool_cost), catalog_alert(cfg, names),
                       *anomaly_rules(cfg, names, n)]}

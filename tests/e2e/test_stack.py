@@ -48,6 +48,45 @@ def demo_sidecar(sidecar_factory) -> Iterator:
     thread.join(10)
 
 
+class InferenceServerMetrics:
+    """A /metrics in vLLM's documented format ("Production Metrics", v0.11), its counters
+    growing with each scrape, for the demo's GPU pool: the inference-server rules and
+    panels read it as they would a real vLLM (whose scrape job carries the pool label;
+    here the label is on the series)."""
+
+    def __init__(self, pool: str) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        served = {"n": 0}
+        labels = f'model_name="meta-llama/Llama-3.1-8B-Instruct",pool="{pool}"'
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802
+                served["n"] += 1
+                n = served["n"]
+                body = (f"# TYPE vllm:prompt_tokens_total counter\n"
+                        f"vllm:prompt_tokens_total{{{labels}}} {n * 5000}\n"
+                        f"# TYPE vllm:generation_tokens_total counter\n"
+                        f"vllm:generation_tokens_total{{{labels}}} {n * 800}\n"
+                        f"# TYPE vllm:num_requests_running gauge\n"
+                        f"vllm:num_requests_running{{{labels}}} 4\n").encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain; version=0.0.4")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+
+
 def expand(expr: str, defined: set[str]) -> str:
     """The query Grafana sends for the dashboards' "All" choice: only the variables the
     dashboard defines are replaced, so a query using an undefined one fails here."""
@@ -65,7 +104,8 @@ def test_every_dashboard_query_returns_data(demo_sidecar, tmp_path: Path) -> Non
     config["insights"]["interval"] = "10s"
     (tmp_path / "config.yml").write_text(yaml.safe_dump(config))
     rules = write(tmp_path / "config.yml", tmp_path / "rules")
-    prom = Prometheus(tmp_path, [demo_sidecar.port], rules)
+    vllm = InferenceServerMetrics(DEMO_SETTINGS.pools[0].name)
+    prom = Prometheus(tmp_path, [demo_sidecar.port, vllm.port], rules)
     try:
         wait_for(lambda: prom.query('up{job="llm-exporter"} == 1')["data"]["result"], 60,
                  "the first scrape")
@@ -93,6 +133,7 @@ def test_every_dashboard_query_returns_data(demo_sidecar, tmp_path: Path) -> Non
         assert not missing, "panels without data:\n" + "\n".join(map(str, missing))
     finally:
         prom.stop()
+        vllm.stop()
 
 
 @pytest.mark.seconds(46)

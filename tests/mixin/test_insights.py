@@ -72,13 +72,28 @@ def test_energy_is_part_of_the_pool_cost(tmp_path: Path, source: str) -> None:
 
 def test_configs_from_before_the_insights_still_load(tmp_path: Path) -> None:
     raw = yaml.safe_load((ALERTS / "config.yml").read_text())
-    for section in ("insights", "self_hosted", "price_catalog", "spend_anomaly"):
+    for section in ("insights", "self_hosted", "price_catalog", "spend_anomaly",
+                    "inference_servers"):
         raw.pop(section, None)
     path = tmp_path / "old.yml"
     path.write_text(yaml.safe_dump(raw))
     cfg = load_alert_config(path)
     assert cfg.raw["spend_anomaly"]["factor"] == 3
     assert cfg.raw["price_catalog"]["max_age_days"] == 60
+    assert cfg.raw["inference_servers"]["servers"] == ["vllm", "sglang", "tgi"]
+
+
+def test_a_config_reads_only_the_servers_it_lists(tmp_path: Path) -> None:
+    raw = yaml.safe_load((ALERTS / "config.yml").read_text())
+    for servers, present, absent in ((["vllm"], "vllm:", "sglang:"), ([], None, "vllm:")):
+        raw["inference_servers"] = {"servers": servers, "pool_label": "gpu_pool"}
+        (tmp_path / "c.yml").write_text(yaml.safe_dump(raw))
+        text = "".join(f.read_text() for f in write(tmp_path / "c.yml", tmp_path / "r"))
+        assert absent not in text
+        if present:
+            assert present in text and "sum by (gpu_pool, model_name)" in text
+        else:
+            assert "inference_tokens" not in text
 
 
 @pytest.mark.parametrize("section,values,message", [
@@ -89,6 +104,9 @@ def test_configs_from_before_the_insights_still_load(tmp_path: Path) -> None:
     ("price_catalog", {"max_age_days": "old"}, "price_catalog.max_age_days: expected a number"),
     ("self_hosted", {"energy_join_labels": []}, "self_hosted.energy_join_labels"),
     ("self_hosted", {"window": "an hour"}, "self_hosted.window: expected a duration"),
+    ("inference_servers", {"servers": ["vllm", "ollama"]}, "inference_servers.servers"),
+    ("inference_servers", {"servers": ["vllm", "vllm"]}, "each once"),
+    ("inference_servers", {"pool_label": "gpu pool"}, "inference_servers.pool_label"),
 ])
 def test_bad_insight_settings_name_the_key(tmp_path: Path, section: str, values: dict,
                                            message: str) -> None:

@@ -234,9 +234,10 @@ def test_promtool_checks_and_unit_tests_pass() -> None:
     # it, promtool's map order made results vary from run to run)
     files = sorted((ALERTS / "tests").glob("*.yml"))
     assert {f.name for f in files} == {"alerts.test.yml", "recording.test.yml",
-                                       "scenarios.test.yml", "insights.test.yml"}
+                                       "scenarios.test.yml", "insights.test.yml",
+                                       "inference.test.yml"}
     out = run(promtool, "test", "rules", *map(str, files))
-    assert out.count("SUCCESS") == 4, out
+    assert out.count("SUCCESS") == 5, out
     out = run(promtool, "check", "config", str(ROOT / "prometheus.yml"))
     assert "SUCCESS: 2 rule files found" in out
     config = yaml.safe_load((ROOT / "prometheus.yml").read_text())

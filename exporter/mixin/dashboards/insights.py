@@ -6,6 +6,7 @@ beside its usual level for that hour of the week (LLMSpendAnomaly)."""
 from grafanalib.core import Dashboard
 
 from ..config import AlertConfig
+from ..inference import InferenceNames
 from ..insights import InsightNames
 from ..names import Names
 from .panels import RATE, Board, merge_columns, stat, steps, table, target, timeseries
@@ -15,6 +16,7 @@ def build(cfg: AlertConfig) -> Dashboard:
     """This dashboard for one alert config (namespace, thresholds)."""
     names = Names(cfg)
     n = InsightNames(cfg.namespace, cfg.raw["self_hosted"]["window"])
+    inf = InferenceNames(cfg.namespace, cfg.raw["self_hosted"]["window"])
     m = names.metric
     board = Board(names, "job", "provider", "model", "team")
     saved, premium = m("prompt_cache_savings"), m("prompt_cache_write_premium")
@@ -88,6 +90,18 @@ def build(cfg: AlertConfig) -> Dashboard:
                       "hours are its cost) or none.",
               transformations=merge_columns({}, hide=("Time", "Value", "__name__", "job",
                                                       "instance"))),
+        table("Inference servers, USD per million tokens", [
+            target(inf.per_mtok, ref="A", instant=True, fmt="table")],
+            0, 28, "vLLM, SGLang and TGI count their own tokens: each GPU pool's cost (its "
+                   "GPU hours, plus energy where priced) over the tokens its servers made, "
+                   "per model. No application code: the servers' /metrics and the pool "
+                   "label on their scrape jobs (inference_servers in alerts/config.yml).",
+            transformations=merge_columns({"Value": "USD per million tokens"},
+                                          hide=("Time", "__name__")), unit="currencyUSD"),
+        timeseries("Inference servers, tokens per second", [
+            target(inf.tokens, "{{server}} {{model}} ({{pool}}): {{token_type}}")],
+            "short", 12, 28, "Prompt and generated tokens per second of each self-hosted "
+                             "server, from its own counters.", stacked=True),
     ]
     return board.dashboard("llm-insights", "LLM money insights", __doc__ or "", panels,
                            ["cost"])
