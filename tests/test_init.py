@@ -62,10 +62,11 @@ def test_the_readme_only_sends_users_to_public_names() -> None:
     """``from exporter.x import y`` in the README names a public module or name (the
     changelog may name what moved)."""
     text = (ROOT / "README.md").read_text().split("## Changelog")[0]
-    public_modules = {"exporter", "exporter.multiprocess", "exporter.compat"}
+    public_modules = {"exporter", "exporter.multiprocess", "exporter.compat",
+                      "exporter.integrations.litellm"}
     for module, names in re.findall(r"from (exporter[\w.]*) import ([\w, ]+)", text):
         assert module in public_modules, f"README imports from internal {module}"
-        if module in ("exporter", "exporter.compat"):
+        if module in ("exporter", "exporter.compat", "exporter.integrations.litellm"):
             for name in (n.strip() for n in names.split(",")):
                 assert name in importlib.import_module(module).__all__, name
     for internal in re.findall(r"`(exporter\.[a-z_.]+)", text):

@@ -32,6 +32,8 @@ from litellm.integrations.custom_logger import CustomLogger
 from ..record.classify import classify
 from ..record.recorder import LLMMetrics
 
+__all__ = ["TEAM_KEYS", "LiteLLMCallback", "usage_of"]
+
 log = logging.getLogger(__name__)
 
 #: Metadata keys that name the team, first found wins (the proxy sets the first from the
