@@ -71,13 +71,13 @@ def _clean(label: str, value: object, required: bool) -> str:
 #: normalised once per process, whether the sidecar's ingest checks it before a batch
 #: is applied or the recorder admits it. Bounded; past it, values are normalised on
 #: each first sight of their label set (the recorder caches those), and still agree.
-_CANONICAL: dict[tuple[str, str, object], str] = {}
+CANONICAL: dict[tuple[str, str, object], str] = {}
 _MAX_CANONICAL = 10_000
 
 
 def _remember(key: tuple[str, str, object], value: str) -> str:
-    if len(_CANONICAL) < _MAX_CANONICAL:
-        _CANONICAL[key] = value
+    if len(CANONICAL) < _MAX_CANONICAL:
+        CANONICAL[key] = value
     return value
 
 
@@ -85,7 +85,7 @@ def normalise_provider(provider: object) -> str:
     """Lower-case provider id with common aliases folded (``gemini`` -> ``google``)."""
     key = ("provider", "", provider)
     try:
-        return _CANONICAL[key]
+        return CANONICAL[key]
     except (KeyError, TypeError):
         pass
     value = _clean("provider", provider, required=True).lower()
@@ -97,7 +97,7 @@ def normalise_model(provider: str, model: object) -> str:
     ``<provider>/`` prefix (``models/gemini-2.5-flash`` == ``gemini-2.5-flash``)."""
     key = ("model", provider, model)
     try:
-        return _CANONICAL[key]
+        return CANONICAL[key]
     except (KeyError, TypeError):
         pass
     value = _clean("model", model, required=True).lower()
@@ -121,7 +121,7 @@ def normalise_optional(label: str, value: object) -> str:
     and complexity in lower case."""
     key = (label, "", value)
     try:
-        return _CANONICAL[key]
+        return CANONICAL[key]
     except (KeyError, TypeError):
         pass
     cleaned = _clean(label, value, required=False)

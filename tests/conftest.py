@@ -12,16 +12,21 @@ from prometheus_client import CollectorRegistry
 
 from exporter import LLMMetrics, Pool, PriceBook, PriceOverride
 
-#: Tests that run real Prometheus, Alertmanager, promtool or schemathesis for long: marked
-#: ``e2e`` (``pytest -m "not e2e"`` runs the rest in about a minute).
-_E2E = ("tests/e2e/", "tests/mixin/test_rules.py", "tests/integration/test_schemathesis.py")
+#: Tests that run a real Prometheus, Alertmanager, promtool, Chromium, schemathesis or
+#: LiteLLM (a 7 s import per process): marked ``e2e`` (``pytest -m "not e2e"`` runs the
+#: rest in under a minute).
+_E2E = ("tests/e2e/", "tests/mixin/test_rules.py", "tests/integration/test_schemathesis.py",
+        "tests/mixin/test_alert_outages.py", "tests/mixin/test_budget_money.py",
+        "tests/mixin/test_budget_pages.py", "tests/mixin/test_insights.py",
+        "tests/mixin/test_multi_cluster.py", "tests/server/test_page.py",
+        "tests/deploy/", "tests/integrations/")
 #: What an unmarked test is expected to take, for the schedule below (seconds).
 _E2E_SECONDS, _UNIT_SECONDS = 4.0, 0.2
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "e2e: real Prometheus/Alertmanager/promtool runs, "
-                                       "each taking seconds to minutes")
+    config.addinivalue_line("markers", "e2e: real Prometheus, Alertmanager, promtool or "
+                                       "Chromium runs, each taking seconds to minutes")
     config.addinivalue_line("markers", "seconds(n): about how long the test takes here "
                                        "(it waits on real rule intervals and scrapes); "
                                        "used to spread the long tests over xdist workers")

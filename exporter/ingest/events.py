@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._exceptions import EventError
-from ..cardinality import normalise_model, normalise_optional, normalise_provider
+from ..cardinality import CANONICAL, normalise_model, normalise_optional, normalise_provider
 from ..catalog import CIRCUIT_STATES, ERROR_TYPES, STATUSES
 from ..record.validation import (
     MAX_COUNT,
@@ -218,20 +218,36 @@ def _required(fields: Mapping[str, FieldSpec]) -> tuple[str, ...]:
 
 def check_labels(kw: Mapping[str, Any], where: str) -> None:
     """Label values the recorder would refuse (empty provider or model ...), found
-    before any event of a batch is applied. The normalisers remember each value, so the
-    recorder does not normalise it again."""
+    before any event of a batch is applied. A value normalised before is looked up in
+    the normalisers' memory (no call: this runs for every event); a new one is
+    normalised, and so remembered for the recorder."""
+    known = CANONICAL
     try:
         provider = kw.get("provider")
         if provider is not None:
-            p = normalise_provider(provider)
-            if kw.get("model") is not None:
-                normalise_model(p, kw["model"])
+            p = known.get(("provider", "", provider)) or normalise_provider(provider)
+            model = kw.get("model")
+            if model is not None and ("model", p, model) not in known:
+                normalise_model(p, model)
         for name in _LABEL_FIELDS:
             value = kw.get(name)
-            if value is not None:
+            if value is not None and (name, "", value) not in known:
                 normalise_optional(name, value)
+    except TypeError:  # an unhashable value: the normaliser names it
+        _check_slowly(kw)
     except ValueError as exc:
         raise EventError(f"{where}.{str(exc).split()[0]}", str(exc)) from None
+
+
+def _check_slowly(kw: Mapping[str, Any]) -> None:
+    provider = kw.get("provider")
+    if provider is not None:
+        p = normalise_provider(provider)
+        if kw.get("model") is not None:
+            normalise_model(p, kw["model"])
+    for name in _LABEL_FIELDS:
+        if kw.get(name) is not None:
+            normalise_optional(name, kw[name])
 
 
 def _check_relations(kind: str, kw: dict[str, Any], where: str) -> None:

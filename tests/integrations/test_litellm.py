@@ -191,6 +191,7 @@ for i in range(n):
 '''
 
 
+@pytest.mark.seconds(15)
 def test_several_workers_add_up_exactly(api, tmp_path: Path) -> None:
     """Proxy workers are processes: with one multiprocess directory their totals merge
     exactly (LiteLLM's own Prometheus integration does not, its issue #10595)."""
