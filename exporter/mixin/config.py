@@ -306,30 +306,8 @@ def load_alert_config(path: str | Path) -> AlertConfig:
     raw = read_document(Path(path), "alerts config")
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: the top level must be a mapping")
-    allowed = {"namespace", "selector", "runbook_url", "grafana_url", "budgets",
-               "aggregation_labels", "replica_labels", *_SCHEMA}
-    unknown = set(raw) - allowed
-    if unknown:
-        raise ConfigError(f"{path}: unknown key(s) {', '.join(sorted(unknown))}")
-    for key in ("namespace", "selector", "runbook_url", "grafana_url"):
-        if not isinstance(raw.get(key), str) or not raw[key]:
-            raise ConfigError(f"{key}: must be a non-empty string")
-    try:
-        namespace = check_namespace(raw["namespace"], "namespace:")
-    except InvalidValue as exc:
-        raise ConfigError(str(exc)) from None
-    aggregation = raw.setdefault("aggregation_labels", [])
-    if not isinstance(aggregation, list) or not all(
-            isinstance(a, str) and _LABEL.match(a) and a not in _RESERVED for a in aggregation):
-        raise ConfigError("aggregation_labels: a list of label names (such as cluster), none "
-                          f"of {', '.join(sorted(_RESERVED))}; got {aggregation!r}")
-    replicas = raw.setdefault("replica_labels", [])
-    if not isinstance(replicas, list) or not all(
-            isinstance(r, str) and _LABEL.match(r) and r not in _RESERVED
-            and r not in aggregation for r in replicas):
-        raise ConfigError("replica_labels: a list of label names (such as prometheus_replica), "
-                          f"none of {', '.join(sorted(_RESERVED))} or the aggregation labels; "
-                          f"got {replicas!r}")
+    namespace = _check_top(raw, path)
+    _check_label_lists(raw)
     for (section, key), instead in _REPLACED.items():
         if isinstance(raw.get(section), dict) and key in raw[section]:
             raise ConfigError(f"{section}.{key}: replaced by {instead}; see "
@@ -349,18 +327,61 @@ def load_alert_config(path: str | Path) -> AlertConfig:
                 raise ConfigError(f"{section}.{key}: a ratio in 0..1, got {value!r}")
     burn_rates = [_burn_rate(f"budget.burn_rates[{i}]", tier, raw["budget"]["interval"])
                   for i, tier in enumerate(raw["budget"]["burn_rates"])]
-    interval = seconds(raw["budget"]["interval"])
+    _check_intervals(raw["budget"])
+    return AlertConfig(raw, namespace, raw["selector"], raw["runbook_url"],
+                       raw["grafana_url"].rstrip("/"), _budgets(raw.get("budgets") or []),
+                       tuple(burn_rates))
+
+
+def _check_top(raw: dict[str, Any], path: str | Path) -> str:
+    """The top-level keys and strings; the namespace, checked."""
+    allowed = {"namespace", "selector", "runbook_url", "grafana_url", "budgets",
+               "aggregation_labels", "replica_labels", *_SCHEMA}
+    unknown = set(raw) - allowed
+    if unknown:
+        raise ConfigError(f"{path}: unknown key(s) {', '.join(sorted(unknown))}")
+    for key in ("namespace", "selector", "runbook_url", "grafana_url"):
+        if not isinstance(raw.get(key), str) or not raw[key]:
+            raise ConfigError(f"{key}: must be a non-empty string")
+    try:
+        return check_namespace(raw["namespace"], "namespace:")
+    except InvalidValue as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def _check_label_lists(raw: dict[str, Any]) -> None:
+    """aggregation_labels (clusters ...) and replica_labels (an HA pair's), disjoint and
+    none of the labels the rules use themselves."""
+    aggregation = raw.setdefault("aggregation_labels", [])
+    if not isinstance(aggregation, list) or not all(
+            isinstance(a, str) and _LABEL.match(a) and a not in _RESERVED for a in aggregation):
+        raise ConfigError("aggregation_labels: a list of label names (such as cluster), none "
+                          f"of {', '.join(sorted(_RESERVED))}; got {aggregation!r}")
+    replicas = raw.setdefault("replica_labels", [])
+    if not isinstance(replicas, list) or not all(
+            isinstance(r, str) and _LABEL.match(r) and r not in _RESERVED
+            and r not in aggregation for r in replicas):
+        raise ConfigError("replica_labels: a list of label names (such as prometheus_replica), "
+                          f"none of {', '.join(sorted(_RESERVED))} or the aggregation labels; "
+                          f"got {replicas!r}")
+
+
+def _check_intervals(budget: dict[str, Any]) -> None:
+    interval = seconds(budget["interval"])
     if not 10 <= interval <= 3600 or 3600 % interval:
         raise ConfigError("budget.interval: must divide an hour, between 10s and 1h, "
-                          f"got {raw['budget']['interval']!r}")
-    if not interval <= seconds(raw["budget"]["long_interval"]) <= 3600:
+                          f"got {budget['interval']!r}")
+    if not interval <= seconds(budget["long_interval"]) <= 3600:
         raise ConfigError("budget.long_interval: between budget.interval and 1h, got "
-                          f"{raw['budget']['long_interval']!r}")
-    if seconds(raw["budget"]["forecast_window"]) % interval:
+                          f"{budget['long_interval']!r}")
+    if seconds(budget["forecast_window"]) % interval:
         raise ConfigError("budget.forecast_window: must be a multiple of budget.interval")
-    budgets = []
-    seen = set()
-    for i, b in enumerate(raw.get("budgets") or []):
+
+
+def _budgets(entries: list[Any]) -> tuple[Budget, ...]:
+    """The budgets: one per team and period, each a positive USD amount."""
+    budgets, seen = [], set()
+    for i, b in enumerate(entries):
         where = f"budgets[{i}]"
         if not isinstance(b, dict) or set(b) != {"team", "usd", "period"}:
             raise ConfigError(f"{where}: needs exactly team, usd and period")
@@ -375,5 +396,4 @@ def load_alert_config(path: str | Path) -> AlertConfig:
             raise ConfigError(f"{where}: a second {b['period']} budget for team {b['team']}")
         seen.add((b["team"], b["period"]))
         budgets.append(Budget(b["team"].strip(), float(b["usd"]), b["period"]))
-    return AlertConfig(raw, namespace, raw["selector"], raw["runbook_url"],
-                       raw["grafana_url"].rstrip("/"), tuple(budgets), tuple(burn_rates))
+    return tuple(budgets)
