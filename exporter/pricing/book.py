@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import Any
 
-from . import genai_prices as price_catalog
+from . import genai_prices
 from .genai_prices import CatalogInfo
 from .pools import Pool
 
@@ -245,7 +245,7 @@ class PriceBook:
         self.pools = tuple(self.pools)
         self._overrides = {(o.provider, o.model): o for o in self.overrides}
         self._catalog: Any
-        self._catalog, info = price_catalog.load() if self.use_catalog else (None, None)
+        self._catalog, info = genai_prices.load() if self.use_catalog else (None, None)
         if info is not None and self.catalog_date is not None:
             info = CatalogInfo(info.source, info.version, self.catalog_date)
         self.info: CatalogInfo | None = info
@@ -306,7 +306,7 @@ class PriceBook:
                       ) -> Rates | None:
         if self._catalog is None:
             return None
-        found = price_catalog.lookup(self._catalog, provider, model, batch, at,
+        found = genai_prices.lookup(self._catalog, provider, model, batch, at,
                                      by_model_alone=provider not in SELF_HOSTED_PROVIDERS)
         if found is None:
             return None

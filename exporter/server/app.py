@@ -18,7 +18,7 @@ from .._auth import Auth
 from .._scrape import Scrape
 from .._store.render import render_samples
 from ..collectors import CollectorSet
-from ..ingest import routes as compat
+from ..ingest import routes
 from ..ingest.events import EVENTS, EventError, validate
 from ..read.side import ReadSide
 from ..record.recorder import LLMMetrics
@@ -53,7 +53,7 @@ class SidecarApp:
         hosts = default_hosts(settings.host)
         self.guard = Guard(None if hosts is None else {*hosts, *(settings.allowed_hosts or ())},
                            settings.allowed_origins)
-        self._ingest = {"/v1/events", *compat.WRITE}
+        self._ingest = {"/v1/events", *routes.WRITE}
         self.replays = Replays(settings.idempotency_keys, settings.idempotency_window_seconds,
                                settings.idempotency_max_bytes)
         self.ready = False
@@ -78,7 +78,7 @@ class SidecarApp:
             SWITCH_ROUTE: {"POST": ProviderSwitch(llm, self.read, self.auth,
                                                   settings.max_body_bytes)},
             **{path: {"POST": functools.partial(self.replays.keyed, handler=self._compat)}
-               for path in compat.WRITE},
+               for path in routes.WRITE},
         }
 
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
@@ -278,7 +278,7 @@ class SidecarApp:
         ok, data = await self._read_json(scope, receive, send)
         if not ok:
             return
-        many = isinstance(data, list) and scope["path"] in compat.MANY
+        many = isinstance(data, list) and scope["path"] in routes.MANY
         if not isinstance(data, dict) and not many:
             self.llm.record_events(rejected=1)
             await send_json(send, 422, {"status": "error", "message": "body must be a JSON object",
@@ -291,7 +291,7 @@ class SidecarApp:
                                              f"max_batch_events={self._max_batch}"})
             return
         try:
-            result = compat.WRITE[scope["path"]](self.llm, data, self.recent)
+            result = routes.WRITE[scope["path"]](self.llm, data, self.recent)
         except EventError as exc:
             self.llm.record_events(rejected=n)
             await send_json(send, 422, {"status": "error", "message": str(exc),

@@ -10,7 +10,7 @@ from functools import cache
 from typing import Any
 
 from .._version import __version__
-from ..ingest import routes as compat
+from ..ingest import routes
 from ..ingest.events import EVENTS, FREE_FORM, FieldSpec, event_json_schemas, json_schema
 from ..read import shapes
 
@@ -70,13 +70,13 @@ def openapi() -> dict[str, Any]:
         "/-/ready": {"get": {"summary": "readiness", "responses": {
             "200": {"description": "ready"}, "503": {"description": "starting or stopping"}}}},
     }
-    for path, fields in compat.FIELDS.items():
+    for path, fields in routes.FIELDS.items():
         paths[path] = {"post": {
             "summary": "compatible route (existing clients)", "security": [{"bearer": []}, {}],
             "requestBody": {"required": True, "content": {"application/json": {
                 "schema": {"oneOf": [_compat_schema(fields), {
                     "type": "array", "minItems": 1, "items": _compat_schema(fields)}]}
-                if path in compat.MANY else _compat_schema(fields)}}},
+                if path in routes.MANY else _compat_schema(fields)}}},
             "responses": {"200": {"description": "recorded"}, **_INGEST_ERRORS}}}
     for path, (view, params) in shapes.ROUTES.items():
         doc = inspect.getdoc(view) or ""
@@ -138,7 +138,7 @@ def docs_html() -> str:
             parts.append(f"<tr><td>{name}</td><td>{html.escape(kind_text)}</td>"
                          f"<td>{required}</td><td>{html.escape(f.doc)}</td></tr>")
         parts.append("</table>")
-    for path, fields in compat.FIELDS.items():
+    for path, fields in routes.FIELDS.items():
         parts.append(f"<h2>POST {path}</h2><pre>"
                      f"{html.escape(json.dumps(_compat_schema(fields), indent=1))}</pre>")
     parts.append("</body></html>")
