@@ -128,6 +128,9 @@ class OTelMetrics:
         self._write_premium = meter.create_counter(
             names["write_premium"][0], unit=names["write_premium"][1],
             description="What prompt-cache writes cost above the uncached input rate.")
+        self._retries = meter.create_counter(
+            "llm.client.retries", unit="{attempt}",
+            description="Attempts an SDK retried within one operation, beyond its first.")
         self._active = meter.create_up_down_counter(
             "llm.client.requests.active", unit="{request}",
             description="GenAI requests started and not yet finished.")
@@ -220,6 +223,12 @@ class OTelMetrics:
               trace_id: str | None = None) -> Call:
         """Time one call, as ``LLMMetrics.track`` does."""
         return Call(self, provider, model, team, tier, cache_hit, trace_id)
+
+    def record_retries(self, *, provider: str, model: str, count: int = 1) -> None:
+        """Attempts an SDK retried within one operation (``LLMMetrics.record_retries``)."""
+        validation.count("count", count)
+        if count:
+            self._retries.add(count, self._labels(provider, model, None, None, None).base)
 
     def call_started(self, provider: str, model: str) -> dict[str, str]:
         attrs = self._labels(provider, model, None, None, None).base

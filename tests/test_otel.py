@@ -187,3 +187,21 @@ def test_the_latest_cost_scrapes_as_usd_total() -> None:
         assert not any("USD" in n for n in names)
     finally:
         provider.shutdown()
+
+
+def test_sdk_retries_reach_the_otel_recorder(reader: InMemoryMetricReader) -> None:
+    """Two 429s then a success through the real openai SDK: one operation, 2 retries."""
+    api = FakeLLMAPI()
+    try:
+        otel = OTelMetrics(MeterProvider(metric_readers=[reader]), prices=PriceBook())
+        openai_instr.instrument(metrics=otel)
+        client = openai.OpenAI(base_url=api.url + "/v1", api_key="k", max_retries=2)
+        client.chat.completions.create(model="gpt-4o", messages=[],
+                                       extra_headers={"x-fake-fail-first": "2"})
+        got = points(reader)
+        assert [p.value for _, p in got["llm.client.retries"]] == [2]
+        assert [p.count for a, p in got["gen_ai.client.operation.duration"]
+                if "error.type" not in a] == [1]
+    finally:
+        openai_instr.uninstrument()
+        api.stop()
