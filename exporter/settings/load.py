@@ -19,9 +19,8 @@ from ..record import validation
 from ._parse import ConfigError, boolean, integer, mapping, names, no_unknown, read_document, secret
 from .schema import BY_PATH, COLLECTORS, DEFAULT_PORT, DEFAULT_ZERO_HOLD_SECONDS, KEYS, section
 
-__all__ = ["ConfigError", "Settings", "ServerSettings", "read_document"]
-
-__all__ += ["COLLECTORS", "DEFAULT_PORT", "DEFAULT_ZERO_HOLD_SECONDS"]
+__all__ = ["COLLECTORS", "DEFAULT_PORT", "DEFAULT_ZERO_HOLD_SECONDS", "ConfigError",
+           "ServerSettings", "Settings", "read_document"]
 _TOP_KEYS, _SERVER_KEYS = section(""), section("server")
 _PRICING_KEYS, _LABEL_KEYS = section("pricing"), section("labels")
 
