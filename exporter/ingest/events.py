@@ -218,36 +218,42 @@ def _required(fields: Mapping[str, FieldSpec]) -> tuple[str, ...]:
 
 def check_labels(kw: Mapping[str, Any], where: str) -> None:
     """Label values the recorder would refuse (empty provider or model ...), found
-    before any event of a batch is applied. A value normalised before is looked up in
-    the normalisers' memory (no call: this runs for every event); a new one is
-    normalised, and so remembered for the recorder."""
-    known = CANONICAL
+    before any event of a batch is applied. Values normalised before are looked up in
+    the normalisers' memory without a call (this runs for every event); otherwise each
+    is normalised, and so remembered for the recorder."""
+    try:
+        if _all_known(kw):
+            return
+    except TypeError:  # an unhashable value: the normaliser names it
+        pass
     try:
         provider = kw.get("provider")
         if provider is not None:
-            p = known.get(("provider", "", provider)) or normalise_provider(provider)
-            model = kw.get("model")
-            if model is not None and ("model", p, model) not in known:
-                normalise_model(p, model)
+            p = normalise_provider(provider)
+            if kw.get("model") is not None:
+                normalise_model(p, kw["model"])
         for name in _LABEL_FIELDS:
-            value = kw.get(name)
-            if value is not None and (name, "", value) not in known:
-                normalise_optional(name, value)
-    except TypeError:  # an unhashable value: the normaliser names it
-        _check_slowly(kw)
+            if kw.get(name) is not None:
+                normalise_optional(name, kw[name])
     except ValueError as exc:
         raise EventError(f"{where}.{str(exc).split()[0]}", str(exc)) from None
 
 
-def _check_slowly(kw: Mapping[str, Any]) -> None:
+def _all_known(kw: Mapping[str, Any]) -> bool:
+    """Whether every label value of ``kw`` was normalised before (TypeError for an
+    unhashable one)."""
+    known = CANONICAL
     provider = kw.get("provider")
     if provider is not None:
-        p = normalise_provider(provider)
-        if kw.get("model") is not None:
-            normalise_model(p, kw["model"])
+        p = known.get(("provider", "", provider))
+        model = kw.get("model")
+        if p is None or (model is not None and ("model", p, model) not in known):
+            return False
     for name in _LABEL_FIELDS:
-        if kw.get(name) is not None:
-            normalise_optional(name, kw[name])
+        value = kw.get(name)
+        if value is not None and (name, "", value) not in known:
+            return False
+    return True
 
 
 def _check_relations(kind: str, kw: dict[str, Any], where: str) -> None:
