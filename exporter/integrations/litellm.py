@@ -31,6 +31,7 @@ from litellm.integrations.custom_logger import CustomLogger
 
 from ..record.classify import classify
 from ..record.recorder import LLMMetrics
+from ..record.usage import from_openai
 
 __all__ = ["TEAM_KEYS", "LiteLLMCallback", "usage_of"]
 
@@ -61,17 +62,16 @@ def usage_of(response: Any, payload: Mapping[str, Any]) -> dict[str, int]:
     if usage is None:
         return {"input_tokens": int(payload.get("prompt_tokens") or 0),
                 "output_tokens": int(payload.get("completion_tokens") or 0)}
-    inp, out = _count(usage, "prompt_tokens"), _count(usage, "completion_tokens")
+    args = from_openai(usage)  # input, output, cache reads, reasoning
+    inp = args["input_tokens"]
+    if not args["cache_read_tokens"]:
+        args["cache_read_tokens"] = min(_count(usage, "cache_read_input_tokens"), inp)
     details = _get(usage, "prompt_tokens_details")
-    read = _count(details, "cached_tokens") or _count(usage, "cache_read_input_tokens")
     write = _count(details, "cache_creation_tokens") or _count(usage,
                                                                "cache_creation_input_tokens")
+    write = min(write, max(inp - args["cache_read_tokens"], 0))
     one_hour = _count(details, "cache_creation_token_details", "ephemeral_1h_input_tokens")
-    reasoning = _count(usage, "completion_tokens_details", "reasoning_tokens")
-    read, write = min(read, inp), min(write, max(inp - read, 0))
-    return {"input_tokens": inp, "output_tokens": out, "cache_read_tokens": read,
-            "cache_write_tokens": write, "cache_write_1h_tokens": min(one_hour, write),
-            "reasoning_tokens": min(reasoning, out)}
+    return {**args, "cache_write_tokens": write, "cache_write_1h_tokens": min(one_hour, write)}
 
 
 def _header(payload: Mapping[str, Any], response: Any, name: str) -> int:

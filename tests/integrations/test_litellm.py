@@ -18,6 +18,7 @@ from prometheus_client import CollectorRegistry
 from exporter import LLMMetrics, multiprocess
 
 from ..conftest import value
+from ..e2e.conftest import wait_for
 from ..fake_llm_api import FakeLLMAPI
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # no fetch of its price map
@@ -88,13 +89,9 @@ def cost(registry: CollectorRegistry) -> float:
                for s in m.samples)
 
 
-def wait_until(check, seconds: float = 10.0) -> None:
-    """LiteLLM runs async callbacks on its own logging task: they land soon after."""
-    deadline = time.monotonic() + seconds
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError("the callback did not record in time")
-        time.sleep(0.02)
+def wait_until(check) -> None:
+    """LiteLLM runs its sync callbacks on a thread of its own: they land soon after."""
+    wait_for(check, 10, "the callback to record", interval=0.02)
 
 
 def test_sync_calls_record_tokens_team_and_our_cost_equals_litellms(api, setup) -> None:
